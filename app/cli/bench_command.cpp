@@ -1,0 +1,165 @@
+// dr2net-cli bench: one training step (forward, loss, backward) per execution mode and depth.
+#include "app/cli/commands.h"
+#include "app/cli/model_args.h"
+#include "app/cli/text_table.h"
+
+#include "core/device.h"
+#include "core/step_profile.h"
+#include "core/vit.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+namespace dr2::cli {
+namespace {
+
+struct BenchArgs {
+    ModelArgs model;
+    std::string depths = "6,12,24";
+    std::string modes = "plain,stored,reversible";
+    int repeats = 5;
+    int warmup = 1;
+    double alpha = 1.0;
+    double beta = 0.1;
+    bool json = false;
+};
+
+template <typename T, typename Parse>
+std::vector<T> splitList(const std::string& text, const std::string& what, Parse parse)
+{
+    std::vector<T> values;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');) {
+        try {
+            values.push_back(parse(item));
+        } catch (const std::invalid_argument& error) {
+            throw std::invalid_argument(what + " '" + text + "': " + error.what());
+        }
+    }
+    if (values.empty())
+        throw std::invalid_argument(what + ": empty list");
+    return values;
+}
+
+int64_t parsePositive(const std::string& item)
+{
+    size_t used = 0;
+    const long long value = std::stoll(item, &used);
+    if (used != item.size() || value <= 0)
+        throw std::invalid_argument("'" + item + "' is not a positive integer");
+    return value;
+}
+
+void runBench(const BenchArgs& args)
+{
+    const c10::Device device = setUpRuntime(args.model);
+    const auto depths = splitList<int64_t>(args.depths, "--depths", parsePositive);
+    const auto modes = splitList<ExecMode>(args.modes, "--modes", [](const std::string& s) { return parseExecMode(s); });
+    if (args.repeats <= 0)
+        throw std::invalid_argument("--repeats: expected > 0, found " + std::to_string(args.repeats));
+
+    if (!args.json)
+        std::cerr << "bench: " << describeDevice(device) << ", " << torch::get_num_threads() << " intra-op threads\n";
+
+    std::vector<nlohmann::json> rows;
+    std::map<int64_t, nlohmann::json> plainByDepth;
+    for (int64_t depth : depths) {
+        ModelArgs modelArgs = args.model;
+        modelArgs.depth = depth;
+        ViTOptions options = vitOptionsFrom(modelArgs);
+        options.stack.alpha = args.alpha;
+        options.stack.beta = args.beta;
+        torch::manual_seed(args.model.seed);
+        ViT model(options);
+        model->to(device);
+        model->train();
+        if (args.model.segmentEvery > 0)
+            model->stack().setSegmentEvery(args.model.segmentEvery);
+        auto [images, labels] = randomBatch(options, args.model.batch, device);
+
+        for (ExecMode mode : modes) {
+            if (!args.json)
+                std::cerr << "bench: depth " << depth << ", " << toString(mode) << " ..." << std::endl;
+            model->stack().setMode(mode);
+            auto loss = [&, &images = images, &labels = labels] {
+                return torch::nn::functional::cross_entropy(model->forward(images), labels);
+            };
+            const StepProfile profile = profileTrainingStep(*model, loss, device, args.warmup, args.repeats);
+            nlohmann::json row = {
+                { "model", args.model.model },
+                { "depth", depth },
+                { "branches", 2 * depth },
+                { "mode", toString(mode) },
+                { "batch", args.model.batch },
+                { "image", options.imageSize },
+                { "tokens", options.numPatches() + 1 },
+                { "alpha", args.alpha },
+                { "beta", args.beta },
+                { "segments", model->stack().segmentLengths().size() },
+                { "device", device.str() },
+                { "threads", torch::get_num_threads() },
+                { "repeats", args.repeats },
+                { "median_step_s", profile.medianSeconds },
+                { "min_step_s", profile.minSeconds },
+                { "held_bytes", profile.heldBytes },
+                { "peak_above_held_bytes", profile.peakAboveHeldBytes },
+            };
+            if (mode == ExecMode::Plain) {
+                plainByDepth[depth] = row;
+            } else if (auto it = plainByDepth.find(depth); it != plainByDepth.end()) {
+                row["peak_vs_plain"] = static_cast<double>(profile.peakAboveHeldBytes)
+                    / static_cast<double>(it->second["peak_above_held_bytes"].get<int64_t>());
+                row["time_vs_plain"] = profile.medianSeconds / it->second["median_step_s"].get<double>();
+            }
+            if (args.json)
+                std::cout << row.dump() << std::endl;
+            rows.push_back(row);
+        }
+    }
+    if (args.json)
+        return;
+    TextTable table({ "depth", "mode", "median step", "held", "peak above held", "peak vs plain", "time vs plain" });
+    for (const auto& row : rows) {
+        table.addRow({
+            std::to_string(row["depth"].get<int64_t>()),
+            row["mode"].get<std::string>(),
+            formatNumber(row["median_step_s"].get<double>(), 3) + " s",
+            formatBytes(row["held_bytes"].get<int64_t>()),
+            formatBytes(row["peak_above_held_bytes"].get<int64_t>()),
+            row.contains("peak_vs_plain") ? formatNumber(100.0 * row["peak_vs_plain"].get<double>(), 3) + " %" : "",
+            row.contains("time_vs_plain") ? formatNumber(row["time_vs_plain"].get<double>(), 3) + "x" : "",
+        });
+    }
+    std::cout << args.model.model << ", batch " << args.model.batch << ", image " << rows.front()["image"] << ", "
+              << rows.front()["tokens"] << " tokens, alpha " << args.alpha << ", beta " << args.beta << ", "
+              << args.repeats << " repeats, " << rows.front()["threads"] << " threads\n";
+    table.print(std::cout);
+}
+
+} // namespace
+
+void addBenchCommand(CLI::App& app)
+{
+    auto args = std::make_shared<BenchArgs>();
+    args->model.batch = 8;
+    auto* command = app.add_subcommand("bench",
+        "Time and tensor memory of one training step (forward, loss, backward) per mode and depth. "
+        "Memory is the peak of live tensor bytes above what is held before the step (parameters, gradients, batch).");
+    addModelOptions(*command, args->model);
+    command->add_option("--depths", args->depths, "comma-separated transformer depths")->capture_default_str();
+    command->add_option("--modes", args->modes, "comma-separated: plain, stored, reversible")->capture_default_str();
+    command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();
+    command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();
+    command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes")->capture_default_str();
+    command->add_option("--beta", args->beta, "beta for stored and reversible modes")->capture_default_str();
+    command->add_flag("--json", args->json, "one JSON object per row on stdout");
+    command->callback([args] { runBench(*args); });
+}
+
+} // namespace dr2::cli

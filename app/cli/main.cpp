@@ -1,0 +1,37 @@
+// dr2net-cli: the headless front end of the Dr²Net Workbench.
+#include "app/cli/commands.h"
+
+#include "core/device.h"
+#include "core/version.h"
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    CLI::App app { "Dr²Net Workbench, headless: memory-efficient finetuning with reversible dual-residual networks",
+        "dr2net-cli" };
+    app.require_subcommand(1);
+    app.set_version_flag("--version",
+        std::string("dr2net-cli ") + DR2_VERSION + " (git " + DR2_GIT_REVISION + "), LibTorch " + TORCH_VERSION + ", CUDA "
+            + (dr2::cudaAvailable() ? "available" : "not available") + "\n");
+    dr2::cli::addBenchCommand(app);
+    dr2::cli::addGradcheckCommand(app);
+    dr2::cli::addHeatmapCommand(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    } catch (const c10::Error& error) {
+        std::cerr << "dr2net-cli: error: " << error.what_without_backtrace() << std::endl;
+        return 1;
+    } catch (const std::exception& error) {
+        std::cerr << "dr2net-cli: error: " << error.what() << std::endl;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "core/vit.h"
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace CLI {
+class App;
+}
+
+namespace dr2::cli {
+
+/// Model and batch options shared by bench, gradcheck and heatmap.
+struct ModelArgs {
+    std::string model = "vit-ti";
+    int64_t depth = 0; ///< 0: the preset's depth
+    int64_t imageSize = 0; ///< 0: the preset's
+    int64_t patchSize = 0;
+    int64_t heads = 0;
+    int64_t numClasses = 10;
+    int64_t batch = 2;
+    double dropout = 0.0;
+    double dropPath = 0.0;
+    std::string firstSkip = "scaled";
+    int64_t segmentEvery = 0; ///< 0: one reversible segment
+    uint64_t seed = 0;
+    int threads = 0; ///< 0: LibTorch's default
+    std::string device = "cpu";
+};
+
+/// Registers --model, --depth, --image, ... on a subcommand.
+void addModelOptions(CLI::App& command, ModelArgs& args);
+
+/// Applies --threads and --seed, and returns the device (throws on an unavailable one).
+c10::Device setUpRuntime(const ModelArgs& args);
+
+/// The ViT options the arguments describe (validated).
+ViTOptions vitOptionsFrom(const ModelArgs& args);
+
+/// A random batch of images [B, C, H, W] and labels [B] in [0, numClasses), from the seeded generator.
+std::pair<torch::Tensor, torch::Tensor> randomBatch(const ViTOptions& options, int64_t batch, const c10::Device& device);
+
+} // namespace dr2::cli

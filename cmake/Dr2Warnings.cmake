@@ -1,0 +1,10 @@
+# Project-wide warning and sanitizer settings, applied per target through dr2_project_options.
+add_library(dr2_project_options INTERFACE)
+target_compile_options(dr2_project_options INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(DR2_FATAL_WARNINGS)
+    target_compile_options(dr2_project_options INTERFACE -Werror)
+endif()
+if(DR2_SANITIZE_ADDRESS)
+    target_compile_options(dr2_project_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(dr2_project_options INTERFACE -fsanitize=address,undefined)
+endif()

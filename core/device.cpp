@@ -1,0 +1,65 @@
+// The one place that talks to CUDA directly. Everything here compiles against a CPU-only LibTorch;
+// CUDA calls sit behind DR2_WITH_CUDA and a run-time torch::cuda::is_available() check.
+#include "core/device.h"
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <stdexcept>
+
+#ifdef DR2_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace dr2 {
+
+bool cudaAvailable()
+{
+#ifdef DR2_WITH_CUDA
+    return torch::cuda::is_available();
+#else
+    return false;
+#endif
+}
+
+c10::Device parseDevice(const std::string& name)
+{
+    if (name == "auto")
+        return cudaAvailable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    c10::Device device(c10::kCPU);
+    try {
+        device = c10::Device(name);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("device '" + name + "': expected cpu, cuda, cuda:N or auto");
+    }
+    if (device.is_cuda() && !cudaAvailable())
+        throw std::invalid_argument("device '" + name + "': CUDA is not available in this build ("
+            + std::string("LibTorch ") + TORCH_VERSION + (torch::cuda::is_available() ? ", GPU present" : ", no GPU")
+            + "); use --device cpu");
+    return device;
+}
+
+std::string describeDevice(const c10::Device& device)
+{
+    std::string text = "LibTorch " TORCH_VERSION ", device " + device.str();
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda() && cudaAvailable()) {
+        const auto* props = at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0);
+        text += std::string(" (") + props->name + ")";
+    }
+#endif
+    text += cudaAvailable() ? ", CUDA available" : ", CUDA not available";
+    return text;
+}
+
+void synchronize(const c10::Device& device)
+{
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda() && cudaAvailable())
+        torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+#else
+    (void)device;
+#endif
+}
+
+} // namespace dr2

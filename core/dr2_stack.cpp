@@ -1,0 +1,328 @@
+#include "core/dr2_stack.h"
+
+#include "core/rng_state.h"
+
+#include <torch/autograd.h>
+#include <torch/custom_class.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+
+namespace dr2 {
+
+ExecMode parseExecMode(const std::string& name)
+{
+    if (name == "plain")
+        return ExecMode::Plain;
+    if (name == "stored")
+        return ExecMode::Stored;
+    if (name == "reversible")
+        return ExecMode::Reversible;
+    throw std::invalid_argument("mode '" + name + "': expected plain, stored or reversible");
+}
+
+std::string toString(ExecMode mode)
+{
+    switch (mode) {
+    case ExecMode::Plain:
+        return "plain";
+    case ExecMode::Stored:
+        return "stored";
+    case ExecMode::Reversible:
+        return "reversible";
+    }
+    return "?";
+}
+
+FirstSkip parseFirstSkip(const std::string& name)
+{
+    if (name == "scaled")
+        return FirstSkip::Scaled;
+    if (name == "input")
+        return FirstSkip::Input;
+    throw std::invalid_argument("first_skip '" + name + "': expected scaled or input");
+}
+
+std::string toString(FirstSkip skip)
+{
+    return skip == FirstSkip::Scaled ? "scaled" : "input";
+}
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// Everything the backward of one segment needs besides the saved output pair.
+struct SegmentState : torch::CustomClassHolder {
+    std::shared_ptr<Dr2StackImpl> stack;
+    int64_t begin = 0;
+    int64_t end = 0;
+    double alpha = 1.0;
+    double beta = 1.0;
+    std::vector<RngState> rng; // per branch in [begin, end), captured before its forward
+};
+
+/// Puts a module's buffers (running statistics) back as they were when the snapshot was taken, so a
+/// recompute in the backward does not update them a second time.
+class BufferSnapshot {
+public:
+    explicit BufferSnapshot(const torch::nn::Module& module)
+    {
+        for (auto& buffer : module.buffers(/*recurse=*/true)) {
+            if (buffer.defined())
+                m_saved.emplace_back(buffer, buffer.clone());
+        }
+    }
+    ~BufferSnapshot()
+    {
+        torch::NoGradGuard noGrad;
+        for (auto& [live, copy] : m_saved)
+            live.copy_(copy);
+    }
+    BufferSnapshot(const BufferSnapshot&) = delete;
+    BufferSnapshot& operator=(const BufferSnapshot&) = delete;
+
+private:
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> m_saved;
+};
+
+class ReversibleSegment : public torch::autograd::Function<ReversibleSegment> {
+public:
+    static variable_list forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor y, torch::Tensor /*anchor*/,
+        c10::intrusive_ptr<SegmentState> state)
+    {
+        // Function::apply already runs forward with grad mode off: nothing inside builds a graph.
+        Dr2StackImpl& stack = *state->stack;
+        const bool recordRng = stack.is_training();
+        state->rng.clear();
+        for (int64_t i = state->begin; i < state->end; ++i) {
+            if (recordRng)
+                state->rng.push_back(RngState::capture(x.device()));
+            torch::Tensor next = stack.runBranch(i, x);
+            next = next.add(x, state->alpha).add_(y);
+            y = x.mul(state->beta);
+            x = std::move(next);
+        }
+        ctx->set_materialize_grads(false); // y_N usually gets no gradient: do not allocate zeros for it
+        ctx->save_for_backward({ x, y });
+        ctx->saved_data["state"] = at::IValue::make_capsule(std::move(state));
+        return { x, y };
+    }
+
+    static variable_list backward(AutogradContext* ctx, variable_list grads)
+    {
+        auto saved = ctx->get_saved_variables();
+        auto holder = ctx->saved_data["state"].toCapsule();
+        auto* state = static_cast<SegmentState*>(holder.get());
+        Dr2StackImpl& stack = *state->stack;
+        const double alpha = state->alpha;
+        const double beta = state->beta;
+
+        torch::Tensor x = saved[0].detach();
+        torch::Tensor y = saved[1].detach();
+        torch::Tensor gx = grads[0].defined() ? grads[0] : torch::zeros_like(x);
+        torch::Tensor gy = grads[1]; // often undefined: the loss sees only x_N
+
+        for (int64_t i = state->end - 1; i >= state->begin; --i) {
+            torch::Tensor xPrev = y / beta; // eq. 2, first half
+            torch::Tensor f;
+            torch::Tensor gIn;
+            {
+                const size_t local = static_cast<size_t>(i - state->begin);
+                std::unique_ptr<RngFork> fork;
+                if (local < state->rng.size()) {
+                    fork = std::make_unique<RngFork>(x.device());
+                    state->rng[local].restore();
+                }
+                BufferSnapshot buffers(*stack.branchModule(i));
+                torch::AutoGradMode enableGrad(true);
+                torch::Tensor xIn = xPrev.detach().requires_grad_(true);
+                f = stack.runBranch(i, xIn);
+                if (f.requires_grad()) {
+                    // Re-entrant backward through this one branch: parameter gradients accumulate in .grad.
+                    torch::autograd::backward({ f }, { gx });
+                    gIn = xIn.grad();
+                }
+            }
+            torch::Tensor yPrev = x.sub(f.detach()).sub_(xPrev, alpha); // eq. 2, second half
+            torch::Tensor gxPrev = gx.mul(alpha);
+            if (gIn.defined())
+                gxPrev.add_(gIn);
+            if (gy.defined())
+                gxPrev.add_(gy, beta);
+            gy = gx;
+            gx = std::move(gxPrev);
+            x = std::move(xPrev);
+            y = std::move(yPrev);
+        }
+        return { gx, gy, torch::Tensor(), torch::Tensor() };
+    }
+};
+
+std::string joinLengths(const std::vector<int64_t>& lengths)
+{
+    std::ostringstream out;
+    for (size_t i = 0; i < lengths.size(); ++i)
+        out << (i ? "," : "") << lengths[i];
+    return out.str();
+}
+
+} // namespace
+
+Dr2StackImpl::Dr2StackImpl(std::vector<torch::nn::AnyModule> branches, Dr2StackOptions options)
+    : m_branches(std::move(branches))
+    , m_options(std::move(options))
+{
+    if (m_branches.empty())
+        throw std::invalid_argument("Dr2Stack: needs at least one residual branch, found none");
+    torch::nn::ModuleList list;
+    for (size_t i = 0; i < m_branches.size(); ++i) {
+        if (m_branches[i].is_empty())
+            throw std::invalid_argument("Dr2Stack: branch " + std::to_string(i) + " is empty");
+        list->push_back(m_branches[i].ptr());
+    }
+    register_module("branches", list);
+    setCoefficients(m_options.alpha, m_options.beta);
+    setSegments(m_options.segments);
+    m_anchor = torch::empty({ 0 }, torch::requires_grad());
+}
+
+void Dr2StackImpl::setCoefficients(double alpha, double beta)
+{
+    if (!std::isfinite(alpha) || !std::isfinite(beta))
+        throw std::invalid_argument("Dr2Stack: α and β must be finite, found α=" + std::to_string(alpha)
+            + ", β=" + std::to_string(beta));
+    m_options.alpha = alpha;
+    m_options.beta = beta;
+}
+
+void Dr2StackImpl::setMode(ExecMode mode)
+{
+    m_options.mode = mode;
+}
+
+void Dr2StackImpl::setFirstSkip(FirstSkip skip)
+{
+    m_options.firstSkip = skip;
+}
+
+void Dr2StackImpl::setSegments(std::vector<int64_t> lengths)
+{
+    if (!lengths.empty()) {
+        const int64_t total = std::accumulate(lengths.begin(), lengths.end(), int64_t { 0 });
+        const bool positive = std::all_of(lengths.begin(), lengths.end(), [](int64_t n) { return n > 0; });
+        if (!positive || total != size())
+            throw std::invalid_argument("Dr2Stack: segment lengths [" + joinLengths(lengths)
+                + "] must be positive and sum to the number of branches " + std::to_string(size()));
+    }
+    m_options.segments = std::move(lengths);
+}
+
+void Dr2StackImpl::setSegmentEvery(int64_t k)
+{
+    if (k <= 0)
+        throw std::invalid_argument("Dr2Stack: segment length must be positive, found " + std::to_string(k));
+    std::vector<int64_t> lengths;
+    for (int64_t left = size(); left > 0; left -= k)
+        lengths.push_back(std::min(k, left));
+    setSegments(std::move(lengths));
+}
+
+std::vector<int64_t> Dr2StackImpl::segmentLengths() const
+{
+    return m_options.segments.empty() ? std::vector<int64_t> { size() } : m_options.segments;
+}
+
+std::shared_ptr<torch::nn::Module> Dr2StackImpl::branchModule(int64_t i) const
+{
+    return m_branches.at(static_cast<size_t>(i)).ptr();
+}
+
+torch::Tensor Dr2StackImpl::runBranch(int64_t i, const torch::Tensor& x)
+{
+    return m_branches[static_cast<size_t>(i)].forward(x);
+}
+
+torch::Tensor Dr2StackImpl::forward(const torch::Tensor& x)
+{
+    switch (m_options.mode) {
+    case ExecMode::Plain:
+        return forwardPlain(x);
+    case ExecMode::Stored:
+        return forwardStored(x);
+    case ExecMode::Reversible:
+        return forwardReversible(x);
+    }
+    throw std::logic_error("Dr2Stack: unknown execution mode");
+}
+
+torch::Tensor Dr2StackImpl::firstDual(const torch::Tensor& x) const
+{
+    return m_options.firstSkip == FirstSkip::Scaled ? x.mul(m_options.beta) : x;
+}
+
+torch::Tensor Dr2StackImpl::forwardPlain(const torch::Tensor& input)
+{
+    torch::Tensor x = input;
+    for (int64_t i = 0; i < size(); ++i)
+        x = runBranch(i, x) + x;
+    return x;
+}
+
+torch::Tensor Dr2StackImpl::forwardStored(const torch::Tensor& input)
+{
+    const double alpha = m_options.alpha;
+    const double beta = m_options.beta;
+    torch::Tensor x = input;
+    torch::Tensor y = firstDual(input);
+    for (int64_t i = 0; i < size(); ++i) {
+        torch::Tensor next = runBranch(i, x).add(x, alpha).add(y);
+        y = x.mul(beta);
+        x = std::move(next);
+    }
+    return x;
+}
+
+torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
+{
+    if (m_options.beta == 0.0)
+        throw std::invalid_argument("Dr2Stack: reversible mode reconstructs x_{i-1} = y_i/β and needs β ≠ 0, "
+                                    "found β = 0; use mode 'stored' or a non-zero β");
+    // Without autograd there is nothing to reconstruct: eq. 1 alone gives the same output.
+    if (!torch::GradMode::is_enabled())
+        return forwardStored(input);
+
+    std::shared_ptr<Dr2StackImpl> self;
+    try {
+        self = std::static_pointer_cast<Dr2StackImpl>(shared_from_this());
+    } catch (const std::bad_weak_ptr&) {
+        // Not owned by a shared_ptr (constructed on the stack): borrow it; it must outlive the graph.
+        self = std::shared_ptr<Dr2StackImpl>(this, [](Dr2StackImpl*) {});
+    }
+    if (m_anchor.device() != input.device())
+        m_anchor = torch::empty({ 0 }, torch::TensorOptions().device(input.device()).requires_grad(true));
+
+    torch::Tensor x = input;
+    torch::Tensor y = firstDual(input);
+    int64_t begin = 0;
+    for (int64_t length : segmentLengths()) {
+        auto state = c10::make_intrusive<SegmentState>();
+        state->stack = self;
+        state->begin = begin;
+        state->end = begin + length;
+        state->alpha = m_options.alpha;
+        state->beta = m_options.beta;
+        auto outputs = ReversibleSegment::apply(x, y, m_anchor, std::move(state));
+        x = outputs[0];
+        y = outputs[1];
+        begin += length;
+    }
+    return x;
+}
+
+} // namespace dr2

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dr2 {
+
+/// How a Dr2Stack evaluates its branches (see DESIGN.md, "The method in one page").
+enum class ExecMode {
+    Plain, ///< the original residual network, x_i = F_i(x_{i-1}) + x_{i-1}
+    Stored, ///< eq. 1 with ordinary autograd: every activation kept (the gradient reference)
+    Reversible, ///< eq. 1 forward without a graph, eq. 2 reconstruction in the backward
+};
+
+/// How the dual path starts before the first branch.
+enum class FirstSkip {
+    Scaled, ///< y_0 = β·x_0: α=1, β=0 is exactly the pretrained network (our default)
+    Input, ///< y_0 = x_0: the paper's literal equation
+};
+
+/// Parses "plain" / "stored" / "reversible"; throws std::invalid_argument naming the allowed values.
+ExecMode parseExecMode(const std::string& name);
+/// The lower-case name used in configs and output.
+std::string toString(ExecMode mode);
+/// Parses "scaled" / "input"; throws std::invalid_argument naming the allowed values.
+FirstSkip parseFirstSkip(const std::string& name);
+/// The lower-case name used in configs and output.
+std::string toString(FirstSkip skip);
+
+/// Options of a Dr2Stack. α and β may change between iterations through the stack's setters.
+struct Dr2StackOptions {
+    double alpha = 1.0; ///< scale of the pretrained residual path
+    double beta = 0.0; ///< scale of the dual path (must be non-zero in reversible mode)
+    FirstSkip firstSkip = FirstSkip::Scaled;
+    ExecMode mode = ExecMode::Stored;
+    /// Lengths of consecutive reversible segments; empty means one segment over all branches.
+    std::vector<int64_t> segments;
+};
+
+/// A stack of residual branches F_1..F_N evaluated as a Dr²Net (Zhao et al., CVPR 2024):
+///
+///     y_i = β·x_{i-1},   x_i = F_i(x_{i-1}) + α·x_{i-1} + y_{i-1}
+///
+/// The output is x_N. In ExecMode::Reversible only the (x, y) pair at each segment boundary is kept;
+/// the backward reconstructs x_{i-1} = y_i/β and y_{i-1} = x_i − F_i(x_{i-1}) − α·x_{i-1}, re-runs F_i
+/// with autograd (same dropout masks, running statistics untouched) and accumulates parameter gradients
+/// into the usual .grad fields. Every branch must map a tensor to a tensor of the same shape and must
+/// not modify its input in place.
+class Dr2StackImpl : public torch::nn::Module {
+public:
+    /// Registers the branches as submodules "branches.0" .. "branches.{N-1}".
+    explicit Dr2StackImpl(std::vector<torch::nn::AnyModule> branches, Dr2StackOptions options = {});
+
+    /// x_N for input x_0 under the current mode, α, β and segments.
+    torch::Tensor forward(const torch::Tensor& x);
+
+    /// Sets both coefficients; takes effect at the next forward.
+    void setCoefficients(double alpha, double beta);
+    void setMode(ExecMode mode);
+    void setFirstSkip(FirstSkip skip);
+    /// Cuts the stack into consecutive segments of the given lengths (positive, summing to size()).
+    void setSegments(std::vector<int64_t> lengths);
+    /// Cuts the stack into segments of k branches (the last one may be shorter); k >= size() is one segment.
+    void setSegmentEvery(int64_t k);
+
+    double alpha() const { return m_options.alpha; }
+    double beta() const { return m_options.beta; }
+    ExecMode mode() const { return m_options.mode; }
+    FirstSkip firstSkip() const { return m_options.firstSkip; }
+    const Dr2StackOptions& options() const { return m_options; }
+    /// Segment lengths in effect (never empty: one segment means {size()}).
+    std::vector<int64_t> segmentLengths() const;
+
+    /// Number of branches N.
+    int64_t size() const { return static_cast<int64_t>(m_branches.size()); }
+    /// Branch i (0-based) as a module, for per-branch statistics.
+    std::shared_ptr<torch::nn::Module> branchModule(int64_t i) const;
+    /// Runs branch i on x.
+    torch::Tensor runBranch(int64_t i, const torch::Tensor& x);
+
+private:
+    torch::Tensor forwardPlain(const torch::Tensor& x);
+    torch::Tensor forwardStored(const torch::Tensor& x);
+    torch::Tensor forwardReversible(const torch::Tensor& x);
+    torch::Tensor firstDual(const torch::Tensor& x) const;
+
+    std::vector<torch::nn::AnyModule> m_branches;
+    Dr2StackOptions m_options;
+    torch::Tensor m_anchor; // zero-size tensor requiring grad: keeps the custom backward reachable
+};
+
+/// Holder for Dr2StackImpl in LibTorch's module style.
+TORCH_MODULE(Dr2Stack);
+
+} // namespace dr2

@@ -1,0 +1,58 @@
+#include "core/rng_state.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#ifdef DR2_WITH_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
+
+namespace dr2 {
+namespace {
+
+at::Generator defaultGenerator(const c10::Device& device)
+{
+    if (device.is_cpu())
+        return at::detail::getDefaultCPUGenerator();
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda())
+        return at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1);
+#endif
+    throw std::invalid_argument("random state: unsupported device " + device.str());
+}
+
+} // namespace
+
+RngState RngState::capture(const c10::Device& device)
+{
+    RngState state;
+    state.m_device = device;
+    auto gen = defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    state.m_state = gen.get_state();
+    return state;
+}
+
+void RngState::restore() const
+{
+    if (!valid())
+        return;
+    auto gen = defaultGenerator(m_device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(m_state);
+}
+
+RngFork::RngFork(const c10::Device& device)
+    : m_saved(RngState::capture(device))
+{
+}
+
+RngFork::~RngFork()
+{
+    m_saved.restore();
+}
+
+} // namespace dr2

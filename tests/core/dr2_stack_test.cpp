@@ -1,0 +1,221 @@
+// Equivalence, reconstruction and determinism of the Dr2Stack execution modes.
+#include "core/dr2_stack.h"
+#include "core/vit.h"
+#include "core/vit_branches.h"
+
+#include "tests/core/test_support.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace dr2 {
+namespace {
+
+using test::makeBatch;
+using test::makeViT;
+using test::relativeL2;
+using test::stepGrads;
+
+TEST(Dr2Stack, StoredAtAlphaOneBetaZeroIsThePretrainedNetwork)
+{
+    ViT model = makeViT(/*depth=*/12);
+    model->eval();
+    auto [images, labels] = makeBatch(model, 2);
+    torch::NoGradGuard noGrad;
+
+    model->stack().setMode(ExecMode::Plain);
+    const torch::Tensor plain = model->forward(images);
+    model->stack().setMode(ExecMode::Stored);
+    model->stack().setCoefficients(/*alpha=*/1.0, /*beta=*/0.0);
+    model->stack().setFirstSkip(FirstSkip::Scaled);
+    const torch::Tensor stored = model->forward(images);
+    EXPECT_LE((stored - plain).abs().max().item<double>(), 1e-6);
+
+    // The paper's literal y_0 = x_0 feeds x_0 into the first branch twice: not the pretrained network.
+    model->stack().setFirstSkip(FirstSkip::Input);
+    const torch::Tensor literal = model->forward(images);
+    EXPECT_GT((literal - plain).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Dr2Stack, ReversibleGradientsMatchStoredAtAlphaZeroBetaOne)
+{
+    // 12 layers = 24 branches, ViT-Ti, fp32, batch 2.
+    ViT model = makeViT(/*depth=*/12);
+    model->stack().setCoefficients(0.0, 1.0);
+    auto [images, labels] = makeBatch(model, 2);
+    const auto stored = stepGrads(model, ExecMode::Stored, images, labels);
+    const auto reversible = stepGrads(model, ExecMode::Reversible, images, labels);
+    EXPECT_LE(relativeL2(reversible.params, stored.params), 1e-5);
+    EXPECT_LE(relativeL2(reversible.input, stored.input), 1e-5);
+    EXPECT_LE((reversible.logits - stored.logits).abs().max().item<double>(), 1e-5);
+}
+
+TEST(Dr2Stack, ReversibleGradientsMatchStoredInFloat64AtAlphaOneBetaPointOne)
+{
+    // At (1, 0.1) the reconstruction error grows about 10x per branch (division by β), so the float64
+    // bound holds for short segments: 6 branches in one segment, and 24 branches cut every 4.
+    for (auto [depth, segmentEvery] : { std::pair<int64_t, int64_t> { 3, 0 }, { 12, 4 } }) {
+        ViT model = makeViT(depth, /*imageSize=*/224);
+        model->to(torch::kFloat64);
+        model->stack().setCoefficients(1.0, 0.1);
+        if (segmentEvery)
+            model->stack().setSegmentEvery(segmentEvery);
+        auto [images, labels] = makeBatch(model, 2);
+        images = images.to(torch::kFloat64);
+        const auto stored = stepGrads(model, ExecMode::Stored, images, labels);
+        const auto reversible = stepGrads(model, ExecMode::Reversible, images, labels);
+        EXPECT_LE(relativeL2(reversible.params, stored.params), 1e-10) << "depth " << depth;
+        EXPECT_LE(relativeL2(reversible.input, stored.input), 1e-10) << "depth " << depth;
+    }
+}
+
+TEST(Dr2Stack, DropoutAndDropPathReplayTheSameMasks)
+{
+    ViT model = makeViT(/*depth=*/4, /*imageSize=*/64, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.1);
+    model->stack().setCoefficients(0.0, 1.0);
+    auto [images, labels] = makeBatch(model, 4);
+    const auto stored = stepGrads(model, ExecMode::Stored, images, labels, /*seed=*/42);
+    const auto reversible = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/42);
+    const auto again = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/42);
+    EXPECT_LE(relativeL2(reversible.params, stored.params), 1e-5);
+    for (size_t i = 0; i < again.params.size(); ++i)
+        EXPECT_TRUE(again.params[i].equal(reversible.params[i])) << "parameter " << i;
+
+    // The masks really are random: another seed gives other gradients.
+    const auto other = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/43);
+    EXPECT_GT(relativeL2(other.params, reversible.params), 1e-3);
+}
+
+TEST(Dr2Stack, BackwardRecomputeLeavesTheRandomStreamAlone)
+{
+    ViT model = makeViT(/*depth=*/2, /*imageSize=*/32, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.1);
+    model->stack().setCoefficients(0.5, 0.5);
+    auto [images, labels] = makeBatch(model, 2);
+    stepGrads(model, ExecMode::Stored, images, labels, /*seed=*/5);
+    const torch::Tensor afterStored = torch::rand({ 8 });
+    stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/5);
+    const torch::Tensor afterReversible = torch::rand({ 8 });
+    EXPECT_TRUE(afterStored.equal(afterReversible));
+}
+
+TEST(Dr2Stack, ReversibleWithBetaZeroIsAClearError)
+{
+    ViT model = makeViT(/*depth=*/1, /*imageSize=*/32);
+    model->stack().setMode(ExecMode::Reversible);
+    model->stack().setCoefficients(1.0, 0.0);
+    auto [images, labels] = makeBatch(model, 1);
+    try {
+        model->forward(images);
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("needs β ≠ 0"), std::string::npos) << error.what();
+    }
+}
+
+TEST(Dr2Stack, SegmentsAreValidated)
+{
+    ViT model = makeViT(/*depth=*/3, /*imageSize=*/32); // 6 branches
+    auto& stack = model->stack();
+    EXPECT_THROW(stack.setSegments({ 2, 2 }), std::invalid_argument);
+    EXPECT_THROW(stack.setSegments({ 6, 0 }), std::invalid_argument);
+    EXPECT_THROW(stack.setSegmentEvery(0), std::invalid_argument);
+    stack.setSegmentEvery(4);
+    EXPECT_EQ(stack.segmentLengths(), (std::vector<int64_t> { 4, 2 }));
+    stack.setSegments({ 1, 2, 3 });
+    EXPECT_EQ(stack.segmentLengths(), (std::vector<int64_t> { 1, 2, 3 }));
+    stack.setSegments({});
+    EXPECT_EQ(stack.segmentLengths(), (std::vector<int64_t> { 6 }));
+}
+
+TEST(Dr2Stack, ParameterGradientsArriveWhenTheInputNeedsNone)
+{
+    // A bare stack on a constant input: only the branch parameters require grad.
+    torch::manual_seed(0);
+    BranchOptions options;
+    options.dim = 16;
+    options.heads = 2;
+    std::vector<torch::nn::AnyModule> branches { torch::nn::AnyModule(AttentionBranch(options)),
+        torch::nn::AnyModule(MlpBranch(options)) };
+    Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.0, 1.0 });
+    const torch::Tensor x = torch::randn({ 2, 5, 16 });
+
+    stack->setMode(ExecMode::Stored);
+    stack->forward(x).pow(2).sum().backward();
+    const auto reference = test::gradients(*stack);
+    stack->zero_grad(true);
+    stack->setMode(ExecMode::Reversible);
+    stack->forward(x).pow(2).sum().backward();
+    const auto reversible = test::gradients(*stack);
+    ASSERT_TRUE(reversible.front().defined());
+    EXPECT_LE(relativeL2(reversible, reference), 1e-5);
+}
+
+/// A branch with running statistics: BatchNorm over the feature dimension, then a linear layer.
+class NormBranchImpl : public torch::nn::Module {
+public:
+    NormBranchImpl()
+    {
+        bn = register_module("bn", torch::nn::BatchNorm1d(8));
+        fc = register_module("fc", torch::nn::Linear(8, 8));
+    }
+    torch::Tensor forward(const torch::Tensor& x) { return fc(bn(x)); }
+    torch::nn::BatchNorm1d bn { nullptr };
+    torch::nn::Linear fc { nullptr };
+};
+TORCH_MODULE(NormBranch);
+
+TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
+{
+    auto runningMeans = [](ExecMode mode) {
+        torch::manual_seed(3);
+        std::vector<torch::nn::AnyModule> branches;
+        std::vector<NormBranch> norms;
+        for (int i = 0; i < 3; ++i) {
+            norms.emplace_back();
+            branches.emplace_back(norms.back());
+        }
+        Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.5, 0.5 });
+        stack->train();
+        stack->setMode(mode);
+        const torch::Tensor x = torch::randn({ 16, 8 }) * 3 + 1;
+        stack->forward(x).sum().backward();
+        std::vector<torch::Tensor> stats;
+        for (auto& n : norms) {
+            stats.push_back(n->bn->running_mean.clone());
+            stats.push_back(n->bn->num_batches_tracked.clone());
+        }
+        return stats;
+    };
+    const auto stored = runningMeans(ExecMode::Stored);
+    const auto reversible = runningMeans(ExecMode::Reversible);
+    ASSERT_EQ(stored.size(), reversible.size());
+    for (size_t i = 0; i < stored.size(); ++i)
+        EXPECT_TRUE(torch::allclose(reversible[i].to(torch::kFloat64), stored[i].to(torch::kFloat64), 1e-5, 1e-6))
+            << "buffer " << i << ": " << reversible[i] << " vs " << stored[i];
+}
+
+TEST(Dr2Stack, CoefficientsCanChangeBetweenIterations)
+{
+    ViT model = makeViT(/*depth=*/2, /*imageSize=*/32);
+    auto [images, labels] = makeBatch(model, 2);
+    model->stack().setCoefficients(0.9, 0.2);
+    const auto first = stepGrads(model, ExecMode::Reversible, images, labels);
+    model->stack().setCoefficients(0.3, 0.7);
+    const auto stored = stepGrads(model, ExecMode::Stored, images, labels);
+    const auto reversible = stepGrads(model, ExecMode::Reversible, images, labels);
+    EXPECT_LE(relativeL2(reversible.params, stored.params), 1e-5);
+    EXPECT_GT((first.logits - reversible.logits).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Dr2Stack, ModeNamesRoundTrip)
+{
+    for (auto mode : { ExecMode::Plain, ExecMode::Stored, ExecMode::Reversible })
+        EXPECT_EQ(parseExecMode(toString(mode)), mode);
+    for (auto skip : { FirstSkip::Scaled, FirstSkip::Input })
+        EXPECT_EQ(parseFirstSkip(toString(skip)), skip);
+    EXPECT_THROW(parseExecMode("revers"), std::invalid_argument);
+    EXPECT_THROW(parseFirstSkip("x0"), std::invalid_argument);
+}
+
+} // namespace
+} // namespace dr2

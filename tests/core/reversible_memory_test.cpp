@@ -1,0 +1,69 @@
+// Memory of a training step, measured by the counting allocator: constant in depth when reversible.
+#include "core/memory_meter.h"
+#include "core/step_profile.h"
+#include "core/vit.h"
+
+#include "tests/core/test_support.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace dr2 {
+namespace {
+
+/// Peak tensor bytes of one training step above what is held before it (parameters, gradients, batch).
+int64_t stepPeak(int64_t depth, ExecMode mode, double alpha = 0.3, double beta = 0.7, int64_t segmentEvery = 0)
+{
+    ViT model = test::makeViT(depth, /*imageSize=*/224);
+    model->stack().setMode(mode);
+    model->stack().setCoefficients(alpha, beta);
+    if (segmentEvery)
+        model->stack().setSegmentEvery(segmentEvery);
+    auto [images, labels] = test::makeBatch(model, 4);
+    auto loss = [&, &images = images, &labels = labels] {
+        return torch::nn::functional::cross_entropy(model->forward(images), labels);
+    };
+    return profileTrainingStep(*model, loss, c10::Device(c10::kCPU), /*warmup=*/1, /*repeats=*/1).peakAboveHeldBytes;
+}
+
+TEST(ReversibleMemory, PeakDoesNotGrowWithDepth)
+{
+    const int64_t reversible6 = stepPeak(6, ExecMode::Reversible);
+    const int64_t reversible24 = stepPeak(24, ExecMode::Reversible);
+    const int64_t plain6 = stepPeak(6, ExecMode::Plain);
+    const int64_t plain24 = stepPeak(24, ExecMode::Plain);
+    RecordProperty("reversible6", std::to_string(reversible6));
+    RecordProperty("reversible24", std::to_string(reversible24));
+    RecordProperty("plain6", std::to_string(plain6));
+    RecordProperty("plain24", std::to_string(plain24));
+    EXPECT_LT(static_cast<double>(reversible24), 1.10 * static_cast<double>(reversible6))
+        << "reversible: depth 6 " << reversible6 << " B, depth 24 " << reversible24 << " B";
+    EXPECT_GT(static_cast<double>(plain24), 2.0 * static_cast<double>(plain6))
+        << "plain: depth 6 " << plain6 << " B, depth 24 " << plain24 << " B";
+    EXPECT_LT(reversible24, plain24 / 4);
+}
+
+TEST(ReversibleMemory, SegmentsCutTheErrorAndCostOnlyTheirBoundaryPairs)
+{
+    // 24 branches at (1, 0.1): one segment against segments of 4 branches.
+    ViT model = test::makeViT(/*depth=*/12, /*imageSize=*/224);
+    model->stack().setCoefficients(1.0, 0.1);
+    auto [images, labels] = test::makeBatch(model, 2);
+    const auto stored = test::stepGrads(model, ExecMode::Stored, images, labels);
+    const auto whole = test::stepGrads(model, ExecMode::Reversible, images, labels);
+    model->stack().setSegmentEvery(4);
+    const auto segmented = test::stepGrads(model, ExecMode::Reversible, images, labels);
+    const double wholeError = test::relativeL2(whole.params, stored.params);
+    const double segmentedError = test::relativeL2(segmented.params, stored.params);
+    EXPECT_LE(segmentedError * 100.0, wholeError) << "one segment " << wholeError << ", segments of 4 " << segmentedError;
+
+    // Memory: 6 segments keep 5 more (x, y) pairs than one segment, and nothing else.
+    const int64_t one = stepPeak(12, ExecMode::Reversible, 1.0, 0.1);
+    const int64_t six = stepPeak(12, ExecMode::Reversible, 1.0, 0.1, /*segmentEvery=*/4);
+    const int64_t pairBytes = 2 * 4 * 197 * 192 * static_cast<int64_t>(sizeof(float)); // batch 4, 197 tokens
+    EXPECT_GE(six, one);
+    EXPECT_LE(six - one, 5 * pairBytes) << "one segment " << one << " B, six segments " << six << " B";
+}
+
+} // namespace
+} // namespace dr2

@@ -20,7 +20,8 @@ struct StepProfile {
 
 /// Runs `warmup` unmeasured steps (they allocate the gradients), then `repeats` measured ones.
 /// `loss` runs the forward and returns a scalar loss; inputs should be created outside it so they count
-/// as held memory. Gradients are zeroed in place between steps, not freed.
+/// as held memory. Gradients are zeroed in place between steps, not freed. Tensors allocated before the
+/// device's MemoryMeter was first created are invisible to it: create the meter before the model.
 StepProfile profileTrainingStep(torch::nn::Module& model, const std::function<torch::Tensor()>& loss,
     const c10::Device& device, int warmup, int repeats);
 

@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 
 #include "core/device.h"
+#include "core/memory_meter.h"
 #include "core/version.h"
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,9 @@
 
 int main(int argc, char** argv)
 {
+    // Count tensor memory from the first allocation on, so parameters are part of what is "held".
+    dr2::MemoryMeter::forDevice(c10::Device(c10::kCPU));
+
     CLI::App app { "Dr²Net Workbench, headless: memory-efficient finetuning with reversible dual-residual networks",
         "dr2net-cli" };
     app.require_subcommand(1);

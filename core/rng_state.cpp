@@ -36,6 +36,14 @@ RngState RngState::capture(const c10::Device& device)
     return state;
 }
 
+RngState RngState::fromTensor(const c10::Device& device, at::Tensor state)
+{
+    RngState result;
+    result.m_device = device;
+    result.m_state = std::move(state);
+    return result;
+}
+
 void RngState::restore() const
 {
     if (!valid())

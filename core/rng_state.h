@@ -21,6 +21,11 @@ public:
     /// Puts the captured state back into the generator it came from.
     void restore() const;
 
+    /// The captured state as a uint8 tensor (for checkpoints).
+    const at::Tensor& tensor() const { return m_state; }
+    /// A state read back from a checkpoint, for `device`'s default generator.
+    static RngState fromTensor(const c10::Device& device, at::Tensor state);
+
 private:
     c10::Device m_device { c10::kCPU };
     at::Tensor m_state;

@@ -2,7 +2,10 @@
 
 #include "core/vit_branches.h"
 
+#include <torch/nn/functional/upsampling.h>
 #include <torch/nn/init.h>
+
+#include <cmath>
 
 #include <stdexcept>
 
@@ -36,6 +39,13 @@ void ViTOptions::validate() const
         badField("in_channels", "> 0", std::to_string(inChannels));
     if (numClasses < 0)
         badField("num_classes", ">= 0", std::to_string(numClasses));
+    if (!classToken && !globalPool)
+        badField("global_pool", "true for a model without a class token", "false");
+    if (tubeletSize <= 0)
+        badField("tubelet_size", "> 0", std::to_string(tubeletSize));
+    if (numFrames < 0 || numFrames % tubeletSize != 0)
+        badField("num_frames", "0 (image model) or a positive multiple of tubelet_size " + std::to_string(tubeletSize),
+            std::to_string(numFrames));
     for (auto [name, p] : { std::pair { "dropout", dropout }, { "attn_dropout", attnDropout }, { "drop_path", dropPath } })
         if (p < 0.0 || p >= 1.0)
             badField(name, "a probability in [0, 1)", std::to_string(p));
@@ -66,20 +76,68 @@ ViTOptions vitPreset(const std::string& name)
     return options;
 }
 
+torch::Tensor resizePositionEmbedding(const torch::Tensor& posEmbed, int64_t numPrefixTokens, int64_t newGrid)
+{
+    const int64_t patches = posEmbed.size(1) - numPrefixTokens;
+    const auto oldGrid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(patches, 0)))));
+    if (posEmbed.dim() != 3 || posEmbed.size(0) != 1 || patches <= 0 || oldGrid * oldGrid != patches || newGrid <= 0)
+        throw std::invalid_argument("position embedding " + c10::str(posEmbed.sizes()) + " with "
+            + std::to_string(numPrefixTokens) + " prefix tokens: expected [1, prefix + grid², dim] and a positive new grid");
+    if (oldGrid == newGrid)
+        return posEmbed;
+    const int64_t dim = posEmbed.size(2);
+    torch::Tensor prefix = posEmbed.narrow(1, 0, numPrefixTokens);
+    torch::Tensor grid = posEmbed.narrow(1, numPrefixTokens, patches)
+                             .reshape({ 1, oldGrid, oldGrid, dim })
+                             .permute({ 0, 3, 1, 2 })
+                             .to(torch::kFloat32);
+    namespace F = torch::nn::functional;
+    grid = F::interpolate(grid,
+        F::InterpolateFuncOptions().size(std::vector<int64_t> { newGrid, newGrid }).mode(torch::kBicubic).align_corners(false));
+    grid = grid.permute({ 0, 2, 3, 1 }).reshape({ 1, newGrid * newGrid, dim }).to(posEmbed.scalar_type());
+    return torch::cat({ prefix, grid }, 1);
+}
+
+torch::Tensor sinusoidPositionTable(int64_t positions, int64_t dim)
+{
+    auto table = torch::empty({ positions, dim }, torch::kFloat64);
+    auto t = table.accessor<double, 2>();
+    for (int64_t p = 0; p < positions; ++p)
+        for (int64_t j = 0; j < dim; ++j) {
+            const double angle = static_cast<double>(p)
+                / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+            t[p][j] = j % 2 == 0 ? std::sin(angle) : std::cos(angle);
+        }
+    return table.to(torch::kFloat32).unsqueeze(0);
+}
+
 ViTImpl::ViTImpl(ViTOptions options)
     : m_options(std::move(options))
 {
     m_options.validate();
     const int64_t dim = m_options.embedDim;
-    patchEmbed = register_module("patch_embed",
-        torch::nn::Conv2d(torch::nn::Conv2dOptions(m_options.inChannels, dim, m_options.patchSize)
-                              .stride(m_options.patchSize)));
-    clsToken = register_parameter("cls_token", torch::zeros({ 1, 1, dim }));
-    posEmbed = register_parameter("pos_embed", torch::zeros({ 1, 1 + m_options.numPatches(), dim }));
+    const int64_t p = m_options.patchSize;
+    if (m_options.numFrames > 0)
+        patchEmbed3d = register_module("patch_embed",
+            torch::nn::Conv3d(torch::nn::Conv3dOptions(m_options.inChannels, dim, { m_options.tubeletSize, p, p })
+                                  .stride({ m_options.tubeletSize, p, p })));
+    else
+        patchEmbed = register_module("patch_embed",
+            torch::nn::Conv2d(torch::nn::Conv2dOptions(m_options.inChannels, dim, p).stride(p)));
+    if (m_options.classToken)
+        clsToken = register_parameter("cls_token", torch::zeros({ 1, 1, dim }));
+    const int64_t tokens = m_options.numPrefixTokens() + m_options.numPatches();
+    if (m_options.fixedPosEmbed)
+        posEmbed = register_buffer("pos_embed", sinusoidPositionTable(tokens, dim));
+    else
+        posEmbed = register_parameter("pos_embed", torch::zeros({ 1, tokens, dim }));
     {
+        // Class token first, then positions: the draw order seeded tests were written against.
         torch::NoGradGuard noGrad;
-        torch::nn::init::normal_(clsToken, 0.0, 1e-6);
-        torch::nn::init::normal_(posEmbed, 0.0, 0.02).clamp_(-0.04, 0.04);
+        if (clsToken.defined())
+            torch::nn::init::normal_(clsToken, 0.0, 1e-6);
+        if (!m_options.fixedPosEmbed)
+            torch::nn::init::normal_(posEmbed, 0.0, 0.02).clamp_(-0.04, 0.04);
     }
 
     std::vector<torch::nn::AnyModule> branches;
@@ -99,31 +157,66 @@ ViTImpl::ViTImpl(ViTOptions options)
         branches.emplace_back(MlpBranch(branch));
     }
     m_stack = register_module("stack", Dr2Stack(std::move(branches), m_options.stack));
-    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({ dim }).eps(1e-6)));
-    if (m_options.numClasses > 0) {
-        head = register_module("head", torch::nn::Linear(dim, m_options.numClasses));
+    if (m_options.globalPool && m_options.fcNorm)
+        fcNorm = register_module("fc_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({ dim }).eps(1e-6)));
+    else
+        norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({ dim }).eps(1e-6)));
+    replaceHead(m_options.numClasses);
+}
+
+void ViTImpl::replaceHead(int64_t numClasses)
+{
+    if (numClasses < 0)
+        badField("num_classes", ">= 0", std::to_string(numClasses));
+    m_options.numClasses = numClasses;
+    if (numClasses == 0) {
+        if (head)
+            unregister_module("head");
+        head = nullptr;
+        return;
+    }
+    const auto device = posEmbed.device();
+    const auto dtype = posEmbed.scalar_type();
+    torch::nn::Linear fresh(m_options.embedDim, numClasses);
+    {
         torch::NoGradGuard noGrad;
-        torch::nn::init::normal_(head->weight, 0.0, 0.02).clamp_(-0.04, 0.04);
-        torch::nn::init::zeros_(head->bias);
+        torch::nn::init::normal_(fresh->weight, 0.0, 0.02).clamp_(-0.04, 0.04);
+        torch::nn::init::zeros_(fresh->bias);
+    }
+    fresh->to(device, dtype);
+    if (head) {
+        replace_module("head", fresh);
+        head = fresh;
+    } else {
+        head = register_module("head", fresh);
     }
 }
 
 torch::Tensor ViTImpl::embed(const torch::Tensor& images)
 {
-    if (images.dim() != 4 || images.size(1) != m_options.inChannels || images.size(2) != m_options.imageSize
-        || images.size(3) != m_options.imageSize)
-        throw std::invalid_argument("ViT input: expected [B, " + std::to_string(m_options.inChannels) + ", "
-            + std::to_string(m_options.imageSize) + ", " + std::to_string(m_options.imageSize) + "], found "
-            + c10::str(images.sizes()));
-    torch::Tensor tokens = patchEmbed(images).flatten(2).transpose(1, 2); // [B, patches, dim]
-    torch::Tensor cls = clsToken.expand({ images.size(0), -1, -1 });
-    return torch::cat({ cls, tokens }, 1) + posEmbed;
+    const bool video = m_options.numFrames > 0;
+    const std::string side = std::to_string(m_options.imageSize);
+    const bool ok = images.dim() == (video ? 5 : 4) && images.size(1) == m_options.inChannels
+        && (!video || images.size(2) == m_options.numFrames) && images.size(-2) == m_options.imageSize
+        && images.size(-1) == m_options.imageSize;
+    if (!ok)
+        throw std::invalid_argument(std::string(video ? "video ViT" : "ViT") + " input: expected [B, "
+            + std::to_string(m_options.inChannels) + ", " + (video ? std::to_string(m_options.numFrames) + ", " : "")
+            + side + ", " + side + "], found " + c10::str(images.sizes()));
+    torch::Tensor patches = video ? patchEmbed3d(images) : patchEmbed(images);
+    torch::Tensor tokens = patches.flatten(2).transpose(1, 2); // [B, patches, dim], time-major for video
+    if (clsToken.defined())
+        tokens = torch::cat({ clsToken.expand({ images.size(0), -1, -1 }), tokens }, 1);
+    return tokens + posEmbed;
 }
 
 torch::Tensor ViTImpl::pool(const torch::Tensor& tokens)
 {
+    const int64_t prefix = m_options.numPrefixTokens();
+    if (m_options.globalPool && m_options.fcNorm)
+        return fcNorm(tokens.narrow(1, prefix, tokens.size(1) - prefix).mean(1));
     if (m_options.globalPool)
-        return norm(tokens.narrow(1, 1, tokens.size(1) - 1).mean(1));
+        return norm(tokens).narrow(1, prefix, tokens.size(1) - prefix).mean(1);
     return norm(tokens).select(1, 0);
 }
 

@@ -4,6 +4,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/types.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
@@ -29,10 +30,22 @@ struct ViTOptions {
     double dropPath = 0.0; ///< stochastic depth of the last layer; earlier layers get linearly less (timm)
     double layerScaleInit = 0.0; ///< 0: no layer scale
     bool globalPool = false; ///< false: class token; true: mean of the patch tokens
+    bool fcNorm = true; ///< with globalPool: normalise after pooling ("fc_norm", timm/VideoMAE) instead of before ("norm")
+    bool classToken = true; ///< false: no class token (VideoMAE); needs globalPool
+    bool fixedPosEmbed = false; ///< true: a fixed sinusoid table (VideoMAE) kept as a buffer, not a parameter
+    int64_t numFrames = 0; ///< 0: an image model; > 0: a video model taking B×C×T×H×W clips of this many frames
+    int64_t tubeletSize = 2; ///< frames per video token (the temporal kernel of the 3-D patch embedding)
     Dr2StackOptions stack; ///< α, β, first skip, mode and segments
 
-    /// Number of patch tokens (without the class token).
-    int64_t numPatches() const { return (imageSize / patchSize) * (imageSize / patchSize); }
+    /// Patches per image side.
+    int64_t gridSize() const { return imageSize / patchSize; }
+    /// Number of patch tokens (without the class token): frames/tubelet × grid² for video.
+    int64_t numPatches() const
+    {
+        return (numFrames > 0 ? numFrames / tubeletSize : 1) * gridSize() * gridSize();
+    }
+    /// Tokens before the patches (1 with a class token, else 0).
+    int64_t numPrefixTokens() const { return classToken ? 1 : 0; }
     /// Throws std::invalid_argument naming the first field that is out of range.
     void validate() const;
 };
@@ -43,15 +56,24 @@ ViTOptions vitPreset(const std::string& name);
 /// The names vitPreset accepts.
 std::vector<std::string> vitPresetNames();
 
+/// Resizes a learned position embedding [1, prefix + oldGrid², D] to [1, prefix + newGrid², D]: bicubic on the
+/// patch grid (align_corners=false, as timm's resample_abs_pos_embed), prefix (class) tokens kept unchanged.
+torch::Tensor resizePositionEmbedding(const torch::Tensor& posEmbed, int64_t numPrefixTokens, int64_t newGrid);
+
+/// VideoMAE's fixed sinusoid position table [1, positions, dim] (computed in float64, returned as float32).
+torch::Tensor sinusoidPositionTable(int64_t positions, int64_t dim);
+
 /// A pre-norm ViT (patch embedding, class token, position embedding, transformer layers, final norm,
-/// linear head) whose layers are split into attention and MLP branches of one Dr2Stack.
+/// linear head) whose layers are split into attention and MLP branches of one Dr2Stack. With numFrames > 0
+/// it is a video ViT (VideoMAE style): a Conv3d tubelet embedding takes clips B×C×T×H×W.
 class ViTImpl : public torch::nn::Module {
 public:
     explicit ViTImpl(ViTOptions options);
 
-    /// images [B, C, H, W] → logits [B, numClasses] (or pooled features when numClasses is 0).
+    /// images [B, C, H, W] (clips [B, C, T, H, W] for video) → logits [B, numClasses] (or pooled features when
+    /// numClasses is 0).
     torch::Tensor forward(const torch::Tensor& images);
-    /// images → token sequence entering the stack, [B, 1 + patches, dim].
+    /// images → token sequence entering the stack, [B, prefix + patches, dim].
     torch::Tensor embed(const torch::Tensor& images);
     /// Tokens after the stack → pooled, normalised features [B, dim].
     torch::Tensor pool(const torch::Tensor& tokens);
@@ -59,10 +81,15 @@ public:
     const ViTOptions& options() const { return m_options; }
     Dr2StackImpl& stack() { return *m_stack; }
 
-    torch::nn::Conv2d patchEmbed { nullptr };
-    torch::Tensor clsToken;
-    torch::Tensor posEmbed;
-    torch::nn::LayerNorm norm { nullptr };
+    /// Replaces the head by a freshly initialised one with `numClasses` outputs (0: no head).
+    void replaceHead(int64_t numClasses);
+
+    torch::nn::Conv2d patchEmbed { nullptr }; ///< image models ("patch_embed")
+    torch::nn::Conv3d patchEmbed3d { nullptr }; ///< video models (also "patch_embed")
+    torch::Tensor clsToken; ///< undefined without a class token
+    torch::Tensor posEmbed; ///< a parameter, or a buffer when fixedPosEmbed
+    torch::nn::LayerNorm norm { nullptr }; ///< before pooling; undefined with globalPool and fcNorm
+    torch::nn::LayerNorm fcNorm { nullptr }; ///< after pooling; only with globalPool and fcNorm
     torch::nn::Linear head { nullptr };
 
 private:

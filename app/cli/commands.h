@@ -12,5 +12,14 @@ void addBenchCommand(CLI::App& app);
 void addGradcheckCommand(CLI::App& app);
 /// Adds `heatmap` (the gradient-error grid of the paper's Fig. 3).
 void addHeatmapCommand(CLI::App& app);
+/// Adds `inspect` (a checkpoint's format, naming, inferred architecture and metadata).
+void addInspectCommand(CLI::App& app);
+/// Adds `runs` (list, show, compare, delete, export-csv over the run database).
+void addRunsCommand(CLI::App& app);
+/// Adds `forward` (a checkpoint run as a Dr²Net on a safetensors input; checks numbers against PyTorch).
+void addForwardCommand(CLI::App& app);
+
+/// Adds `pretrain`, `train` and `schedule`; a run's outcome is stored in `exitStatus`.
+void addTrainCommands(CLI::App& app, int& exitStatus);
 
 } // namespace dr2::cli

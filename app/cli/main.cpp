@@ -26,6 +26,11 @@ int main(int argc, char** argv)
     dr2::cli::addBenchCommand(app);
     dr2::cli::addGradcheckCommand(app);
     dr2::cli::addHeatmapCommand(app);
+    dr2::cli::addInspectCommand(app);
+    dr2::cli::addForwardCommand(app);
+    dr2::cli::addRunsCommand(app);
+    int exitStatus = 0;
+    dr2::cli::addTrainCommands(app, exitStatus);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -37,5 +42,5 @@ int main(int argc, char** argv)
         std::cerr << "dr2net-cli: error: " << error.what() << std::endl;
         return 1;
     }
-    return 0;
+    return exitStatus;
 }

@@ -1,0 +1,449 @@
+#include "core/vit_loader.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+namespace dr2 {
+
+namespace {
+
+const std::string kBranches = "stack.branches.";
+
+// A rename rule: an external and an internal spelling, either whole names or prefixes ending in '.'.
+struct Rule {
+    const char* external;
+    const char* internal;
+    int branch = 0; ///< inside a layer: 0 attention branch, 1 MLP branch
+};
+
+const std::vector<Rule>& topRules(NamingScheme scheme)
+{
+    static const std::vector<Rule> kTimm = { { "patch_embed.proj.", "patch_embed." }, { "cls_token", "cls_token" },
+        { "pos_embed", "pos_embed" }, { "norm.", "norm." }, { "fc_norm.", "fc_norm." }, { "head.", "head." } };
+    static const std::vector<Rule> kTorchvision = { { "conv_proj.", "patch_embed." }, { "class_token", "cls_token" },
+        { "encoder.pos_embedding", "pos_embed" }, { "encoder.ln.", "norm." }, { "heads.head.", "head." } };
+    static const std::vector<Rule> kDr2 = { { "patch_embed.", "patch_embed." }, { "cls_token", "cls_token" },
+        { "pos_embed", "pos_embed" }, { "norm.", "norm." }, { "fc_norm.", "fc_norm." }, { "head.", "head." } };
+    return scheme == NamingScheme::Timm ? kTimm : scheme == NamingScheme::Torchvision ? kTorchvision : kDr2;
+}
+
+// The first rule per (branch, internal) is the one used for export.
+const std::vector<Rule>& layerRules(NamingScheme scheme)
+{
+    static const std::vector<Rule> kTimm = { { "norm1.", "norm.", 0 }, { "attn.qkv.", "qkv.", 0 },
+        { "attn.proj.", "proj.", 0 }, { "ls1.gamma", "gamma", 0 }, { "gamma_1", "gamma", 0 }, { "norm2.", "norm.", 1 },
+        { "mlp.fc1.", "fc1.", 1 }, { "mlp.fc2.", "fc2.", 1 }, { "ls2.gamma", "gamma", 1 }, { "gamma_2", "gamma", 1 } };
+    static const std::vector<Rule> kTorchvision = { { "ln_1.", "norm.", 0 },
+        { "self_attention.in_proj_weight", "qkv.weight", 0 }, { "self_attention.in_proj_bias", "qkv.bias", 0 },
+        { "self_attention.out_proj.", "proj.", 0 }, { "ln_2.", "norm.", 1 }, { "mlp.0.", "fc1.", 1 },
+        { "mlp.linear_1.", "fc1.", 1 }, { "mlp.3.", "fc2.", 1 }, { "mlp.linear_2.", "fc2.", 1 } };
+    return scheme == NamingScheme::Timm ? kTimm : kTorchvision;
+}
+
+std::string layerPrefix(NamingScheme scheme)
+{
+    return scheme == NamingScheme::Timm ? "blocks." : "encoder.layers.encoder_layer_";
+}
+
+// "prefix<digits>.rest" → index and rest.
+bool splitIndexed(const std::string& name, const std::string& prefix, int64_t& index, std::string& rest)
+{
+    if (name.compare(0, prefix.size(), prefix) != 0)
+        return false;
+    size_t pos = prefix.size();
+    size_t end = pos;
+    while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])) && end - pos < 9)
+        ++end;
+    if (end == pos || end >= name.size() || name[end] != '.')
+        return false;
+    index = std::stoll(name.substr(pos, end - pos));
+    rest = name.substr(end + 1);
+    return true;
+}
+
+// Applies `from → to` when `name` is `from` (whole-name rule) or starts with it (prefix rule).
+bool applyRule(const std::string& name, const std::string& from, const std::string& to, std::string& out)
+{
+    const bool prefix = !from.empty() && from.back() == '.';
+    if (prefix ? name.compare(0, from.size(), from) == 0 : name == from) {
+        out = to + name.substr(from.size());
+        return true;
+    }
+    return false;
+}
+
+std::string shapeString(const torch::Tensor& t)
+{
+    return c10::str(t.sizes());
+}
+
+std::optional<int64_t> metadataInt(const Metadata& metadata, std::initializer_list<const char*> keys)
+{
+    for (const char* key : keys) {
+        auto it = metadata.find(key);
+        if (it == metadata.end())
+            continue;
+        try {
+            size_t used = 0;
+            const int64_t value = std::stoll(it->second, &used);
+            if (used == it->second.size())
+                return value;
+        } catch (const std::exception&) {
+        }
+        throw std::runtime_error(std::string("checkpoint metadata '") + key + "': expected an integer, found '"
+            + it->second + "'");
+    }
+    auto arch = metadata.find("architecture");
+    if (arch != metadata.end()) {
+        const auto json = nlohmann::json::parse(arch->second, nullptr, /*allow_exceptions=*/false);
+        for (const char* key : keys)
+            if (json.is_object() && json.contains(key) && json[key].is_number_integer())
+                return json[key].get<int64_t>();
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::string toString(NamingScheme scheme)
+{
+    switch (scheme) {
+    case NamingScheme::Dr2: return "dr2";
+    case NamingScheme::Timm: return "timm";
+    case NamingScheme::Torchvision: return "torchvision";
+    }
+    return "unknown";
+}
+
+NamingScheme parseNamingScheme(const std::string& name)
+{
+    if (name == "dr2")
+        return NamingScheme::Dr2;
+    if (name == "timm")
+        return NamingScheme::Timm;
+    if (name == "torchvision")
+        return NamingScheme::Torchvision;
+    throw std::invalid_argument("naming scheme '" + name + "': expected dr2, timm or torchvision");
+}
+
+NamingScheme detectNamingScheme(const StateDict& tensors, const std::string& source)
+{
+    auto has = [&](const std::string& prefix) {
+        return std::any_of(tensors.begin(), tensors.end(),
+            [&](const auto& entry) { return entry.first.compare(0, prefix.size(), prefix) == 0; });
+    };
+    if (has("conv_proj.") || has("encoder.layers.encoder_layer_") || has("class_token"))
+        return NamingScheme::Torchvision;
+    if (has("patch_embed.proj.") || has("blocks."))
+        return NamingScheme::Timm;
+    if (has("patch_embed.") || has(kBranches))
+        return NamingScheme::Dr2;
+    std::string sample;
+    for (size_t i = 0; i < std::min<size_t>(tensors.size(), 4); ++i)
+        sample += (i ? ", " : "") + tensors[i].first;
+    throw std::runtime_error("checkpoint " + source
+        + ": not a ViT with known names: expected timm (patch_embed.proj.weight, blocks.N...), torchvision "
+          "(conv_proj.weight, encoder.layers.encoder_layer_N...) or dr2 (patch_embed.weight, stack.branches.N...), found "
+        + std::to_string(tensors.size()) + " tensors [" + sample + (tensors.size() > 4 ? ", ..." : "") + "]");
+}
+
+StateDict toInternalNames(const StateDict& tensors, NamingScheme scheme)
+{
+    if (scheme == NamingScheme::Dr2)
+        return tensors;
+    StateDict out;
+    std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> qvBias; // VideoMAE: layer → (q_bias, v_bias)
+    std::map<int64_t, size_t> qvSlot;
+    for (const auto& [name, tensor] : tensors) {
+        std::string mapped = name;
+        int64_t layer = 0;
+        std::string rest;
+        if (splitIndexed(name, layerPrefix(scheme), layer, rest)) {
+            if (scheme == NamingScheme::Timm && (rest == "attn.q_bias" || rest == "attn.v_bias")) {
+                auto& pair = qvBias[layer];
+                (rest == "attn.q_bias" ? pair.first : pair.second) = tensor;
+                if (!qvSlot.count(layer)) {
+                    qvSlot[layer] = out.size();
+                    out.emplace_back(kBranches + std::to_string(2 * layer) + ".qkv.bias", torch::Tensor());
+                }
+                continue;
+            }
+            for (const auto& rule : layerRules(scheme))
+                if (applyRule(rest, rule.external, rule.internal, rest)) {
+                    mapped = kBranches + std::to_string(2 * layer + rule.branch) + "." + rest;
+                    break;
+                }
+        } else {
+            for (const auto& rule : topRules(scheme))
+                if (applyRule(name, rule.external, rule.internal, mapped))
+                    break;
+        }
+        out.emplace_back(mapped, tensor);
+    }
+    for (const auto& [layer, pair] : qvBias) {
+        auto& slot = out[qvSlot[layer]];
+        if (!pair.first.defined() || !pair.second.defined()) {
+            // Keep the one that is there under its own name: the loader reports it as unexpected.
+            const bool hasQ = pair.first.defined();
+            slot = { layerPrefix(scheme) + std::to_string(layer) + (hasQ ? ".attn.q_bias" : ".attn.v_bias"),
+                hasQ ? pair.first : pair.second };
+            continue;
+        }
+        slot.second = torch::cat({ pair.first, torch::zeros_like(pair.second), pair.second });
+    }
+    return out;
+}
+
+std::string externalName(const std::string& internalName, NamingScheme scheme)
+{
+    if (scheme == NamingScheme::Dr2)
+        return internalName;
+    int64_t branch = 0;
+    std::string rest;
+    std::string out;
+    if (splitIndexed(internalName, kBranches, branch, rest)) {
+        for (const auto& rule : layerRules(scheme))
+            if (rule.branch == branch % 2 && applyRule(rest, rule.internal, rule.external, out))
+                return layerPrefix(scheme) + std::to_string(branch / 2) + "." + out;
+        return internalName;
+    }
+    for (const auto& rule : topRules(scheme))
+        if (applyRule(internalName, rule.internal, rule.external, out))
+            return out;
+    return internalName;
+}
+
+StateDict fromInternalNames(const StateDict& tensors, NamingScheme scheme)
+{
+    StateDict out;
+    out.reserve(tensors.size());
+    for (const auto& [name, tensor] : tensors)
+        out.emplace_back(externalName(name, scheme), tensor);
+    return out;
+}
+
+ViTCheckpointInfo describeViT(const LoadedCheckpoint& checkpoint, const ViTOverrides& overrides)
+{
+    const std::string& path = checkpoint.path;
+    auto fail = [&](const std::string& what) -> void { throw std::runtime_error("checkpoint " + path + ": " + what); };
+
+    ViTCheckpointInfo info;
+    info.scheme = detectNamingScheme(checkpoint.tensors, path);
+    const StateDict tensors = toInternalNames(checkpoint.tensors, info.scheme);
+    for (const auto& [name, tensor] : checkpoint.tensors)
+        info.parameterCount += tensor.numel();
+    auto find = [&](const std::string& name) { return findTensor(tensors, name); };
+    auto ext = [&](const std::string& name) { return externalName(name, info.scheme); };
+
+    ViTOptions& o = info.options;
+    const torch::Tensor* patch = find("patch_embed.weight");
+    if (!patch)
+        fail("no patch embedding tensor " + ext("patch_embed.weight"));
+    if ((patch->dim() != 4 && patch->dim() != 5) || patch->size(-1) != patch->size(-2))
+        fail("tensor " + ext("patch_embed.weight") + ": expected [dim, channels, (tubelet,) patch, patch], found "
+            + shapeString(*patch));
+    info.video = patch->dim() == 5;
+    o.embedDim = patch->size(0);
+    o.inChannels = patch->size(1);
+    o.patchSize = patch->size(-1);
+    if (info.video)
+        o.tubeletSize = patch->size(2);
+
+    int64_t branches = 0;
+    for (const auto& [name, tensor] : tensors) {
+        int64_t index = 0;
+        std::string rest;
+        if (splitIndexed(name, kBranches, index, rest))
+            branches = std::max(branches, index + 1);
+    }
+    if (branches == 0)
+        fail("no transformer blocks (" + ext(kBranches + "0.qkv.weight") + ", ...)");
+    o.depth = (branches + 1) / 2;
+    o.qkvBias = false;
+    o.layerScaleInit = 0.0;
+    o.mlpRatio = 0.0;
+    for (int64_t layer = 0; layer < o.depth; ++layer) {
+        const std::string attn = kBranches + std::to_string(2 * layer) + ".";
+        const std::string mlp = kBranches + std::to_string(2 * layer + 1) + ".";
+        o.qkvBias = o.qkvBias || find(attn + "qkv.bias");
+        if (find(attn + "gamma") || find(mlp + "gamma"))
+            o.layerScaleInit = 1.0; // any non-zero value: the file's gammas replace it
+        const torch::Tensor* fc1 = find(mlp + "fc1.weight");
+        if (fc1 && o.mlpRatio == 0.0 && fc1->dim() == 2)
+            o.mlpRatio = static_cast<double>(fc1->size(0)) / static_cast<double>(o.embedDim);
+    }
+    if (o.mlpRatio == 0.0)
+        fail("no MLP weight " + ext(kBranches + "1.fc1.weight") + " to infer the MLP ratio from");
+
+    o.classToken = find("cls_token") != nullptr;
+    const bool hasFcNorm = find("fc_norm.weight") != nullptr;
+    o.globalPool = hasFcNorm || !o.classToken;
+    o.fcNorm = hasFcNorm;
+    if (overrides.globalPool) {
+        o.globalPool = *overrides.globalPool;
+        o.fcNorm = o.globalPool && hasFcNorm;
+    }
+    const torch::Tensor* head = find("head.weight");
+    info.checkpointNumClasses = head && head->dim() == 2 ? head->size(0) : 0;
+
+    const int64_t prefix = o.numPrefixTokens();
+    const torch::Tensor* pos = find("pos_embed");
+    if (info.video) {
+        o.numFrames = overrides.numFrames.value_or(metadataInt(checkpoint.metadata, { "num_frames" }).value_or(16));
+        if (o.numFrames <= 0 || o.numFrames % o.tubeletSize != 0)
+            fail("frames " + std::to_string(o.numFrames) + ": expected a positive multiple of the tubelet size "
+                + std::to_string(o.tubeletSize) + " (--frames)");
+    }
+    if (pos) {
+        if (pos->dim() != 3 || pos->size(0) != 1 || pos->size(2) != o.embedDim || pos->size(1) <= prefix)
+            fail("tensor " + ext("pos_embed") + ": expected [1, tokens, " + std::to_string(o.embedDim) + "], found "
+                + shapeString(*pos));
+        int64_t spatial = pos->size(1) - prefix;
+        if (info.video) {
+            const int64_t temporal = o.numFrames / o.tubeletSize;
+            if (spatial % temporal != 0)
+                fail("tensor " + ext("pos_embed") + " " + shapeString(*pos) + " does not split into "
+                    + std::to_string(temporal) + " temporal positions for " + std::to_string(o.numFrames)
+                    + " frames (--frames)");
+            spatial /= temporal;
+        }
+        const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(spatial))));
+        if (grid * grid != spatial)
+            fail("tensor " + ext("pos_embed") + " " + shapeString(*pos) + ": " + std::to_string(spatial)
+                + " patch positions are not a square grid");
+        info.checkpointImageSize = grid * o.patchSize;
+    } else {
+        o.fixedPosEmbed = true;
+        info.checkpointImageSize = overrides.imageSize.value_or(
+            metadataInt(checkpoint.metadata, { "image_size", "img_size" }).value_or(224));
+        info.notes.push_back("no position embedding in the file: fixed sinusoid table");
+    }
+
+    if (overrides.heads) {
+        o.heads = *overrides.heads;
+        info.headsSource = "override";
+    } else if (auto heads = metadataInt(checkpoint.metadata, { "num_heads", "heads" })) {
+        o.heads = *heads;
+        info.headsSource = "metadata";
+    } else {
+        static const std::map<int64_t, int64_t> kTable = { { 192, 3 }, { 384, 6 }, { 768, 12 }, { 1024, 16 },
+            { 1280, 16 } };
+        auto it = kTable.find(o.embedDim);
+        if (it == kTable.end())
+            fail("attention heads unknown for embedding dim " + std::to_string(o.embedDim)
+                + " (no metadata, not a standard size 192/384/768/1024/1280): pass --heads N");
+        o.heads = it->second;
+        info.headsSource = "standard size table";
+    }
+    o.imageSize = overrides.imageSize.value_or(info.checkpointImageSize);
+    if (overrides.patchSize)
+        o.patchSize = *overrides.patchSize;
+    o.numClasses = overrides.numClasses.value_or(info.checkpointNumClasses);
+    o.dropout = o.attnDropout = o.dropPath = 0.0;
+    try {
+        o.validate();
+    } catch (const std::invalid_argument& error) {
+        fail(std::string("inferred architecture is invalid: ") + error.what());
+    }
+    return info;
+}
+
+ViT loadViT(const std::string& path, const ViTLoadOptions& options, ViTLoadReport* report)
+{
+    return loadViT(readCheckpoint(path), options, report);
+}
+
+ViT loadViT(const LoadedCheckpoint& checkpoint, const ViTLoadOptions& options, ViTLoadReport* reportOut)
+{
+    ViTLoadReport report;
+    report.format = checkpoint.format;
+    report.notes = checkpoint.notes;
+    report.info = describeViT(checkpoint, options.overrides);
+    const ViTCheckpointInfo& info = report.info;
+    report.notes.insert(report.notes.end(), info.notes.begin(), info.notes.end());
+    ViTOptions vitOptions = info.options;
+    vitOptions.stack = options.stack;
+    ViT model(vitOptions);
+
+    const std::string prefix = "loading checkpoint " + checkpoint.path + ": ";
+    std::map<std::string, torch::Tensor> targets;
+    for (const auto& item : model->named_parameters(/*recurse=*/true))
+        targets[item.key()] = item.value();
+    for (const auto& item : model->named_buffers(/*recurse=*/true))
+        targets[item.key()] = item.value();
+
+    report.oldNumClasses = info.checkpointNumClasses;
+    report.newNumClasses = vitOptions.numClasses;
+    report.headReplaced = vitOptions.numClasses != info.checkpointNumClasses;
+
+    std::set<std::string> loaded;
+    bool converted = false;
+    torch::NoGradGuard noGrad;
+    for (const auto& [name, source] : toInternalNames(checkpoint.tensors, info.scheme)) {
+        const std::string fileName = externalName(name, info.scheme);
+        if (report.headReplaced && name.compare(0, 5, "head.") == 0)
+            continue;
+        auto target = targets.find(name);
+        if (target == targets.end()) {
+            report.unexpectedKeys.push_back(fileName);
+            continue;
+        }
+        torch::Tensor value = source;
+        if (name == "pos_embed" && !vitOptions.fixedPosEmbed && value.dim() == 3
+            && value.sizes() != target->second.sizes() && vitOptions.imageSize != info.checkpointImageSize) {
+            report.oldGrid = info.checkpointImageSize / info.options.patchSize;
+            report.newGrid = vitOptions.gridSize();
+            const int64_t prefixTokens = vitOptions.numPrefixTokens();
+            if (vitOptions.numFrames > 0) {
+                // Resize each temporal slice of a learned video table on its spatial grid.
+                const int64_t temporal = vitOptions.numFrames / vitOptions.tubeletSize;
+                const auto slices = value.narrow(1, prefixTokens, value.size(1) - prefixTokens).chunk(temporal, 1);
+                std::vector<torch::Tensor> parts { value.narrow(1, 0, prefixTokens) };
+                for (const auto& slice : slices)
+                    parts.push_back(resizePositionEmbedding(slice, 0, report.newGrid));
+                value = torch::cat(parts, 1);
+            } else {
+                value = resizePositionEmbedding(value, prefixTokens, report.newGrid);
+            }
+            report.posEmbedResized = true;
+        }
+        if (value.sizes() != target->second.sizes())
+            throw std::runtime_error(prefix + "tensor " + fileName + ": expected " + shapeString(target->second)
+                + ", found " + shapeString(value));
+        if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>())
+            report.nanTensors.push_back(fileName);
+        if (value.scalar_type() != target->second.scalar_type() && !converted) {
+            report.notes.push_back(std::string("converted ") + c10::toString(value.scalar_type()) + " tensors to "
+                + c10::toString(target->second.scalar_type()));
+            converted = true;
+        }
+        target->second.copy_(value);
+        loaded.insert(name);
+    }
+    for (const auto& [name, tensor] : targets) {
+        if (loaded.count(name) || (report.headReplaced && name.compare(0, 5, "head.") == 0)
+            || (name == "pos_embed" && vitOptions.fixedPosEmbed))
+            continue;
+        report.missingKeys.push_back(name);
+    }
+    if (!report.missingKeys.empty() && !options.allowMissing) {
+        std::string names;
+        for (size_t i = 0; i < report.missingKeys.size(); ++i)
+            if (i < 6)
+                names += (i ? ", " : "") + externalName(report.missingKeys[i], info.scheme);
+        throw std::runtime_error(prefix + std::to_string(report.missingKeys.size())
+            + " tensors of the inferred architecture are missing from the file: " + names
+            + (report.missingKeys.size() > 6 ? ", ..." : ""));
+    }
+    if (reportOut)
+        *reportOut = std::move(report);
+    return model;
+}
+
+} // namespace dr2

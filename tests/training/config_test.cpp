@@ -1,0 +1,61 @@
+// TrainConfig: one place validates, messages name the field.
+#include "training/train_config.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace dr2 {
+namespace {
+
+std::string errorOf(const nlohmann::json& json)
+{
+    try {
+        TrainConfig::fromJson(json);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(TrainConfig, DefaultsAreValidAndRoundTrip)
+{
+    const TrainConfig config = TrainConfig::fromJson(nlohmann::json::object());
+    EXPECT_EQ(config.strategy, Strategy::Dr2Net);
+    const TrainConfig again = TrainConfig::fromJson(config.toJson());
+    EXPECT_EQ(again.toJson(), config.toJson());
+}
+
+TEST(TrainConfig, MessagesNameTheField)
+{
+    EXPECT_NE(errorOf({ { "optim", { { "lr", -1 } } } }).find("optim.lr"), std::string::npos);
+    EXPECT_NE(errorOf({ { "optim", { { "lr", "fast" } } } }).find("optim.lr: expected a number"), std::string::npos);
+    EXPECT_NE(errorOf({ { "model", { { "imagesize", 32 } } } }).find("model.imagesize: unknown key"), std::string::npos);
+    EXPECT_NE(errorOf({ { "strategy", "dr3net" } }).find("expected one of conventional"), std::string::npos);
+    EXPECT_NE(errorOf({ { "schedule", { { "start", { { "beta", 0.0 } } } } } }).find("schedule.start.beta"),
+        std::string::npos);
+    EXPECT_NE(errorOf({ { "schedule", { { "end", { { "alpha", 1.5 } } } } } }).find("α in [0, 1]"), std::string::npos);
+    EXPECT_NE(errorOf({ { "schedule", { { "tau_iterations", 0 } } } }).find("schedule.tau_iterations"), std::string::npos);
+    EXPECT_NE(errorOf({ { "model", { { "checkpoint", "/nonexistent/x.safetensors" } } } }).find("model.checkpoint"),
+        std::string::npos);
+    EXPECT_NE(errorOf({ { "model", { { "image_size", 30 }, { "patch_size", 4 } } } }).find("model.image_size"),
+        std::string::npos);
+    // β = 0 is fine where nothing is reversed.
+    EXPECT_EQ(errorOf({ { "strategy", "conventional" }, { "schedule", { { "start", { { "beta", 0.0 } } } } } }), "");
+}
+
+TEST(TrainConfig, OverridesEditNestedFields)
+{
+    nlohmann::json json = nlohmann::json::object();
+    applyOverride(json, "optim.lr=0.01");
+    applyOverride(json, "strategy=vanilla");
+    applyOverride(json, "data.classes=[5,6,7]");
+    const TrainConfig config = TrainConfig::fromJson(json);
+    EXPECT_DOUBLE_EQ(config.optim.lr, 0.01);
+    EXPECT_EQ(config.strategy, Strategy::Vanilla);
+    EXPECT_EQ(config.data.classes, (std::vector<int64_t> { 5, 6, 7 }));
+    EXPECT_THROW(applyOverride(json, "novalue"), std::invalid_argument);
+    EXPECT_THROW(applyOverride(json, "optim..lr=1"), std::invalid_argument);
+}
+
+} // namespace
+} // namespace dr2

@@ -1,0 +1,133 @@
+// The heatmap maps widget positions to the right (α, β, value) cell, and hovering reports it.
+#include "tests/widgets/test_support.h"
+#include "widgets/heatmap_view.h"
+
+#include <QApplication>
+#include <QMouseEvent>
+#include <gtest/gtest.h>
+#include <qcustomplot.h>
+
+#include <cmath>
+
+using namespace dr2;
+
+namespace {
+
+struct Sweep {
+    std::vector<double> alphas, betas, values;
+};
+
+// α = 0, 0.1, ..., 1 and β = 0.1, 0.2, ..., 1 with a distinct value per cell, shaped like Fig. 3
+// (error grows with α and with 1/β).
+Sweep makeSweep()
+{
+    Sweep s;
+    for (int i = 0; i <= 10; ++i)
+        s.alphas.push_back(i / 10.0);
+    for (int j = 1; j <= 10; ++j)
+        s.betas.push_back(j / 10.0);
+    for (size_t i = 0; i < s.alphas.size(); ++i)
+        for (size_t j = 0; j < s.betas.size(); ++j)
+            s.values.push_back(
+                std::pow(10.0, -12.0 + 10.0 * s.alphas[i] * (1.1 - s.betas[j])) * (1.0 + 0.01 * double(j)));
+    return s;
+}
+
+QPoint cellCentre(HeatmapView& view, double i, double j)
+{
+    QCustomPlot* plot = view.plot();
+    const QPointF inPlot(plot->xAxis->coordToPixel(i), plot->yAxis->coordToPixel(j));
+    return plot->mapTo(&view, inPlot.toPoint());
+}
+
+} // namespace
+
+TEST(HeatmapView, PositionsMapToTheRightCell)
+{
+    const Sweep s = makeSweep();
+    HeatmapView view;
+    ASSERT_TRUE(view.setMatrix(s.alphas, s.betas, s.values));
+    test::showAt(view, 800, 560);
+    EXPECT_EQ(view.matrixSize(), QSize(11, 10));
+    for (const auto& [i, j] : std::vector<std::pair<int, int>> { { 0, 0 }, { 3, 6 }, { 10, 9 }, { 7, 2 }, { 10, 0 } }) {
+        const HeatmapCell cell = view.cellAt(cellCentre(view, i, j));
+        ASSERT_TRUE(cell.valid) << i << "," << j;
+        EXPECT_EQ(cell.alphaIndex, i);
+        EXPECT_EQ(cell.betaIndex, j);
+        EXPECT_DOUBLE_EQ(cell.alpha, s.alphas[size_t(i)]);
+        EXPECT_DOUBLE_EQ(cell.beta, s.betas[size_t(j)]);
+        EXPECT_DOUBLE_EQ(cell.value, s.values[size_t(i) * s.betas.size() + size_t(j)]);
+    }
+    // Near the edge of a cell: 0.35 of a cell to the right is still the same cell, 0.65 the next one.
+    EXPECT_EQ(view.cellAt(cellCentre(view, 4.35, 5.0)).alphaIndex, 4);
+    EXPECT_EQ(view.cellAt(cellCentre(view, 4.65, 5.0)).alphaIndex, 5);
+    EXPECT_EQ(view.cellAt(cellCentre(view, 4.0, 5.65)).betaIndex, 6);
+    // Outside the axis rect (on the colour bar, the margins) nothing is reported.
+    EXPECT_FALSE(view.cellAt(QPoint(2, 2)).valid);
+    EXPECT_FALSE(view.cellAt(QPoint(view.width() - 5, view.height() / 2)).valid);
+}
+
+TEST(HeatmapView, HoverShowsAlphaBetaAndError)
+{
+    const Sweep s = makeSweep();
+    HeatmapView view;
+    ASSERT_TRUE(view.setMatrix(s.alphas, s.betas, s.values));
+    test::showAt(view, 800, 560);
+    HeatmapCell hovered;
+    QObject::connect(&view, &HeatmapView::cellHovered, &view, [&hovered](const HeatmapCell& c) { hovered = c; });
+    const QPointF inPlot(view.plot()->xAxis->coordToPixel(3), view.plot()->yAxis->coordToPixel(6));
+    QMouseEvent move(
+        QEvent::MouseMove, inPlot, view.plot()->mapToGlobal(inPlot), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+    QApplication::sendEvent(view.plot(), &move);
+    ASSERT_TRUE(hovered.valid);
+    EXPECT_EQ(hovered.alphaIndex, 3);
+    EXPECT_EQ(hovered.betaIndex, 6);
+    const QString expectedValue = QString::number(s.values[3 * 10 + 6], 'e', 3);
+    EXPECT_EQ(view.hoverText(), QStringLiteral("α = 0.3, β = 0.7, error = %1").arg(expectedValue));
+}
+
+TEST(HeatmapView, PathAndProbeAndColourBar)
+{
+    const Sweep s = makeSweep();
+    HeatmapView view;
+    view.setTitle(QStringLiteral("gradient error, reversible vs stored (random 12-branch ViT)"));
+    ASSERT_TRUE(view.setMatrix(s.alphas, s.betas, s.values));
+    // A Dr²Net schedule from (1, 0.1) to (0.3, 0.7), probed along the way.
+    std::vector<double> pathA, pathB;
+    for (int k = 0; k <= 10; ++k) {
+        pathA.push_back(1.0 - 0.07 * k);
+        pathB.push_back(0.1 + 0.06 * k);
+    }
+    view.setPath(pathA, pathB);
+    view.setLatestProbe(0.58, 0.46);
+    test::showAt(view, 820, 560);
+    // The colour bar spans the data on a log scale.
+    EXPECT_EQ(view.colorScale()->dataScaleType(), QCPAxis::stLogarithmic);
+    const QCPRange range = view.colorScale()->dataRange();
+    EXPECT_NEAR(std::log10(range.lower), -12.0, 0.01);
+    EXPECT_GT(range.upper, 1e-4);
+    test::saveScreenshot(view, QStringLiteral("heatmap_view"));
+}
+
+TEST(HeatmapView, RejectsMismatchedInputWithAMessage)
+{
+    HeatmapView view;
+    QString error;
+    EXPECT_FALSE(view.setMatrix({ 0.0, 0.5 }, { 0.5, 1.0 }, { 1, 2, 3 }, &error));
+    EXPECT_EQ(error, QStringLiteral("heatmap: expected 2 × 2 = 4 values (row-major over α then β), found 3"));
+    EXPECT_FALSE(view.setMatrix({ 0.5, 0.0 }, { 1.0 }, { 1, 2 }, &error));
+    EXPECT_TRUE(error.contains(QStringLiteral("strictly increasing"))) << error.toStdString();
+    EXPECT_EQ(view.matrixSize(), QSize(0, 0)); // the previous (empty) matrix is kept
+}
+
+TEST(HeatmapView, SingleBetaAndDivergedCells)
+{
+    HeatmapView view;
+    ASSERT_TRUE(view.setMatrix({ 0.0, 0.5, 1.0 }, { 0.5 }, { 0.0, 1e-6, std::nan("") }));
+    test::showAt(view, 600, 400);
+    const HeatmapCell diverged = view.cellAt(cellCentre(view, 2, 0));
+    ASSERT_TRUE(diverged.valid);
+    EXPECT_TRUE(std::isnan(diverged.value));
+    EXPECT_TRUE(HeatmapView::describe(diverged).contains(QStringLiteral("diverged")));
+    EXPECT_DOUBLE_EQ(view.cellAt(cellCentre(view, 0, 0.3)).value, 0.0);
+}

@@ -1,0 +1,167 @@
+// The run table sorts numbers as numbers and filters on any column; Table 2 picks one row per strategy.
+#include "tests/widgets/test_support.h"
+#include "widgets/run_table_model.h"
+#include "widgets/run_table_view.h"
+#include "widgets/table2_view.h"
+
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QTableWidget>
+#include <gtest/gtest.h>
+
+using namespace dr2;
+
+namespace {
+
+constexpr qint64 kMiB = 1024 * 1024;
+
+RunSummary run(qint64 id, const QString& name, const QString& strategy, const QString& status, double top1,
+    qint64 peakMiB, double seconds, QStringList tags = {})
+{
+    RunSummary r;
+    r.id = id;
+    r.name = name;
+    r.strategy = strategy;
+    r.status = status;
+    r.model = QStringLiteral("vit-ti depth 12, 56²");
+    r.bestTop1 = top1;
+    r.finalTop1 = top1 - 0.01;
+    r.peakBytes = peakMiB * kMiB;
+    r.seconds = seconds;
+    r.tags = tags;
+    return r;
+}
+
+QVector<RunSummary> sampleRuns()
+{
+    return {
+        run(1, QStringLiteral("conv-a"), QStringLiteral("conventional"), QStringLiteral("finished"), 0.912, 1229, 610.0,
+            { QStringLiteral("baseline") }),
+        run(2, QStringLiteral("dr2-a"), QStringLiteral("dr2net"), QStringLiteral("finished"), 0.905, 300, 820.0,
+            { QStringLiteral("ablation"), QStringLiteral("eta=1") }),
+        run(3, QStringLiteral("vanilla-a"), QStringLiteral("vanilla"), QStringLiteral("failed"), 0.095, 310, 35.5),
+        run(4, QStringLiteral("dr2-b"), QStringLiteral("dr2net"), QStringLiteral("finished"), 0.102, 900, 7300.0),
+        run(5, QStringLiteral("frozen-a"), QStringLiteral("frozen"), QStringLiteral("running"), 0.6, 120, 20.0),
+    };
+}
+
+QStringList column(QSortFilterProxyModel* proxy, int col)
+{
+    QStringList out;
+    for (int row = 0; row < proxy->rowCount(); ++row)
+        out << proxy->index(row, col).data().toString();
+    return out;
+}
+
+} // namespace
+
+TEST(RunTable, SortsNumericColumnsByValue)
+{
+    RunTableView view;
+    view.model()->setRuns(sampleRuns());
+    QSortFilterProxyModel* proxy = view.proxy();
+    proxy->sort(RunTableModel::BestTop1, Qt::AscendingOrder);
+    // As text "9.50 %" would sort after "10.20 %" and "91.20 %" after "90.50 %" only by luck.
+    EXPECT_EQ(
+        column(proxy, RunTableModel::Name), (QStringList { "vanilla-a", "dr2-b", "frozen-a", "dr2-a", "conv-a" }));
+    proxy->sort(RunTableModel::PeakMemory, Qt::DescendingOrder);
+    EXPECT_EQ(column(proxy, RunTableModel::PeakMemory),
+        (QStringList { "1.20 GiB", "900.0 MiB", "310.0 MiB", "300.0 MiB", "120.0 MiB" }));
+    proxy->sort(RunTableModel::Time, Qt::AscendingOrder);
+    EXPECT_EQ(column(proxy, RunTableModel::Time),
+        (QStringList { "20.0 s", "35.5 s", "10 min 10 s", "13 min 40 s", "2 h 01 min" }));
+    proxy->sort(RunTableModel::Name, Qt::AscendingOrder);
+    EXPECT_EQ(column(proxy, RunTableModel::Name).first(), QStringLiteral("conv-a"));
+}
+
+TEST(RunTable, FiltersOnAnyColumnIncludingTags)
+{
+    RunTableView view;
+    view.model()->setRuns(sampleRuns());
+    view.setFilterText(QStringLiteral("DR2NET"));
+    EXPECT_EQ(view.proxy()->rowCount(), 2);
+    view.setFilterText(QStringLiteral("ablation"));
+    ASSERT_EQ(view.proxy()->rowCount(), 1);
+    EXPECT_EQ(view.proxy()->index(0, RunTableModel::Name).data().toString(), QStringLiteral("dr2-a"));
+    view.setFilterText(QStringLiteral("failed"));
+    EXPECT_EQ(view.proxy()->rowCount(), 1);
+    view.setFilterText(QString());
+    EXPECT_EQ(view.proxy()->rowCount(), 5);
+}
+
+TEST(RunTable, UpsertUpdatesInPlaceAndSelectionGivesRunIds)
+{
+    RunTableView view;
+    view.model()->setRuns(sampleRuns());
+    RunSummary updated = sampleRuns()[4];
+    updated.status = QStringLiteral("finished");
+    view.model()->upsertRun(updated);
+    EXPECT_EQ(view.model()->rowCount(), 5);
+    EXPECT_EQ(view.model()->index(view.model()->rowOf(5), RunTableModel::Status).data().toString(),
+        QStringLiteral("finished"));
+    view.model()->upsertRun(
+        run(6, QStringLiteral("hard-a"), QStringLiteral("hard-finetune"), QStringLiteral("running"), 0.5, 280, 1.0));
+    EXPECT_EQ(view.model()->rowCount(), 6);
+    view.model()->removeRun(3);
+    EXPECT_EQ(view.model()->rowCount(), 5);
+    EXPECT_EQ(view.model()->rowOf(3), -1);
+
+    view.proxy()->sort(RunTableModel::Name, Qt::AscendingOrder); // conv-a, dr2-a, dr2-b, frozen-a, hard-a
+    view.table()->selectRow(1);
+    view.table()->setSelectionMode(QAbstractItemView::MultiSelection);
+    view.table()->selectRow(2);
+    EXPECT_EQ(view.selectedRunIds(), (QVector<qint64> { 2, 4 }));
+    test::showAt(view, 900, 260);
+    test::saveScreenshot(view, QStringLiteral("run_table"));
+}
+
+TEST(Table2, OneRowPerStrategyFromFinishedRunsInThePapersOrder)
+{
+    const QVector<Table2Row> rows = summarizeTable2(sampleRuns());
+    ASSERT_EQ(rows.size(), 2); // vanilla failed and frozen is running: not in the table
+    EXPECT_EQ(rows[0].strategy, QStringLiteral("conventional"));
+    EXPECT_EQ(rows[1].strategy, QStringLiteral("dr2net"));
+    EXPECT_EQ(rows[1].finishedRuns, 2);
+    EXPECT_EQ(rows[1].runId, 2); // the better final top-1 of the two
+    ASSERT_TRUE(rows[1].finalTop1.has_value());
+    EXPECT_NEAR(*rows[1].finalTop1, 0.895, 1e-12);
+    ASSERT_TRUE(rows[1].memoryVsConventional.has_value());
+    EXPECT_NEAR(*rows[1].memoryVsConventional, 300.0 / 1229.0, 1e-12);
+    EXPECT_NEAR(*rows[0].memoryVsConventional, 1.0, 1e-12);
+}
+
+TEST(Table2, ViewShowsAndExportsTheRows)
+{
+    QVector<RunSummary> runs = sampleRuns();
+    runs.append(
+        run(7, QStringLiteral("frozen-b"), QStringLiteral("frozen"), QStringLiteral("finished"), 0.71, 110, 300));
+    runs.append(run(8, QStringLiteral("scratch"), QStringLiteral("reversible-scratch"), QStringLiteral("finished"),
+        0.62, 290, 900));
+    runs.append(
+        run(9, QStringLiteral("hard"), QStringLiteral("hard-finetune"), QStringLiteral("finished"), 0.85, 290, 800));
+    runs.append(
+        run(10, QStringLiteral("vanilla-b"), QStringLiteral("vanilla"), QStringLiteral("finished"), 0.83, 301, 800));
+    Table2View view;
+    view.setRuns(runs);
+    ASSERT_EQ(view.table()->rowCount(), 6);
+    QStringList strategies;
+    for (int r = 0; r < 6; ++r)
+        strategies << view.rows()[r].strategy;
+    EXPECT_EQ(strategies,
+        (QStringList { "conventional", "frozen", "reversible-scratch", "hard-finetune", "vanilla", "dr2net" }));
+    EXPECT_EQ(view.table()->item(5, Table2View::Strategy)->text(), QStringLiteral("Dr²Net (dynamic α/β)"));
+    EXPECT_EQ(view.table()->item(5, Table2View::FinalTop1)->text(), QStringLiteral("89.50 %"));
+    EXPECT_EQ(view.table()->item(5, Table2View::VsConventional)->text(), QStringLiteral("24.4 %"));
+
+    const QString dir = test::scratchDir(QStringLiteral("table2"));
+    QString error;
+    ASSERT_TRUE(view.exportCsv(dir + QStringLiteral("/table2.csv"), &error)) << error.toStdString();
+    QFile file(dir + QStringLiteral("/table2.csv"));
+    ASSERT_TRUE(file.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    ASSERT_EQ(lines.size(), 7);
+    EXPECT_EQ(lines[0], QStringLiteral("strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional"));
+    EXPECT_TRUE(lines[6].startsWith(QStringLiteral("dr2net,2,2,0.89"))) << lines[6].toStdString();
+    test::showAt(view, 700, 260);
+    test::saveScreenshot(view, QStringLiteral("table2"));
+}

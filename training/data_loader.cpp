@@ -1,0 +1,182 @@
+#include "training/data_loader.h"
+
+#include <torch/torch.h>
+
+#include <random>
+#include <stdexcept>
+
+namespace dr2 {
+namespace {
+
+uint64_t mix(uint64_t seed, uint64_t a, uint64_t b)
+{
+    // splitmix64 over the three values: independent streams per (seed, epoch, batch).
+    uint64_t x = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+} // namespace
+
+at::Tensor transformImages(const at::Tensor& images, const TransformOptions& options, uint64_t seed)
+{
+    namespace F = torch::nn::functional;
+    torch::NoGradGuard noGrad;
+    torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
+    const int64_t batch = x.size(0);
+    const int64_t h = x.size(2);
+    const int64_t w = x.size(3);
+    std::mt19937_64 rng(seed);
+    if (options.randomCrop) {
+        const int64_t pad = std::max<int64_t>(1, h / 8);
+        torch::Tensor padded = F::pad(x, F::PadFuncOptions({ pad, pad, pad, pad }));
+        std::vector<torch::Tensor> crops;
+        for (int64_t i = 0; i < batch; ++i) {
+            const auto dy = static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * pad + 1));
+            const auto dx = static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * pad + 1));
+            crops.push_back(padded[i].narrow(1, dy, h).narrow(2, dx, w));
+        }
+        x = torch::stack(crops);
+    }
+    if (h != options.size || w != options.size)
+        x = F::interpolate(x, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t> { options.size, options.size })
+                                  .mode(torch::kBilinear)
+                                  .align_corners(false));
+    if (options.flip) {
+        std::vector<int64_t> flipped;
+        for (int64_t i = 0; i < batch; ++i)
+            if (rng() & 1u)
+                flipped.push_back(i);
+        if (!flipped.empty()) {
+            auto index = torch::tensor(flipped, torch::kLong);
+            x.index_copy_(0, index, x.index_select(0, index).flip({ 3 }));
+        }
+    }
+    if (x.size(1) != options.channels) {
+        if (x.size(1) != 1)
+            throw std::invalid_argument("transform: cannot turn " + std::to_string(x.size(1)) + " channels into "
+                + std::to_string(options.channels));
+        x = x.expand({ -1, options.channels, -1, -1 }).contiguous();
+    }
+    return x.sub_(options.mean).div_(options.std);
+}
+
+DataLoader::DataLoader(ImageDataset dataset, int64_t batchSize, TransformOptions transform, bool shuffle, uint64_t seed,
+    bool dropLast, bool background)
+    : m_dataset(std::move(dataset))
+    , m_batchSize(batchSize)
+    , m_transform(transform)
+    , m_shuffle(shuffle)
+    , m_seed(seed)
+    , m_dropLast(dropLast)
+    , m_background(background)
+{
+    if (batchSize <= 0)
+        throw std::invalid_argument("data loader: batch size must be positive, found " + std::to_string(batchSize));
+    if (m_dataset.size() == 0)
+        throw std::invalid_argument("data loader: dataset " + m_dataset.source + " is empty");
+    if (batchesPerEpoch() == 0)
+        throw std::invalid_argument("data loader: " + std::to_string(m_dataset.size()) + " images give no full batch of "
+            + std::to_string(batchSize));
+}
+
+DataLoader::~DataLoader()
+{
+    stopProducer();
+}
+
+int64_t DataLoader::batchesPerEpoch() const
+{
+    const int64_t n = m_dataset.size();
+    return m_dropLast ? n / m_batchSize : (n + m_batchSize - 1) / m_batchSize;
+}
+
+Batch DataLoader::make(int64_t epoch, int64_t index, const std::vector<int64_t>& order) const
+{
+    const int64_t begin = index * m_batchSize;
+    const int64_t end = std::min<int64_t>(begin + m_batchSize, static_cast<int64_t>(order.size()));
+    std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
+    auto selection = torch::tensor(rows, torch::kLong);
+    Batch batch;
+    batch.epoch = epoch;
+    batch.index = index;
+    batch.images = transformImages(m_dataset.images.index_select(0, selection), m_transform,
+        mix(m_seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
+    batch.labels = m_dataset.labels.index_select(0, selection);
+    return batch;
+}
+
+void DataLoader::stopProducer()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stop = true;
+    }
+    m_changed.notify_all();
+    if (m_producer.joinable())
+        m_producer.join();
+    m_queue.clear();
+    m_stop = false;
+    m_producerDone = false;
+    m_error = nullptr;
+}
+
+void DataLoader::startEpoch(int64_t epoch, int64_t firstBatch)
+{
+    stopProducer();
+    m_epoch = epoch;
+    m_nextIndex = firstBatch;
+    m_order = m_shuffle ? seededPermutation(m_dataset.size(), mix(m_seed, static_cast<uint64_t>(epoch), ~0ull))
+                        : seededPermutation(0, 0);
+    if (!m_shuffle) {
+        m_order.resize(static_cast<size_t>(m_dataset.size()));
+        for (int64_t i = 0; i < m_dataset.size(); ++i)
+            m_order[static_cast<size_t>(i)] = i;
+    }
+    if (!m_background)
+        return;
+    m_producer = std::thread([this, epoch, firstBatch, order = m_order] {
+        try {
+            for (int64_t index = firstBatch; index < batchesPerEpoch(); ++index) {
+                Batch batch = make(epoch, index, order);
+                std::unique_lock<std::mutex> lock(m_mutex);
+                m_changed.wait(lock, [&] { return m_stop || m_queue.size() < kQueueDepth; });
+                if (m_stop)
+                    return;
+                m_queue.push_back(std::move(batch));
+                m_changed.notify_all();
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_error = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_producerDone = true;
+        m_changed.notify_all();
+    });
+}
+
+std::optional<Batch> DataLoader::next()
+{
+    if (m_nextIndex >= batchesPerEpoch())
+        return std::nullopt;
+    if (!m_background)
+        return make(m_epoch, m_nextIndex++, m_order);
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_changed.wait(lock, [&] { return !m_queue.empty() || m_producerDone; });
+    if (m_queue.empty()) {
+        if (m_error)
+            std::rethrow_exception(m_error);
+        return std::nullopt;
+    }
+    Batch batch = std::move(m_queue.front());
+    m_queue.pop_front();
+    m_changed.notify_all();
+    ++m_nextIndex;
+    return batch;
+}
+
+} // namespace dr2

@@ -1,0 +1,79 @@
+#pragma once
+
+#include "training/image_dataset.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace dr2 {
+
+/// How stored uint8 images become model input.
+struct TransformOptions {
+    int64_t size = 28; ///< output side (bilinear resize; upscaling small images is the memory-bound regime)
+    int64_t channels = 1; ///< 1, or 3 (grey images are replicated)
+    bool randomCrop = false; ///< pad by 1/8 of the side and crop back at a random offset (training)
+    bool flip = false; ///< random horizontal flip (training)
+    double mean = 0.5; ///< x ← (x/255 − mean)/std
+    double std = 0.5;
+};
+
+/// One batch of model input.
+struct Batch {
+    at::Tensor images; ///< float32 [B, channels, size, size]
+    at::Tensor labels; ///< int64 [B]
+    int64_t epoch = 0;
+    int64_t index = 0; ///< batch index within the epoch
+};
+
+/// Applies `options` to uint8 images [B, C, H, W]; the random choices come from `seed` alone.
+at::Tensor transformImages(const at::Tensor& images, const TransformOptions& options, uint64_t seed);
+
+/// Batches in a deterministic order: the permutation of epoch e and the augmentation of batch b depend only
+/// on (seed, e, b), so a resumed run sees exactly the batches an uninterrupted one would. With `background`,
+/// a producer thread prepares the next batches while the model trains.
+class DataLoader {
+public:
+    DataLoader(ImageDataset dataset, int64_t batchSize, TransformOptions transform, bool shuffle, uint64_t seed,
+        bool dropLast, bool background);
+    ~DataLoader();
+    DataLoader(const DataLoader&) = delete;
+    DataLoader& operator=(const DataLoader&) = delete;
+
+    /// Batches per epoch.
+    int64_t batchesPerEpoch() const;
+    /// Starts epoch `epoch` at batch `firstBatch` (to resume mid-epoch).
+    void startEpoch(int64_t epoch, int64_t firstBatch = 0);
+    /// The next batch of the current epoch, or nothing at its end. Rethrows a producer error.
+    std::optional<Batch> next();
+    const ImageDataset& dataset() const { return m_dataset; }
+
+private:
+    Batch make(int64_t epoch, int64_t index, const std::vector<int64_t>& order) const;
+    void stopProducer();
+
+    ImageDataset m_dataset;
+    int64_t m_batchSize;
+    TransformOptions m_transform;
+    bool m_shuffle;
+    uint64_t m_seed;
+    bool m_dropLast;
+    bool m_background;
+
+    int64_t m_epoch = 0;
+    int64_t m_nextIndex = 0;
+    std::vector<int64_t> m_order;
+
+    std::thread m_producer;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<Batch> m_queue;
+    std::exception_ptr m_error;
+    bool m_stop = false;
+    bool m_producerDone = false;
+    static constexpr size_t kQueueDepth = 3;
+};
+
+} // namespace dr2

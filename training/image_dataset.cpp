@@ -1,0 +1,249 @@
+#include "training/image_dataset.h"
+
+#include <torch/torch.h>
+#include <zlib.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+namespace dr2 {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Reads a whole gzip file, refusing to inflate beyond `maxBytes`.
+std::vector<uint8_t> readGzip(const std::string& path, size_t maxBytes)
+{
+    std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(path.c_str(), "rb"), &gzclose);
+    if (!file)
+        throw std::runtime_error(path + ": cannot open");
+    std::vector<uint8_t> data;
+    std::vector<uint8_t> chunk(1 << 20);
+    for (;;) {
+        const int n = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
+        if (n < 0) {
+            int code = 0;
+            throw std::runtime_error(path + ": gzip error: " + gzerror(file.get(), &code));
+        }
+        if (n == 0)
+            break;
+        if (data.size() + static_cast<size_t>(n) > maxBytes)
+            throw std::runtime_error(path + ": larger than " + std::to_string(maxBytes) + " bytes once inflated");
+        data.insert(data.end(), chunk.begin(), chunk.begin() + n);
+    }
+    return data;
+}
+
+uint32_t bigEndian32(const std::vector<uint8_t>& data, size_t offset)
+{
+    return (uint32_t(data[offset]) << 24) | (uint32_t(data[offset + 1]) << 16) | (uint32_t(data[offset + 2]) << 8)
+        | uint32_t(data[offset + 3]);
+}
+
+/// Parses an IDX file of unsigned bytes with `rank` dimensions; checks magic and sizes against the data.
+std::pair<std::vector<int64_t>, std::vector<uint8_t>> parseIdx(const std::string& path, size_t rank)
+{
+    // Fashion-MNIST's largest file inflates to 47 MB; allow generous headroom but stay bounded.
+    std::vector<uint8_t> data = readGzip(path, size_t { 512 } << 20);
+    const size_t header = 4 + 4 * rank;
+    if (data.size() < header)
+        throw std::runtime_error(path + ": IDX header truncated: " + std::to_string(data.size()) + " bytes");
+    const uint32_t magic = bigEndian32(data, 0);
+    const uint32_t expectedMagic = 0x00000800u | static_cast<uint32_t>(rank);
+    if (magic != expectedMagic)
+        throw std::runtime_error(path + ": IDX magic: expected 0x" + std::to_string(expectedMagic) + " (ubyte, rank "
+            + std::to_string(rank) + "), found " + std::to_string(magic));
+    std::vector<int64_t> shape;
+    uint64_t count = 1;
+    for (size_t i = 0; i < rank; ++i) {
+        shape.push_back(bigEndian32(data, 4 + 4 * i));
+        count *= static_cast<uint64_t>(shape.back());
+    }
+    if (data.size() - header != count)
+        throw std::runtime_error(path + ": IDX payload: header declares " + std::to_string(count) + " bytes, found "
+            + std::to_string(data.size() - header));
+    data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(header));
+    return { shape, std::move(data) };
+}
+
+torch::Tensor toTensor(const std::vector<int64_t>& shape, const std::vector<uint8_t>& bytes)
+{
+    return torch::from_blob(const_cast<uint8_t*>(bytes.data()), shape, torch::kUInt8).clone();
+}
+
+ImageDataset fromIndices(const ImageDataset& dataset, const std::vector<int64_t>& indices)
+{
+    ImageDataset out;
+    out.classNames = dataset.classNames;
+    out.source = dataset.source;
+    const auto index = torch::tensor(indices, torch::kLong);
+    out.images = dataset.images.index_select(0, index);
+    out.labels = dataset.labels.index_select(0, index);
+    return out;
+}
+
+} // namespace
+
+ImageDataset loadFashionMnist(const std::string& dir, bool train)
+{
+    const std::string prefix = train ? "train" : "t10k";
+    const std::string imagesPath = dir + "/" + prefix + "-images-idx3-ubyte.gz";
+    const std::string labelsPath = dir + "/" + prefix + "-labels-idx1-ubyte.gz";
+    for (const auto& path : { imagesPath, labelsPath })
+        if (!fs::exists(path))
+            throw std::runtime_error("Fashion-MNIST: " + path
+                + " not found; install Debian's package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+                  " or set data.root to the folder holding the gzip IDX files");
+    auto [imageShape, imageBytes] = parseIdx(imagesPath, 3);
+    auto [labelShape, labelBytes] = parseIdx(labelsPath, 1);
+    if (imageShape[0] != labelShape[0])
+        throw std::runtime_error("Fashion-MNIST: " + imagesPath + " holds " + std::to_string(imageShape[0])
+            + " images but " + labelsPath + " holds " + std::to_string(labelShape[0]) + " labels");
+    ImageDataset dataset;
+    dataset.images = toTensor(imageShape, imageBytes).unsqueeze(1); // [N, 1, 28, 28]
+    dataset.labels = toTensor(labelShape, labelBytes).to(torch::kLong);
+    if (dataset.labels.max().item<int64_t>() > 9)
+        throw std::runtime_error("Fashion-MNIST: " + labelsPath + ": labels must be 0..9");
+    dataset.classNames = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+        "Ankle boot" };
+    dataset.source = "fashion-mnist:" + prefix;
+    return dataset;
+}
+
+ImageDataset loadImageFolder(const std::string& root, int64_t size, int64_t channels)
+{
+    if (channels != 1 && channels != 3)
+        throw std::invalid_argument("image folder: channels must be 1 or 3, found " + std::to_string(channels));
+    if (size <= 0 || size > 4096)
+        throw std::invalid_argument("image folder: size must be in 1..4096, found " + std::to_string(size));
+    if (!fs::is_directory(root))
+        throw std::runtime_error("image folder '" + root + "': not a directory");
+    std::vector<std::string> classes;
+    for (const auto& entry : fs::directory_iterator(root))
+        if (entry.is_directory())
+            classes.push_back(entry.path().filename().string());
+    std::sort(classes.begin(), classes.end());
+    if (classes.empty())
+        throw std::runtime_error("image folder '" + root + "': no class folders (expected root/<class>/<image>.png|jpg)");
+
+    std::vector<torch::Tensor> images;
+    std::vector<int64_t> labels;
+    for (size_t label = 0; label < classes.size(); ++label) {
+        std::vector<fs::path> files;
+        for (const auto& entry : fs::directory_iterator(fs::path(root) / classes[label])) {
+            auto ext = entry.path().extension().string();
+            std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+            if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
+                files.push_back(entry.path());
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) {
+            int w = 0, h = 0, n = 0;
+            // Check the declared size before decoding so a hostile header cannot make us allocate gigabytes.
+            if (!stbi_info(file.c_str(), &w, &h, &n) || w <= 0 || h <= 0 || int64_t(w) * h > (int64_t(1) << 26))
+                throw std::runtime_error("image '" + file.string() + "': not a readable PNG/JPEG of at most 64 Mpixel");
+            std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+                stbi_load(file.c_str(), &w, &h, &n, static_cast<int>(channels)), &stbi_image_free);
+            if (!pixels)
+                throw std::runtime_error("image '" + file.string() + "': " + stbi_failure_reason());
+            auto image = torch::from_blob(pixels.get(), { h, w, channels }, torch::kUInt8).permute({ 2, 0, 1 });
+            auto resized = torch::nn::functional::interpolate(image.unsqueeze(0).to(torch::kFloat32),
+                torch::nn::functional::InterpolateFuncOptions()
+                    .size(std::vector<int64_t> { size, size })
+                    .mode(torch::kBilinear)
+                    .align_corners(false));
+            images.push_back(resized.squeeze(0).round().clamp(0, 255).to(torch::kUInt8));
+            labels.push_back(static_cast<int64_t>(label));
+        }
+    }
+    if (images.empty())
+        throw std::runtime_error("image folder '" + root + "': no .png/.jpg/.jpeg images in the class folders");
+    ImageDataset dataset;
+    dataset.images = torch::stack(images);
+    dataset.labels = torch::tensor(labels, torch::kLong);
+    dataset.classNames = classes;
+    dataset.source = "folder:" + root;
+    return dataset;
+}
+
+ImageDataset selectClasses(const ImageDataset& dataset, const std::vector<int64_t>& classes)
+{
+    if (classes.empty())
+        return dataset;
+    std::vector<int64_t> remap(static_cast<size_t>(std::max<int64_t>(dataset.numClasses(), 1)), -1);
+    ImageDataset out;
+    for (size_t i = 0; i < classes.size(); ++i) {
+        if (classes[i] < 0 || classes[i] >= dataset.numClasses())
+            throw std::invalid_argument("data.classes: label " + std::to_string(classes[i]) + " not in 0.."
+                + std::to_string(dataset.numClasses() - 1) + " of " + dataset.source);
+        if (remap[static_cast<size_t>(classes[i])] >= 0)
+            throw std::invalid_argument("data.classes: label " + std::to_string(classes[i]) + " listed twice");
+        remap[static_cast<size_t>(classes[i])] = static_cast<int64_t>(i);
+        out.classNames.push_back(dataset.classNames[static_cast<size_t>(classes[i])]);
+    }
+    std::vector<int64_t> keep;
+    std::vector<int64_t> newLabels;
+    const auto labels = dataset.labels.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < dataset.size(); ++i) {
+        const int64_t mapped = remap[static_cast<size_t>(labels[i])];
+        if (mapped >= 0) {
+            keep.push_back(i);
+            newLabels.push_back(mapped);
+        }
+    }
+    out.images = dataset.images.index_select(0, torch::tensor(keep, torch::kLong));
+    out.labels = torch::tensor(newLabels, torch::kLong);
+    out.source = dataset.source;
+    return out;
+}
+
+std::vector<int64_t> seededPermutation(int64_t n, uint64_t seed)
+{
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        order[static_cast<size_t>(i)] = i;
+    std::mt19937_64 rng(seed);
+    for (int64_t i = n - 1; i > 0; --i) {
+        // Modulo bias is irrelevant at these sizes, and this stays identical across standard libraries
+        // (std::uniform_int_distribution does not).
+        const auto j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+        std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+    }
+    return order;
+}
+
+ImageDataset takeSubset(const ImageDataset& dataset, int64_t limit, uint64_t seed)
+{
+    if (limit <= 0 || limit >= dataset.size())
+        return dataset;
+    auto order = seededPermutation(dataset.size(), seed);
+    order.resize(static_cast<size_t>(limit));
+    std::sort(order.begin(), order.end());
+    return fromIndices(dataset, order);
+}
+
+std::pair<ImageDataset, ImageDataset> splitValidation(const ImageDataset& dataset, double fraction, uint64_t seed)
+{
+    if (fraction <= 0.0 || fraction >= 1.0)
+        throw std::invalid_argument("validation fraction must be in (0, 1), found " + std::to_string(fraction));
+    auto order = seededPermutation(dataset.size(), seed);
+    const auto nVal = static_cast<size_t>(static_cast<double>(dataset.size()) * fraction);
+    if (nVal == 0 || nVal >= order.size())
+        throw std::invalid_argument("validation split of " + std::to_string(dataset.size()) + " images at "
+            + std::to_string(fraction) + " leaves one side empty");
+    std::vector<int64_t> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(nVal));
+    std::vector<int64_t> train(order.begin() + static_cast<std::ptrdiff_t>(nVal), order.end());
+    std::sort(val.begin(), val.end());
+    std::sort(train.begin(), train.end());
+    return { fromIndices(dataset, train), fromIndices(dataset, val) };
+}
+
+} // namespace dr2

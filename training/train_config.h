@@ -1,0 +1,115 @@
+#pragma once
+
+#include "training/schedule.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dr2 {
+
+/// The rows of the paper's Table 2, all run by the same Trainer.
+enum class Strategy {
+    Conventional, ///< pretrained, plain network, all activations stored
+    Frozen, ///< pretrained backbone frozen, head trained
+    ReversibleScratch, ///< random init, α = 0, β = 1, reversible
+    HardFinetune, ///< pretrained weights at α = 0, β = 1 from the start, reversible
+    Vanilla, ///< pretrained, fixed α = 1, β = 0.1, reversible
+    Dr2Net, ///< pretrained, dynamic α/β schedule, reversible
+};
+
+Strategy parseStrategy(const std::string& name);
+std::string toString(Strategy strategy);
+/// All strategy names, in Table 2 order.
+std::vector<std::string> strategyNames();
+/// True when the strategy trains with reversible backprop.
+bool isReversible(Strategy strategy);
+
+/// Everything one run needs, serialisable to JSON and validated in one place (TrainConfig::fromJson).
+struct TrainConfig {
+    std::string name = "run";
+    Strategy strategy = Strategy::Dr2Net;
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    int threads = 0; ///< intra-op threads; 0 keeps LibTorch's default
+
+    struct Model {
+        std::string preset = "vit-ti";
+        std::string checkpoint; ///< pretrained weights (empty: random initialisation)
+        int64_t depth = 0; ///< 0: the preset's (or the checkpoint's)
+        int64_t embedDim = 0; ///< 0: the preset's
+        int64_t heads = 0;
+        int64_t imageSize = 56;
+        int64_t patchSize = 4;
+        int64_t inChannels = 1;
+        double dropout = 0.0;
+        double dropPath = 0.1;
+        std::string firstSkip = "scaled";
+        bool resetHead = true; ///< re-initialise the classification head for the new task (reported)
+    } model;
+
+    struct Data {
+        std::string dataset = "fashion-mnist"; ///< fashion-mnist | folder
+        std::string root = "/usr/share/datasets/fashion-mnist";
+        std::vector<int64_t> classes; ///< subset of labels, relabelled 0..k-1 (empty: all)
+        int64_t trainLimit = 0; ///< use at most this many training images (0: all)
+        int64_t valLimit = 0; ///< evaluate on at most this many images (0: all)
+        double valFraction = 0.0; ///< >0: split validation off the training set instead of using the test set
+        bool randomCrop = true;
+        bool flip = true;
+        int workers = 1; ///< background loader threads (0: load on the training thread)
+    } data;
+
+    struct Optim {
+        int64_t epochs = 1;
+        int64_t batchSize = 64;
+        int64_t accumulation = 1; ///< gradient accumulation steps per optimizer step
+        double lr = 1e-3;
+        double minLr = 1e-5;
+        double weightDecay = 0.05;
+        int64_t warmupIterations = 50;
+        double clipGrad = 1.0; ///< max global gradient norm (0: off)
+        double labelSmoothing = 0.1;
+    } optim;
+
+    ScheduleOptions schedule; ///< used by the dr2net strategy; tau from tauEpochs when set
+    double tauEpochs = 0.0; ///< >0: τ = tauEpochs × iterations per epoch
+
+    struct AutoEnd {
+        bool enabled = false;
+        double targetMse = 1e-7;
+        int points = 8; ///< probed points along the path
+    } autoEnd;
+
+    struct Segments {
+        int64_t every = 0; ///< fixed segment length in branches (0: one segment)
+        double errorTarget = 0.0; ///< >0: choose the segment length from probes to keep the MSE below this
+    } segments;
+
+    struct Probe {
+        int64_t every = 0; ///< probe the gradient error every K iterations (0: never)
+    } probe;
+
+    struct Checkpoint {
+        std::string dir; ///< where resumable checkpoints go (empty: none)
+        int64_t every = 0; ///< iterations between checkpoints (0: only at the end)
+    } checkpoint;
+
+    std::string output; ///< pretrain: where the final safetensors checkpoint is written
+
+    /// Parses and validates; unknown keys and out-of-range values throw std::invalid_argument naming the field.
+    static TrainConfig fromJson(const nlohmann::json& json);
+    /// The config as JSON (every field, so a run records exactly what it used).
+    nlohmann::json toJson() const;
+    /// Reads a JSON file and applies "key.path=value" overrides (value parsed as JSON, else taken as a string).
+    static TrainConfig load(const std::string& path, const std::vector<std::string>& overrides);
+    /// Range checks across fields; called by fromJson.
+    void validate() const;
+};
+
+/// Applies one "a.b.c=value" override to a JSON object; throws std::invalid_argument on a malformed one.
+void applyOverride(nlohmann::json& json, const std::string& assignment);
+
+} // namespace dr2

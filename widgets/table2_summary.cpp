@@ -1,0 +1,93 @@
+#include "widgets/table2_summary.h"
+
+#include <QCoreApplication>
+#include <QStringList>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace dr2 {
+
+namespace {
+
+    const QStringList& paperOrder()
+    {
+        static const QStringList kOrder
+            = { QStringLiteral("conventional"), QStringLiteral("frozen"), QStringLiteral("reversible-scratch"),
+                  QStringLiteral("hard-finetune"), QStringLiteral("vanilla"), QStringLiteral("dr2net") };
+        return kOrder;
+    }
+
+    bool better(const RunSummary& a, const RunSummary& b)
+    {
+        const double ta = a.finalTop1.value_or(-1.0);
+        const double tb = b.finalTop1.value_or(-1.0);
+        if (ta != tb)
+            return ta > tb;
+        const qint64 ma = a.peakBytes.value_or(std::numeric_limits<qint64>::max());
+        const qint64 mb = b.peakBytes.value_or(std::numeric_limits<qint64>::max());
+        return ma < mb;
+    }
+
+} // namespace
+
+QString strategyDisplayName(const QString& strategy)
+{
+    if (strategy == QLatin1String("conventional"))
+        return QCoreApplication::translate("dr2", "Conventional finetuning");
+    if (strategy == QLatin1String("frozen"))
+        return QCoreApplication::translate("dr2", "Frozen backbone");
+    if (strategy == QLatin1String("reversible-scratch"))
+        return QCoreApplication::translate("dr2", "Reversible from scratch");
+    if (strategy == QLatin1String("hard-finetune"))
+        return QCoreApplication::translate("dr2", "Hard finetune (α=0, β=1)");
+    if (strategy == QLatin1String("vanilla"))
+        return QCoreApplication::translate("dr2", "Vanilla (α=1, β=0.1)");
+    if (strategy == QLatin1String("dr2net"))
+        return QCoreApplication::translate("dr2", "Dr²Net (dynamic α/β)");
+    return strategy;
+}
+
+QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
+{
+    std::map<QString, std::pair<const RunSummary*, int>> best;
+    for (const RunSummary& run : runs) {
+        if (run.status != QLatin1String("finished"))
+            continue;
+        auto& slot = best[run.strategy];
+        ++slot.second;
+        if (!slot.first || better(run, *slot.first))
+            slot.first = &run;
+    }
+    QVector<Table2Row> rows;
+    for (const auto& [strategy, entry] : best) {
+        Table2Row row;
+        row.strategy = strategy;
+        row.finishedRuns = entry.second;
+        row.runId = entry.first->id;
+        row.finalTop1 = entry.first->finalTop1;
+        row.peakBytes = entry.first->peakBytes;
+        rows.append(row);
+    }
+    auto rank = [](const QString& strategy) {
+        const int position = static_cast<int>(paperOrder().indexOf(strategy));
+        return position < 0 ? static_cast<int>(paperOrder().size()) : position;
+    };
+    std::stable_sort(rows.begin(), rows.end(), [&rank](const Table2Row& a, const Table2Row& b) {
+        const int ra = rank(a.strategy), rb = rank(b.strategy);
+        return ra != rb ? ra < rb : a.strategy < b.strategy;
+    });
+    const auto conventional = std::find_if(
+        rows.begin(), rows.end(), [](const Table2Row& row) { return row.strategy == QLatin1String("conventional"); });
+    if (conventional != rows.end() && conventional->peakBytes && *conventional->peakBytes > 0) {
+        const double reference = static_cast<double>(*conventional->peakBytes);
+        for (Table2Row& row : rows) {
+            if (row.peakBytes)
+                row.memoryVsConventional = static_cast<double>(*row.peakBytes) / reference;
+        }
+    }
+    return rows;
+}
+
+} // namespace dr2

@@ -1,0 +1,88 @@
+#include "widgets/table2_view.h"
+
+#include "widgets/file_export.h"
+#include "widgets/memory_view.h"
+
+#include <QFile>
+#include <QHeaderView>
+#include <QLabel>
+#include <QTableWidget>
+#include <QTextStream>
+#include <QVBoxLayout>
+
+namespace dr2 {
+
+Table2View::Table2View(QWidget* parent)
+    : QWidget(parent)
+    , m_table(new QTableWidget(0, ColumnCount, this))
+    , m_caption(new QLabel(this))
+{
+    m_table->setHorizontalHeaderLabels(
+        { tr("Strategy"), tr("Finished runs"), tr("Final top-1"), tr("Peak memory"), tr("Memory vs conventional") });
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_caption->setWordWrap(true);
+    m_caption->setText(tr("Final accuracy and peak tensor memory per strategy (best finished run of each)."));
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_caption);
+    layout->addWidget(m_table);
+}
+
+void Table2View::setRuns(const QVector<RunSummary>& runs)
+{
+    m_rows = summarizeTable2(runs);
+    m_table->setRowCount(static_cast<int>(m_rows.size()));
+    for (int r = 0; r < m_rows.size(); ++r) {
+        const Table2Row& row = m_rows[r];
+        auto set = [this, r](int column, const QString& text, bool number) {
+            auto* item = new QTableWidgetItem(text);
+            item->setTextAlignment(number ? (Qt::AlignRight | Qt::AlignVCenter) : (Qt::AlignLeft | Qt::AlignVCenter));
+            m_table->setItem(r, column, item);
+        };
+        set(Strategy, strategyDisplayName(row.strategy), false);
+        set(FinishedRuns, QString::number(row.finishedRuns), true);
+        set(FinalTop1,
+            row.finalTop1 ? QStringLiteral("%1 %").arg(*row.finalTop1 * 100.0, 0, 'f', 2) : QStringLiteral("–"), true);
+        set(PeakMemory,
+            row.peakBytes ? MemoryView::formatBytes(static_cast<double>(*row.peakBytes)) : QStringLiteral("–"), true);
+        set(VsConventional,
+            row.memoryVsConventional ? QStringLiteral("%1 %").arg(*row.memoryVsConventional * 100.0, 0, 'f', 1)
+                                     : QStringLiteral("–"),
+            true);
+    }
+}
+
+bool Table2View::exportCsv(const QString& path, QString* error) const
+{
+    return writeFileAtomically(
+        path,
+        [this](const QString& tempPath, QString* cause) {
+            QFile file(tempPath);
+            if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
+                *cause = file.errorString();
+                return false;
+            }
+            QTextStream out(&file);
+            out << "strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional\n";
+            for (const Table2Row& row : m_rows) {
+                out << row.strategy << ',' << row.finishedRuns << ',' << row.runId << ','
+                    << (row.finalTop1 ? QString::number(*row.finalTop1, 'g', 17) : QString()) << ','
+                    << (row.peakBytes ? QString::number(*row.peakBytes) : QString()) << ','
+                    << (row.memoryVsConventional ? QString::number(*row.memoryVsConventional, 'g', 17) : QString())
+                    << '\n';
+            }
+            out.flush();
+            if (out.status() != QTextStream::Ok || !file.flush()) {
+                *cause = QStringLiteral("write failed: %1").arg(file.errorString());
+                return false;
+            }
+            return true;
+        },
+        error);
+}
+
+} // namespace dr2

@@ -83,7 +83,8 @@ struct RunFinishedEvent {
     double bestTop1 = 0.0;
     double finalTop1 = 0.0;
     double finalLoss = 0.0;
-    int64_t peakBytes = 0; ///< highest tensor bytes of any step
+    int64_t peakBytes = 0; ///< highest tensor bytes of any step (everything alive: data, model, optimizer)
+    int64_t peakStepBytes = 0; ///< highest peak above the bytes held before a step (activations, temporaries)
     double seconds = 0.0;
     double secondsPerIteration = 0.0;
     std::string checkpointPath; ///< last resumable checkpoint, if any

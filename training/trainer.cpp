@@ -29,6 +29,7 @@ struct Trainer::State {
     double lastTop1 = 0.0;
     double lastLoss = 0.0;
     int64_t peakBytes = 0;
+    int64_t peakStepBytes = 0;
     std::string checkpointPath;
 };
 
@@ -533,6 +534,7 @@ RunFinishedEvent Trainer::run()
                 event.heldBytes = scope.baselineBytes();
                 event.segmentLength = reversible ? stack.segmentLengths().front() : 0;
                 state.peakBytes = std::max(state.peakBytes, event.peakBytes);
+                state.peakStepBytes = std::max(state.peakStepBytes, event.peakBytes - event.heldBytes);
                 state.lastLoss = lossValue;
                 for (auto* o : m_observers)
                     o->onIteration(event);
@@ -583,6 +585,7 @@ RunFinishedEvent Trainer::run()
     finished.finalTop1 = state.lastTop1;
     finished.finalLoss = state.lastLoss;
     finished.peakBytes = state.peakBytes;
+    finished.peakStepBytes = state.peakStepBytes;
     finished.seconds = seconds;
     const int64_t done = state.iteration - startIteration;
     finished.secondsPerIteration = done > 0 ? seconds / static_cast<double>(done) : 0.0;

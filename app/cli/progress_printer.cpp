@@ -194,17 +194,19 @@ void ProgressPrinter::onFinished(const RunFinishedEvent& e)
     if (m_style == Style::Json) {
         m_out << nlohmann::json { { "event", "finished" }, { "status", e.status }, { "message", e.message },
                      { "iterations", e.iterations }, { "best_top1", e.bestTop1 }, { "final_top1", e.finalTop1 },
-                     { "final_loss", e.finalLoss }, { "peak_bytes", e.peakBytes }, { "seconds", e.seconds },
+                     { "final_loss", e.finalLoss }, { "peak_bytes", e.peakBytes }, { "peak_step_bytes", e.peakStepBytes }, { "seconds", e.seconds },
                      { "seconds_per_iteration", e.secondsPerIteration }, { "checkpoint", e.checkpointPath } }
                      .dump()
               << std::endl;
         return;
     }
     endBar();
-    char line[200];
-    std::snprintf(line, sizeof line, "%s after %lld iterations: best top-1 %.2f%%, peak %s, %s (%.3f s/it)",
-        e.status.c_str(), static_cast<long long>(e.iterations), 100.0 * e.bestTop1, formatBytes(e.peakBytes).c_str(),
-        formatDuration(e.seconds).c_str(), e.secondsPerIteration);
+    char line[256];
+    std::snprintf(line, sizeof line,
+        "%s after %lld iterations: final top-1 %.2f%% (best %.2f%%), peak %s (%s above held), %s (%.3f s/it)",
+        e.status.c_str(), static_cast<long long>(e.iterations), 100.0 * e.finalTop1, 100.0 * e.bestTop1,
+        formatBytes(e.peakBytes).c_str(), formatBytes(e.peakStepBytes).c_str(), formatDuration(e.seconds).c_str(),
+        e.secondsPerIteration);
     m_out << line << std::endl;
     if (!e.message.empty())
         m_out << e.message << std::endl;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 namespace dr2 {
 namespace {
 
@@ -55,6 +57,27 @@ TEST(TrainConfig, OverridesEditNestedFields)
     EXPECT_EQ(config.data.classes, (std::vector<int64_t> { 5, 6, 7 }));
     EXPECT_THROW(applyOverride(json, "novalue"), std::invalid_argument);
     EXPECT_THROW(applyOverride(json, "optim..lr=1"), std::invalid_argument);
+}
+
+} // namespace
+} // namespace dr2
+
+namespace dr2 {
+namespace {
+
+TEST(TrainConfig, ExampleConfigsAreValid)
+{
+    const std::filesystem::path dir = std::filesystem::path(DR2_SOURCE_DIR) / "resources" / "configs";
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".json")
+            continue;
+        // The finetune configs name the checkpoint the pretrain config writes; it need not exist here.
+        const TrainConfig config = TrainConfig::load(entry.path().string(), { "model.checkpoint=\"\"" });
+        EXPECT_FALSE(config.name.empty()) << entry.path();
+        ++count;
+    }
+    EXPECT_GE(count, 7) << "pretrain + one finetune per strategy";
 }
 
 } // namespace

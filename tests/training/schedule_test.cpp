@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace dr2 {
 namespace {
 
@@ -39,7 +41,12 @@ TEST_P(ScheduleMatrix, StartsAndEndsExactlyAndIsMonotoneStaircase)
 
 INSTANTIATE_TEST_SUITE_P(AllPoliciesAndOrders, ScheduleMatrix,
     ::testing::Combine(::testing::Values(SchedulePolicy::Linear, SchedulePolicy::Exponential, SchedulePolicy::Logarithmic),
-        ::testing::Values(ScheduleOrder::Simultaneous, ScheduleOrder::AlphaFirst, ScheduleOrder::BetaFirst)));
+        ::testing::Values(ScheduleOrder::Simultaneous, ScheduleOrder::AlphaFirst, ScheduleOrder::BetaFirst)),
+    [](const ::testing::TestParamInfo<ScheduleMatrix::ParamType>& info) {
+        std::string name = toString(std::get<0>(info.param)) + "_" + toString(std::get<1>(info.param));
+        std::replace(name.begin(), name.end(), '-', '_');
+        return name;
+    });
 
 TEST(Schedule, LinearSimultaneousIsTheStraightLine)
 {

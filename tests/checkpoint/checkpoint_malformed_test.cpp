@@ -114,6 +114,15 @@ TEST(CheckpointMalformed, ZipThatIsNotAPyTorchArchive)
     EXPECT_HAS(message, "tried safetensors, torch.save zip");
 }
 
+TEST(CheckpointMalformed, GlobalOutsideTheAllowListIsRefusedNotCalled)
+{
+    // The pickle asks for os.system("echo this must never run"): an allow-list reader refuses the name.
+    const std::string message = test::errorOf([] { readCheckpoint(test::fixture("disallowed_global.pt")); });
+    EXPECT_HAS(message, "disallowed_global.pt");
+    EXPECT_HAS(message, "is not allowed");
+    EXPECT_HAS(message, "system");
+}
+
 TEST(CheckpointMalformed, UnknownFormatListsWhatWasTried)
 {
     const std::string path = test::writeBytes("notes.txt", "these are not the weights you are looking for\n");

@@ -24,6 +24,21 @@ at::Tensor transformImages(const at::Tensor& images, const TransformOptions& opt
 {
     namespace F = torch::nn::functional;
     torch::NoGradGuard noGrad;
+    if (images.dim() == 5) {
+        // Clips [B, C, T, H, W]: fold time into channels so every frame of a clip gets the same crop and flip.
+        const int64_t b = images.size(0), c = images.size(1), t = images.size(2);
+        TransformOptions perFrame = options;
+        perFrame.channels = c * t;
+        torch::Tensor folded = transformImages(images.reshape({ b, c * t, images.size(3), images.size(4) }), perFrame, seed);
+        folded = folded.reshape({ b, c, t, options.size, options.size });
+        if (c != options.channels) {
+            if (c != 1)
+                throw std::invalid_argument("transform: cannot turn " + std::to_string(c) + " channels into "
+                    + std::to_string(options.channels));
+            folded = folded.expand({ -1, options.channels, -1, -1, -1 }).contiguous();
+        }
+        return folded;
+    }
     torch::Tensor x = images.to(torch::kFloat32).div_(255.0);
     const int64_t batch = x.size(0);
     const int64_t h = x.size(2);

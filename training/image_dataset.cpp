@@ -79,6 +79,59 @@ torch::Tensor toTensor(const std::vector<int64_t>& shape, const std::vector<uint
     return torch::from_blob(const_cast<uint8_t*>(bytes.data()), shape, torch::kUInt8).clone();
 }
 
+/// Sorted sub-folders of `dir`.
+std::vector<std::string> subfolders(const fs::path& dir)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.is_directory())
+            names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+/// Sorted PNG/JPEG files in `dir`.
+std::vector<fs::path> imageFiles(const fs::path& dir)
+{
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        auto ext = entry.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+        if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
+            files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+/// Decodes one PNG/JPEG into uint8 [channels, size, size].
+torch::Tensor decodeImage(const fs::path& file, int64_t size, int64_t channels)
+{
+    int w = 0, h = 0, n = 0;
+    // Check the declared size before decoding so a hostile header cannot make us allocate gigabytes.
+    if (!stbi_info(file.c_str(), &w, &h, &n) || w <= 0 || h <= 0 || int64_t(w) * h > (int64_t(1) << 26))
+        throw std::runtime_error("image '" + file.string() + "': not a readable PNG/JPEG of at most 64 Mpixel");
+    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+        stbi_load(file.c_str(), &w, &h, &n, static_cast<int>(channels)), &stbi_image_free);
+    if (!pixels)
+        throw std::runtime_error("image '" + file.string() + "': " + stbi_failure_reason());
+    auto image = torch::from_blob(pixels.get(), { h, w, channels }, torch::kUInt8).permute({ 2, 0, 1 });
+    auto resized = torch::nn::functional::interpolate(image.unsqueeze(0).to(torch::kFloat32),
+        torch::nn::functional::InterpolateFuncOptions()
+            .size(std::vector<int64_t> { size, size })
+            .mode(torch::kBilinear)
+            .align_corners(false));
+    return resized.squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
+}
+
+void checkImageOptions(const std::string& what, int64_t size, int64_t channels)
+{
+    if (channels != 1 && channels != 3)
+        throw std::invalid_argument(what + ": channels must be 1 or 3, found " + std::to_string(channels));
+    if (size <= 0 || size > 4096)
+        throw std::invalid_argument(what + ": size must be in 1..4096, found " + std::to_string(size));
+}
+
 ImageDataset fromIndices(const ImageDataset& dataset, const std::vector<int64_t>& indices)
 {
     ImageDataset out;
@@ -120,47 +173,17 @@ ImageDataset loadFashionMnist(const std::string& dir, bool train)
 
 ImageDataset loadImageFolder(const std::string& root, int64_t size, int64_t channels)
 {
-    if (channels != 1 && channels != 3)
-        throw std::invalid_argument("image folder: channels must be 1 or 3, found " + std::to_string(channels));
-    if (size <= 0 || size > 4096)
-        throw std::invalid_argument("image folder: size must be in 1..4096, found " + std::to_string(size));
+    checkImageOptions("image folder", size, channels);
     if (!fs::is_directory(root))
         throw std::runtime_error("image folder '" + root + "': not a directory");
-    std::vector<std::string> classes;
-    for (const auto& entry : fs::directory_iterator(root))
-        if (entry.is_directory())
-            classes.push_back(entry.path().filename().string());
-    std::sort(classes.begin(), classes.end());
+    const auto classes = subfolders(root);
     if (classes.empty())
         throw std::runtime_error("image folder '" + root + "': no class folders (expected root/<class>/<image>.png|jpg)");
-
     std::vector<torch::Tensor> images;
     std::vector<int64_t> labels;
     for (size_t label = 0; label < classes.size(); ++label) {
-        std::vector<fs::path> files;
-        for (const auto& entry : fs::directory_iterator(fs::path(root) / classes[label])) {
-            auto ext = entry.path().extension().string();
-            std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-            if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
-                files.push_back(entry.path());
-        }
-        std::sort(files.begin(), files.end());
-        for (const auto& file : files) {
-            int w = 0, h = 0, n = 0;
-            // Check the declared size before decoding so a hostile header cannot make us allocate gigabytes.
-            if (!stbi_info(file.c_str(), &w, &h, &n) || w <= 0 || h <= 0 || int64_t(w) * h > (int64_t(1) << 26))
-                throw std::runtime_error("image '" + file.string() + "': not a readable PNG/JPEG of at most 64 Mpixel");
-            std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-                stbi_load(file.c_str(), &w, &h, &n, static_cast<int>(channels)), &stbi_image_free);
-            if (!pixels)
-                throw std::runtime_error("image '" + file.string() + "': " + stbi_failure_reason());
-            auto image = torch::from_blob(pixels.get(), { h, w, channels }, torch::kUInt8).permute({ 2, 0, 1 });
-            auto resized = torch::nn::functional::interpolate(image.unsqueeze(0).to(torch::kFloat32),
-                torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t> { size, size })
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
-            images.push_back(resized.squeeze(0).round().clamp(0, 255).to(torch::kUInt8));
+        for (const auto& file : imageFiles(fs::path(root) / classes[label])) {
+            images.push_back(decodeImage(file, size, channels));
             labels.push_back(static_cast<int64_t>(label));
         }
     }
@@ -171,6 +194,46 @@ ImageDataset loadImageFolder(const std::string& root, int64_t size, int64_t chan
     dataset.labels = torch::tensor(labels, torch::kLong);
     dataset.classNames = classes;
     dataset.source = "folder:" + root;
+    return dataset;
+}
+
+ImageDataset loadClipFolder(const std::string& root, int64_t size, int64_t channels, int64_t frames)
+{
+    checkImageOptions("clip folder", size, channels);
+    if (frames <= 0 || frames > 1024)
+        throw std::invalid_argument("clip folder: frames must be in 1..1024, found " + std::to_string(frames));
+    if (!fs::is_directory(root))
+        throw std::runtime_error("clip folder '" + root + "': not a directory");
+    const auto classes = subfolders(root);
+    if (classes.empty())
+        throw std::runtime_error("clip folder '" + root + "': no class folders (expected root/<class>/<clip>/<frame>.png)");
+    std::vector<torch::Tensor> clips;
+    std::vector<int64_t> labels;
+    for (size_t label = 0; label < classes.size(); ++label) {
+        const fs::path classDir = fs::path(root) / classes[label];
+        for (const auto& clip : subfolders(classDir)) {
+            const auto files = imageFiles(classDir / clip);
+            if (static_cast<int64_t>(files.size()) < frames)
+                throw std::runtime_error("clip '" + (classDir / clip).string() + "': " + std::to_string(files.size())
+                    + " frames, expected at least " + std::to_string(frames));
+            std::vector<torch::Tensor> picked;
+            for (int64_t t = 0; t < frames; ++t) {
+                // Evenly spaced over the clip, first and last frame included when frames > 1.
+                const auto index = frames == 1 ? size_t { 0 }
+                                               : static_cast<size_t>(t * static_cast<int64_t>(files.size() - 1) / (frames - 1));
+                picked.push_back(decodeImage(files[index], size, channels));
+            }
+            clips.push_back(torch::stack(picked, /*dim=*/1)); // [C, T, H, W]
+            labels.push_back(static_cast<int64_t>(label));
+        }
+    }
+    if (clips.empty())
+        throw std::runtime_error("clip folder '" + root + "': no clip folders inside the class folders");
+    ImageDataset dataset;
+    dataset.images = torch::stack(clips);
+    dataset.labels = torch::tensor(labels, torch::kLong);
+    dataset.classNames = classes;
+    dataset.source = "clips:" + root;
     return dataset;
 }
 

@@ -9,7 +9,7 @@
 
 namespace dr2 {
 
-/// Images held in memory as uint8 [N, C, H, W] with int64 labels [N].
+/// Images held in memory as uint8 [N, C, H, W] (or clips [N, C, T, H, W]) with int64 labels [N].
 struct ImageDataset {
     at::Tensor images;
     at::Tensor labels;
@@ -28,6 +28,11 @@ ImageDataset loadFashionMnist(const std::string& dir, bool train);
 /// A class-per-folder tree of PNG/JPEG images (root/<class>/<image>), decoded with stb_image and resized
 /// to `size`×`size` on load; class names are the sorted folder names; `channels` is 1 or 3.
 ImageDataset loadImageFolder(const std::string& root, int64_t size, int64_t channels);
+
+/// Short video clips as a folder tree root/<class>/<clip>/<frame>.png|jpg: each clip's frames in file-name
+/// order, `frames` of them taken evenly spaced (clips with fewer frames are an error naming the clip),
+/// resized to `size`×`size`. Gives clips uint8 [N, channels, frames, size, size].
+ImageDataset loadClipFolder(const std::string& root, int64_t size, int64_t channels, int64_t frames);
 
 /// The images whose label is in `classes`, relabelled 0..k-1 in the given order.
 ImageDataset selectClasses(const ImageDataset& dataset, const std::vector<int64_t>& classes);

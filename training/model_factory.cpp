@@ -36,6 +36,8 @@ ViTOptions vitOptionsFor(const TrainConfig& config, int64_t numClasses)
     o.imageSize = config.model.imageSize;
     o.patchSize = config.model.patchSize;
     o.inChannels = config.model.inChannels;
+    o.numFrames = config.model.numFrames;
+    o.tubeletSize = config.model.tubeletSize;
     o.numClasses = numClasses;
     o.dropout = config.model.dropout;
     o.attnDropout = config.model.dropout;
@@ -63,6 +65,8 @@ BuiltModel buildModel(const TrainConfig& config, int64_t numClasses)
     ViTLoadOptions load;
     load.overrides.imageSize = config.model.imageSize;
     load.overrides.numClasses = numClasses;
+    if (config.model.numFrames > 0)
+        load.overrides.numFrames = config.model.numFrames;
     ViTLoadReport report;
     ViT loaded = loadViT(path, load, &report);
 
@@ -117,8 +121,9 @@ void saveNativeCheckpoint(const std::string& path, ViTImpl& model, const std::ma
     metadata["format"] = "pt"; // what safetensors' Python loader expects for torch tensors
     metadata[kArchitectureKey] = architectureJson(model.options()).dump();
     metadata["num_heads"] = std::to_string(model.options().heads); // read back by describeViT
-    metadata["dr2net.alpha"] = std::to_string(model.stack().alpha());
-    metadata["dr2net.beta"] = std::to_string(model.stack().beta());
+    // Shortest round-trip text (std::to_string keeps 6 decimals, which changes a mid-schedule α or β).
+    metadata["dr2net.alpha"] = nlohmann::json(model.stack().alpha()).dump();
+    metadata["dr2net.beta"] = nlohmann::json(model.stack().beta()).dump();
     metadata["dr2net.first_skip"] = toString(model.stack().firstSkip());
     writeSafetensors(path, tensors, metadata);
 }

@@ -171,6 +171,8 @@ TrainConfig TrainConfig::fromJson(const json& root)
     m.read("image_size", c.model.imageSize);
     m.read("patch_size", c.model.patchSize);
     m.read("in_channels", c.model.inChannels);
+    m.read("num_frames", c.model.numFrames);
+    m.read("tubelet_size", c.model.tubeletSize);
     m.read("dropout", c.model.dropout);
     m.read("drop_path", c.model.dropPath);
     m.read("first_skip", c.model.firstSkip);
@@ -265,8 +267,13 @@ void TrainConfig::validate() const
         outOfRange("model.drop_path", "a probability in [0, 1)", num(model.dropPath));
     if (model.firstSkip != "scaled" && model.firstSkip != "input")
         outOfRange("model.first_skip", "scaled or input", "\"" + model.firstSkip + "\"");
-    if (data.dataset != "fashion-mnist" && data.dataset != "folder")
-        outOfRange("data.dataset", "fashion-mnist or folder", "\"" + data.dataset + "\"");
+    if (data.dataset != "fashion-mnist" && data.dataset != "folder" && data.dataset != "clips")
+        outOfRange("data.dataset", "fashion-mnist, folder or clips", "\"" + data.dataset + "\"");
+    if ((data.dataset == "clips") != (model.numFrames > 0))
+        outOfRange("model.num_frames", "> 0 exactly when data.dataset is clips", std::to_string(model.numFrames));
+    if (model.numFrames < 0 || model.tubeletSize <= 0 || (model.numFrames > 0 && model.numFrames % model.tubeletSize))
+        outOfRange("model.num_frames", "a positive multiple of model.tubelet_size " + std::to_string(model.tubeletSize),
+            std::to_string(model.numFrames));
     if (data.valFraction < 0 || data.valFraction >= 1)
         outOfRange("data.val_fraction", "a fraction in [0, 1)", num(data.valFraction));
     if (data.trainLimit < 0 || data.valLimit < 0)
@@ -343,7 +350,8 @@ json TrainConfig::toJson() const
         { "model",
             { { "preset", model.preset }, { "checkpoint", model.checkpoint }, { "depth", model.depth },
                 { "embed_dim", model.embedDim }, { "heads", model.heads }, { "image_size", model.imageSize },
-                { "patch_size", model.patchSize }, { "in_channels", model.inChannels }, { "dropout", model.dropout },
+                { "patch_size", model.patchSize }, { "in_channels", model.inChannels },
+                { "num_frames", model.numFrames }, { "tubelet_size", model.tubeletSize }, { "dropout", model.dropout },
                 { "drop_path", model.dropPath }, { "first_skip", model.firstSkip },
                 { "reset_head", model.resetHead } } },
         { "data",

@@ -44,6 +44,8 @@ struct TrainConfig {
         int64_t imageSize = 56;
         int64_t patchSize = 4;
         int64_t inChannels = 1;
+        int64_t numFrames = 0; ///< > 0: a video ViT over clips of this many frames (data.dataset "clips")
+        int64_t tubeletSize = 2; ///< frames per video token
         double dropout = 0.0;
         double dropPath = 0.1;
         std::string firstSkip = "scaled";
@@ -51,7 +53,7 @@ struct TrainConfig {
     } model;
 
     struct Data {
-        std::string dataset = "fashion-mnist"; ///< fashion-mnist | folder
+        std::string dataset = "fashion-mnist"; ///< fashion-mnist | folder (images) | clips (root/<class>/<clip>/<frames>)
         std::string root = "/usr/share/datasets/fashion-mnist";
         std::vector<int64_t> classes; ///< subset of labels, relabelled 0..k-1 (empty: all)
         int64_t trainLimit = 0; ///< use at most this many training images (0: all)

@@ -338,10 +338,12 @@ RunFinishedEvent Trainer::run()
     if (d.dataset == "fashion-mnist") {
         train = loadFashionMnist(d.root, /*train=*/true);
         val = d.valFraction > 0 ? ImageDataset() : loadFashionMnist(d.root, /*train=*/false);
+    } else if (d.dataset == "clips") {
+        train = loadClipFolder(d.root, m_config.model.imageSize, m_config.model.inChannels, m_config.model.numFrames);
     } else {
         train = loadImageFolder(d.root, m_config.model.imageSize, m_config.model.inChannels);
     }
-    if (d.dataset == "folder" || d.valFraction > 0)
+    if (d.dataset != "fashion-mnist" || d.valFraction > 0)
         std::tie(train, val) = splitValidation(train, d.valFraction > 0 ? d.valFraction : 0.2, m_config.seed);
     train = takeSubset(selectClasses(train, d.classes), d.trainLimit, m_config.seed);
     val = takeSubset(selectClasses(val, d.classes), d.valLimit, m_config.seed + 1);

@@ -7,8 +7,12 @@
 
 #include <stdexcept>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #ifdef DR2_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace dr2 {
@@ -60,6 +64,41 @@ void synchronize(const c10::Device& device)
 #else
     (void)device;
 #endif
+}
+
+at::Generator defaultGenerator(const c10::Device& device)
+{
+    if (device.is_cpu())
+        return at::detail::getDefaultCPUGenerator();
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda() && cudaAvailable())
+        return at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1);
+#endif
+    throw std::invalid_argument("random state: unsupported device " + device.str());
+}
+
+CudaMemoryStats cudaMemoryStats(int index)
+{
+#ifdef DR2_WITH_CUDA
+    if (cudaAvailable()) {
+        namespace alloc = c10::cuda::CUDACachingAllocator;
+        const auto stats = alloc::getDeviceStats(index);
+        const auto& allocated = stats.allocated_bytes[static_cast<size_t>(alloc::StatType::AGGREGATE)];
+        return { allocated.current, allocated.peak };
+    }
+#endif
+    throw std::runtime_error("CUDA memory statistics of device " + std::to_string(index) + ": CUDA is not available");
+}
+
+void cudaResetPeak(int index)
+{
+#ifdef DR2_WITH_CUDA
+    if (cudaAvailable()) {
+        c10::cuda::CUDACachingAllocator::resetPeakStats(index);
+        return;
+    }
+#endif
+    throw std::runtime_error("CUDA memory statistics of device " + std::to_string(index) + ": CUDA is not available");
 }
 
 } // namespace dr2

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <c10/core/Device.h>
+
+#include <cstdint>
 
 #include <string>
 
@@ -18,5 +21,19 @@ std::string describeDevice(const c10::Device& device);
 
 /// Synchronises the device so wall-clock timings include queued kernels (no-op on CPU).
 void synchronize(const c10::Device& device);
+
+/// The default random generator of `device` (CPU, or a CUDA device when available); throws
+/// std::invalid_argument for other devices.
+at::Generator defaultGenerator(const c10::Device& device);
+
+/// Allocated bytes (current and peak) of the CUDA caching allocator on device `index`.
+struct CudaMemoryStats {
+    int64_t current = 0;
+    int64_t peak = 0;
+};
+/// Statistics of CUDA device `index`; throws std::runtime_error when CUDA is not available.
+CudaMemoryStats cudaMemoryStats(int index);
+/// Resets the peak statistic of CUDA device `index`.
+void cudaResetPeak(int index);
 
 } // namespace dr2

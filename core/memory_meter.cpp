@@ -11,9 +11,6 @@
 #include <mutex>
 #include <stdexcept>
 
-#ifdef DR2_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 // LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
@@ -117,28 +114,21 @@ private:
     CountingCpuAllocator m_allocator;
 };
 
-#ifdef DR2_WITH_CUDA
+/// The CUDA caching allocator's statistics; the CUDA calls themselves live in core/device.cpp.
 class CudaMemoryMeter final : public MemoryMeter {
 public:
     explicit CudaMemoryMeter(int device)
         : m_device(device)
     {
     }
-    int64_t currentBytes() const override { return stat().current; }
-    int64_t peakBytes() const override { return stat().peak; }
-    void resetPeak() override { c10::cuda::CUDACachingAllocator::resetPeakStats(m_device); }
+    int64_t currentBytes() const override { return cudaMemoryStats(m_device).current; }
+    int64_t peakBytes() const override { return cudaMemoryStats(m_device).peak; }
+    void resetPeak() override { cudaResetPeak(m_device); }
     bool exact() const override { return true; }
 
 private:
-    c10::cuda::CUDACachingAllocator::Stat stat() const
-    {
-        namespace alloc = c10::cuda::CUDACachingAllocator;
-        const auto stats = alloc::getDeviceStats(m_device);
-        return stats.allocated_bytes[static_cast<size_t>(alloc::StatType::AGGREGATE)];
-    }
     int m_device;
 };
-#endif
 
 } // namespace
 
@@ -149,7 +139,6 @@ MemoryMeter& MemoryMeter::forDevice(const c10::Device& device)
         static CpuMemoryMeter* cpu = new CpuMemoryMeter();
         return *cpu;
     }
-#ifdef DR2_WITH_CUDA
     if (device.is_cuda() && cudaAvailable()) {
         static std::mutex mutex;
         static std::unique_ptr<CudaMemoryMeter> meters[64];
@@ -161,7 +150,6 @@ MemoryMeter& MemoryMeter::forDevice(const c10::Device& device)
             meters[index] = std::make_unique<CudaMemoryMeter>(index);
         return *meters[index];
     }
-#endif
     throw std::invalid_argument("memory meter: no meter for device " + device.str());
 }
 

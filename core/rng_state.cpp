@@ -1,30 +1,10 @@
 #include "core/rng_state.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/core/Generator.h>
+#include "core/device.h"
 
 #include <mutex>
-#include <stdexcept>
-
-#ifdef DR2_WITH_CUDA
-#include <ATen/cuda/CUDAGeneratorImpl.h>
-#endif
 
 namespace dr2 {
-namespace {
-
-at::Generator defaultGenerator(const c10::Device& device)
-{
-    if (device.is_cpu())
-        return at::detail::getDefaultCPUGenerator();
-#ifdef DR2_WITH_CUDA
-    if (device.is_cuda())
-        return at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1);
-#endif
-    throw std::invalid_argument("random state: unsupported device " + device.str());
-}
-
-} // namespace
 
 RngState RngState::capture(const c10::Device& device)
 {

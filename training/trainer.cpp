@@ -258,6 +258,9 @@ void Trainer::saveCheckpoint(const State& state)
     archive.write("segment_alpha", c10::IValue(m_segmentChosenAt.first));
     archive.write("segment_beta", c10::IValue(m_segmentChosenAt.second));
     archive.write("rng_cpu", RngState::capture(c10::Device(c10::kCPU)).tensor());
+    const c10::Device device = parseDevice(m_config.device);
+    if (!device.is_cpu()) // dropout masks on a GPU come from its own generator
+        archive.write("rng_device", RngState::capture(device).tensor());
     const auto& end = m_schedule->options().end;
     archive.write("schedule_end_alpha", c10::IValue(end.alpha));
     archive.write("schedule_end_beta", c10::IValue(end.beta));
@@ -319,6 +322,12 @@ void Trainer::loadCheckpoint(State& state)
     at::Tensor rng;
     archive.read("rng_cpu", rng);
     RngState::fromTensor(c10::Device(c10::kCPU), rng).restore();
+    const c10::Device device = parseDevice(m_config.device);
+    if (!device.is_cpu()) {
+        at::Tensor deviceRng;
+        if (archive.try_read("rng_device", deviceRng))
+            RngState::fromTensor(device, deviceRng).restore();
+    }
     state.checkpointPath = path;
 }
 

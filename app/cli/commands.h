@@ -19,6 +19,9 @@ void addRunsCommand(CLI::App& app);
 /// Adds `forward` (a checkpoint run as a Dr²Net on a safetensors input; checks numbers against PyTorch).
 void addForwardCommand(CLI::App& app);
 
+/// Adds `export` (a recorded run's final weights as safetensors with the metadata that rebuilds the network).
+void addExportCommand(CLI::App& app);
+
 /// Adds `pretrain`, `train` and `schedule`; a run's outcome is stored in `exitStatus`.
 void addTrainCommands(CLI::App& app, int& exitStatus);
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv)
     dr2::cli::addInspectCommand(app);
     dr2::cli::addForwardCommand(app);
     dr2::cli::addRunsCommand(app);
+    dr2::cli::addExportCommand(app);
     int exitStatus = 0;
     dr2::cli::addTrainCommands(app, exitStatus);
     try {

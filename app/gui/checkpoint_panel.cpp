@@ -1,0 +1,142 @@
+#include "app/gui/checkpoint_panel.h"
+
+#include <QComboBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace dr2 {
+
+namespace {
+const QString kRecentKey = QStringLiteral("checkpoints/recent");
+}
+
+CheckpointPanel::CheckpointPanel(QWidget* parent)
+    : QWidget(parent)
+{
+    setAcceptDrops(true);
+    auto* open = new QPushButton(tr("Open checkpoint…"), this);
+    m_recentBox = new QComboBox(this);
+    m_recentBox->setPlaceholderText(tr("Recent files"));
+    m_recentBox->setMinimumContentsLength(40);
+    m_heads = new QSpinBox(this);
+    m_heads->setRange(0, 64);
+    m_heads->setSpecialValueText(tr("auto"));
+    m_heads->setToolTip(tr("Attention heads, for checkpoints whose metadata does not say"));
+    auto* top = new QHBoxLayout;
+    top->addWidget(open);
+    top->addWidget(m_recentBox, 1);
+    top->addWidget(new QLabel(tr("Heads:"), this));
+    top->addWidget(m_heads);
+
+    m_pathLabel = new QLabel(tr("Drop a .safetensors, .pt or .pth file here, or open one."), this);
+    m_pathLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_error = new QLabel(this);
+    m_error->setWordWrap(true);
+    m_error->setStyleSheet(QStringLiteral("color: #c0392b;"));
+    m_error->setObjectName(QStringLiteral("checkpointError"));
+    m_error->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_table = new QTableWidget(0, 2, this);
+    m_table->setHorizontalHeaderLabels({ tr("Property"), tr("Value") });
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->verticalHeader()->hide();
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(top);
+    layout->addWidget(m_pathLabel);
+    layout->addWidget(m_error);
+    layout->addWidget(m_table, 1);
+
+    m_recent = QSettings().value(kRecentKey).toStringList();
+    m_recentBox->addItems(m_recent);
+    m_recentBox->setCurrentIndex(-1);
+    connect(open, &QPushButton::clicked, this, &CheckpointPanel::openWithDialog);
+    connect(m_recentBox, &QComboBox::activated, this, [this](int index) {
+        if (index >= 0 && index < m_recent.size())
+            openFile(m_recent.at(index));
+    });
+}
+
+bool CheckpointPanel::openFile(const QString& path)
+{
+    m_inspection = inspectCheckpoint(path, m_heads->value());
+    if (m_inspection.ok)
+        rememberRecent(QFileInfo(path).absoluteFilePath());
+    showInspection();
+    if (m_inspection.ok)
+        emit checkpointOpened(m_inspection);
+    return m_inspection.ok;
+}
+
+void CheckpointPanel::setHeadsOverride(int heads)
+{
+    m_heads->setValue(heads);
+}
+
+void CheckpointPanel::openWithDialog()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open checkpoint"),
+        m_recent.isEmpty() ? QString() : QFileInfo(m_recent.first()).absolutePath(),
+        tr("Checkpoints (*.safetensors *.pt *.pth *.bin);;All files (*)"));
+    if (!path.isEmpty())
+        openFile(path);
+}
+
+QString CheckpointPanel::errorText() const
+{
+    return m_error->text();
+}
+
+void CheckpointPanel::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls() && event->mimeData()->urls().first().isLocalFile())
+        event->acceptProposedAction();
+}
+
+void CheckpointPanel::dropEvent(QDropEvent* event)
+{
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.isEmpty() || !urls.first().isLocalFile())
+        return;
+    event->acceptProposedAction();
+    openFile(urls.first().toLocalFile());
+}
+
+void CheckpointPanel::rememberRecent(const QString& path)
+{
+    m_recent.removeAll(path);
+    m_recent.prepend(path);
+    while (m_recent.size() > kMaxRecent)
+        m_recent.removeLast();
+    QSettings().setValue(kRecentKey, m_recent);
+    m_recentBox->clear();
+    m_recentBox->addItems(m_recent);
+    m_recentBox->setCurrentIndex(0);
+}
+
+void CheckpointPanel::showInspection()
+{
+    m_pathLabel->setText(m_inspection.path);
+    m_error->setText(m_inspection.ok ? QString() : m_inspection.error);
+    m_error->setVisible(!m_inspection.ok);
+    m_table->setRowCount(m_inspection.rows.size());
+    for (int row = 0; row < m_inspection.rows.size(); ++row) {
+        m_table->setItem(row, 0, new QTableWidgetItem(m_inspection.rows[row].first));
+        m_table->setItem(row, 1, new QTableWidgetItem(m_inspection.rows[row].second));
+    }
+    m_table->resizeColumnToContents(0);
+}
+
+} // namespace dr2

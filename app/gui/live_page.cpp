@@ -1,0 +1,229 @@
+#include "app/gui/live_page.h"
+
+#include "app/gui/sweep_session.h"
+#include "app/gui/training_session.h"
+#include "widgets/branch_error_view.h"
+#include "widgets/coefficient_view.h"
+#include "widgets/heatmap_view.h"
+#include "widgets/loss_view.h"
+#include "widgets/memory_view.h"
+#include "widgets/series_feed.h"
+
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSplitter>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace dr2 {
+
+LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* parent)
+    : QWidget(parent)
+    , m_session(session)
+    , m_sweeps(sweeps)
+{
+    m_loss = new LossView(this);
+    m_loss->setTitle(tr("Loss, top-1 and learning rate"));
+    m_memory = new MemoryView(this);
+    m_memory->setTitle(tr("Tensor memory"));
+    m_coefficients = new CoefficientView(this);
+    m_coefficients->setTitle(tr("α and β"));
+    m_heatmap = new HeatmapView(this);
+    m_heatmap->setTitle(tr("Gradient error over α×β"));
+    m_branches = new BranchErrorView(this);
+    m_branches->setTitle(tr("Error per branch (latest probe)"));
+
+    m_feed = new SeriesFeed(session->buffer(), this);
+    m_feed->addView(m_loss);
+    m_feed->addView(m_memory);
+    m_feed->addView(m_coefficients);
+
+    m_alphaGrid = new QLineEdit(QStringLiteral("0:1:0.25"), this);
+    m_alphaGrid->setToolTip(tr("α values: start:stop:step or a,b,c"));
+    m_betaGrid = new QLineEdit(QStringLiteral("0.25:1:0.25"), this);
+    m_betaGrid->setToolTip(tr("β values: start:stop:step or a,b,c (no 0)"));
+    m_sweepButton = new QPushButton(tr("Run heatmap sweep"), this);
+    m_cancelButton = new QPushButton(tr("Cancel"), this);
+    m_cancelButton->setEnabled(false);
+    m_sweepProgress = new QProgressBar(this);
+    m_sweepProgress->setRange(0, 1);
+    m_sweepProgress->setValue(0);
+    m_sweepLabel = new QLabel(this);
+    auto* sweepBar = new QHBoxLayout;
+    sweepBar->addWidget(new QLabel(tr("α:"), this));
+    sweepBar->addWidget(m_alphaGrid);
+    sweepBar->addWidget(new QLabel(tr("β:"), this));
+    sweepBar->addWidget(m_betaGrid);
+    sweepBar->addWidget(m_sweepButton);
+    sweepBar->addWidget(m_cancelButton);
+    sweepBar->addWidget(m_sweepProgress, 1);
+    sweepBar->addWidget(m_sweepLabel);
+
+    auto* grid = new QGridLayout;
+    grid->addWidget(m_loss, 0, 0);
+    grid->addWidget(m_memory, 0, 1);
+    grid->addWidget(m_coefficients, 1, 0);
+    auto* heatPane = new QSplitter(Qt::Horizontal, this);
+    heatPane->addWidget(m_heatmap);
+    heatPane->addWidget(m_branches);
+    heatPane->setStretchFactor(0, 3);
+    heatPane->setStretchFactor(1, 2);
+    grid->addWidget(heatPane, 1, 1);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
+    grid->setRowStretch(0, 1);
+    grid->setRowStretch(1, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(grid, 1);
+    layout->addLayout(sweepBar);
+
+    connect(session, &TrainingSession::started, this, &LivePage::onStarted);
+    connect(session, &TrainingSession::probed, this, &LivePage::onProbe);
+    connect(session, &TrainingSession::progress, this, &LivePage::onProgress);
+    connect(sweeps, &SweepSession::progress, this, [this](int done, int total) {
+        m_sweepProgress->setRange(0, total);
+        m_sweepProgress->setValue(done);
+        m_sweepLabel->setText(tr("%1 / %2 cells").arg(done).arg(total));
+    });
+    connect(sweeps, &SweepSession::finished, this, &LivePage::onSweepFinished);
+    connect(sweeps, &SweepSession::failed, this, [this](const QString& message) {
+        m_sweepButton->setEnabled(true);
+        m_cancelButton->setEnabled(false);
+        m_sweepLabel->setText(tr("failed"));
+        emit sweepFailed(message);
+    });
+    connect(m_sweepButton, &QPushButton::clicked, this, [this] {
+        QString error;
+        if (!startSweep(&error))
+            emit sweepFailed(error);
+    });
+    connect(m_cancelButton, &QPushButton::clicked, m_sweeps, &SweepSession::cancel);
+}
+
+LivePage::~LivePage() = default;
+
+QList<PlotView*> LivePage::plots() const
+{
+    return { m_loss, m_memory, m_coefficients, m_heatmap, m_branches };
+}
+
+void LivePage::setSweepGrid(const QString& alphas, const QString& betas)
+{
+    m_alphaGrid->setText(alphas);
+    m_betaGrid->setText(betas);
+}
+
+bool LivePage::parseGrid(const QString& text, const QString& what, QVector<double>* values, QString* error)
+{
+    values->clear();
+    auto fail = [&](const QString& found) {
+        if (error)
+            *error = QStringLiteral("%1 '%2': expected start:stop:step or a comma-separated list, %3")
+                         .arg(what, text, found);
+        return false;
+    };
+    const QStringList range = text.split(QLatin1Char(':'));
+    if (range.size() == 3) {
+        bool ok[3] = {};
+        const double start = range[0].trimmed().toDouble(&ok[0]);
+        const double stop = range[1].trimmed().toDouble(&ok[1]);
+        const double step = range[2].trimmed().toDouble(&ok[2]);
+        if (!ok[0] || !ok[1] || !ok[2])
+            return fail(QStringLiteral("found a part that is not a number"));
+        if (!(step > 0) || !(stop >= start))
+            return fail(QStringLiteral("found step <= 0 or stop < start"));
+        const double count = std::floor((stop - start) / step + 0.5) + 1;
+        if (count > 1000)
+            return fail(QStringLiteral("found %1 values (at most 1000)").arg(count));
+        for (int i = 0; i < int(count); ++i)
+            values->push_back(start + i * step);
+        return true;
+    }
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        values->push_back(part.trimmed().toDouble(&ok));
+        if (!ok)
+            return fail(QStringLiteral("found '%1'").arg(part.trimmed()));
+    }
+    if (values->isEmpty())
+        return fail(QStringLiteral("found nothing"));
+    return true;
+}
+
+bool LivePage::startSweep(QString* error)
+{
+    SweepRequest request;
+    if (!parseGrid(m_alphaGrid->text(), QStringLiteral("sweep α"), &request.alphas, error)
+        || !parseGrid(m_betaGrid->text(), QStringLiteral("sweep β"), &request.betas, error))
+        return false;
+    request.configJson = m_configProvider ? m_configProvider() : QString();
+    if (!m_sweeps->start(request, error))
+        return false;
+    m_sweepButton->setEnabled(false);
+    m_cancelButton->setEnabled(true);
+    m_sweepProgress->setRange(0, request.alphas.size() * request.betas.size());
+    m_sweepProgress->setValue(0);
+    m_sweepLabel->setText(tr("building model…"));
+    return true;
+}
+
+void LivePage::onSweepFinished(const SweepResult& result)
+{
+    m_sweepButton->setEnabled(true);
+    m_cancelButton->setEnabled(false);
+    QString error;
+    const std::vector<double> alphas(result.alphas.begin(), result.alphas.end());
+    const std::vector<double> betas(result.betas.begin(), result.betas.end());
+    const std::vector<double> values(result.values.begin(), result.values.end());
+    if (!m_heatmap->setMatrix(alphas, betas, values, &error)) {
+        emit sweepFailed(error);
+        return;
+    }
+    m_heatmap->setPath(m_pathAlphas, m_pathBetas);
+    m_heatmap->refresh();
+    m_sweepLabel->setText(result.complete ? tr("done: %1").arg(result.source) : tr("cancelled"));
+}
+
+void LivePage::onStarted(const RunStartedInfo& info)
+{
+    for (PlotView* plot : { static_cast<PlotView*>(m_loss), static_cast<PlotView*>(m_memory),
+             static_cast<PlotView*>(m_coefficients), static_cast<PlotView*>(m_branches) })
+        plot->clearData();
+    m_pathAlphas.clear();
+    m_pathBetas.clear();
+    m_coefficients->setPlannedPath(std::vector<double>(info.plannedIterations.begin(), info.plannedIterations.end()),
+        std::vector<double>(info.plannedAlphas.begin(), info.plannedAlphas.end()),
+        std::vector<double>(info.plannedBetas.begin(), info.plannedBetas.end()));
+    if (!info.plannedIterations.isEmpty())
+        m_coefficients->setEndPoint(info.plannedIterations.last(), info.plannedAlphas.last(), info.plannedBetas.last());
+    m_coefficients->refresh();
+}
+
+void LivePage::onProgress(const RunProgress& progress)
+{
+    m_memory->setHeldBaseline(progress.heldBytes);
+    // The path over the heatmap: one point per change of (α, β), so it stays short.
+    if (m_pathAlphas.empty() || m_pathAlphas.back() != progress.alpha || m_pathBetas.back() != progress.beta) {
+        m_pathAlphas.push_back(progress.alpha);
+        m_pathBetas.push_back(progress.beta);
+        m_heatmap->setPath(m_pathAlphas, m_pathBetas);
+        m_heatmap->refresh();
+    }
+}
+
+void LivePage::onProbe(const ProbeInfo& probe)
+{
+    std::vector<double> errors(probe.branchMse.begin(), probe.branchMse.end());
+    m_branches->setBranchErrors(errors,
+        tr("iteration %1, α = %2, β = %3").arg(probe.iteration).arg(probe.alpha, 0, 'g', 3).arg(probe.beta, 0, 'g', 3));
+    m_branches->refresh();
+    m_heatmap->setLatestProbe(probe.alpha, probe.beta);
+    m_heatmap->refresh();
+}
+
+} // namespace dr2

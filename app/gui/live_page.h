@@ -1,0 +1,90 @@
+#pragma once
+
+#include "app/gui/session_types.h"
+
+#include <QWidget>
+
+#include <functional>
+
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+
+namespace dr2 {
+
+class BranchErrorView;
+class CoefficientView;
+class HeatmapView;
+class LossView;
+class MemoryView;
+class PlotView;
+class SeriesFeed;
+class SweepSession;
+class TrainingSession;
+
+/// The live page: loss/accuracy/lr, memory, α/β, the gradient-error heatmap with the run's path, and the
+/// per-branch error of the latest probe, fed by a TrainingSession's buffer on a 40 ms coalescing timer. Also
+/// runs a heatmap sweep of the configured model (on a SweepSession's worker, with progress and cancel).
+class LivePage : public QWidget {
+    Q_OBJECT
+public:
+    /// Creates the page showing `session`'s run and `sweeps`' matrices (both must outlive the page).
+    LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* parent = nullptr);
+    ~LivePage() override;
+
+    /// Where the sweep takes its model from: returns the current run config JSON.
+    void setConfigProvider(std::function<QString()> provider) { m_configProvider = std::move(provider); }
+    /// Starts a sweep over the grid in the page's α/β fields; false with a message when it cannot.
+    bool startSweep(QString* error = nullptr);
+    /// Sets the α and β grid text of the sweep ("start:stop:step" or "a,b,c").
+    void setSweepGrid(const QString& alphas, const QString& betas);
+
+    /// The plots, for export and tests.
+    LossView* lossView() const { return m_loss; }
+    /// Memory per iteration.
+    MemoryView* memoryView() const { return m_memory; }
+    /// α and β per iteration.
+    CoefficientView* coefficientView() const { return m_coefficients; }
+    /// The gradient-error heatmap.
+    HeatmapView* heatmapView() const { return m_heatmap; }
+    /// Error per branch of the latest probe.
+    BranchErrorView* branchErrorView() const { return m_branches; }
+    /// Every plot of the page.
+    QList<PlotView*> plots() const;
+    /// The feed that moves samples from the session's buffer into the plots.
+    SeriesFeed* feed() const { return m_feed; }
+
+    /// Parses "start:stop:step" (inclusive) or "a,b,c"; false with a message naming `what` on bad input.
+    static bool parseGrid(const QString& text, const QString& what, QVector<double>* values, QString* error);
+
+signals:
+    /// A sweep failed or could not start (one line).
+    void sweepFailed(const QString& message);
+
+private:
+    void onStarted(const RunStartedInfo& info);
+    void onProbe(const ProbeInfo& probe);
+    void onProgress(const RunProgress& progress);
+    void onSweepFinished(const SweepResult& result);
+
+    TrainingSession* m_session;
+    SweepSession* m_sweeps;
+    std::function<QString()> m_configProvider;
+    SeriesFeed* m_feed = nullptr;
+    LossView* m_loss = nullptr;
+    MemoryView* m_memory = nullptr;
+    CoefficientView* m_coefficients = nullptr;
+    HeatmapView* m_heatmap = nullptr;
+    BranchErrorView* m_branches = nullptr;
+    QLineEdit* m_alphaGrid = nullptr;
+    QLineEdit* m_betaGrid = nullptr;
+    QPushButton* m_sweepButton = nullptr;
+    QPushButton* m_cancelButton = nullptr;
+    QProgressBar* m_sweepProgress = nullptr;
+    QLabel* m_sweepLabel = nullptr;
+    std::vector<double> m_pathAlphas;
+    std::vector<double> m_pathBetas;
+};
+
+} // namespace dr2

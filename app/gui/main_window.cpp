@@ -1,0 +1,296 @@
+#include "app/gui/main_window.h"
+
+#include "app/gui/checkpoint_panel.h"
+#include "app/gui/live_page.h"
+#include "app/gui/log_panel.h"
+#include "app/gui/run_config_panel.h"
+#include "app/gui/runs_page.h"
+#include "app/gui/sweep_session.h"
+#include "app/gui/training_session.h"
+#include "storage/run_store.h"
+#include "widgets/memory_view.h"
+#include "widgets/plot_view.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+#include <QSystemTrayIcon>
+#include <QTabWidget>
+#include <QTimer>
+#include <QToolBar>
+
+#include <algorithm>
+
+namespace dr2 {
+
+MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
+    : QMainWindow(parent)
+{
+    setWindowTitle(tr("Dr²Net Workbench"));
+    setObjectName(QStringLiteral("MainWindow"));
+    QSettings settings;
+    QString database = databasePath;
+    if (database.isEmpty())
+        database = settings.value(QStringLiteral("database")).toString();
+    if (database.isEmpty())
+        database = QString::fromStdString(RunStore::defaultPath());
+
+    m_session = new TrainingSession(this);
+    m_session->setDatabasePath(database);
+    m_sweeps = new SweepSession(this);
+    m_checkpoint = new CheckpointPanel(this);
+    m_config = new RunConfigPanel(this);
+    m_live = new LivePage(m_session, m_sweeps, this);
+    m_live->setConfigProvider([this] { return m_config->configJson(); });
+    m_runs = new RunsPage(database, this);
+    m_log = new LogPanel(this);
+
+    m_tabs = new QTabWidget(this);
+    m_tabs->addTab(m_checkpoint, tr("&Checkpoint"));
+    m_tabs->addTab(m_config, tr("Con&figure"));
+    m_tabs->addTab(m_live, tr("&Live"));
+    m_tabs->addTab(m_runs, tr("R&uns"));
+    setCentralWidget(m_tabs);
+    auto* dock = new QDockWidget(tr("Log"), this);
+    dock->setObjectName(QStringLiteral("logDock"));
+    dock->setWidget(m_log);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+
+    m_deviceLabel = new QLabel(tr("device: cpu"), this);
+    m_memoryLabel = new QLabel(this);
+    m_etaLabel = new QLabel(this);
+    statusBar()->addPermanentWidget(m_deviceLabel);
+    statusBar()->addPermanentWidget(m_memoryLabel);
+    statusBar()->addPermanentWidget(m_etaLabel);
+    if (QSystemTrayIcon::isSystemTrayAvailable()) {
+        m_tray = new QSystemTrayIcon(windowIcon(), this);
+        m_tray->show();
+    }
+
+    createActions();
+    connectSession();
+    connect(m_checkpoint, &CheckpointPanel::checkpointOpened, this, [this](const CheckpointInspection& inspection) {
+        m_config->setValue(QStringLiteral("model.checkpoint"), inspection.path.toStdString());
+        m_log->appendLine(QStringLiteral("info"), tr("checkpoint %1 opened").arg(inspection.path));
+    });
+    connect(m_live, &LivePage::sweepFailed, this, [this](const QString& message) {
+        notify(tr("Heatmap sweep failed"), message);
+    });
+    connect(m_config, &RunConfigPanel::configChanged, this, [this] { updateActions(); });
+
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/geometry")))
+        resize(1400, 900);
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createActions()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open checkpoint…"), m_checkpoint, &CheckpointPanel::openWithDialog);
+    open->setShortcut(QKeySequence::Open);
+    file->addAction(tr("&Load config…"), m_config, &RunConfigPanel::loadWithDialog)
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    file->addAction(tr("&Save config…"), m_config, &RunConfigPanel::saveWithDialog)->setShortcut(QKeySequence::Save);
+    file->addAction(tr("Open run &database…"), this, &MainWindow::openDatabase);
+    file->addAction(tr("&Export plots…"), this, &MainWindow::exportPlots)->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    file->addSeparator();
+    file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    m_startAction = run->addAction(tr("&Start"), this, [this] { startRun(); });
+    m_startAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    m_pauseAction = run->addAction(tr("&Pause / resume"), this, &MainWindow::togglePause);
+    m_pauseAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+    m_stopAction = run->addAction(tr("S&top"), this, &MainWindow::stopRun);
+    m_stopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+    run->addSeparator();
+    run->addAction(tr("Heatmap s&weep"), this, [this] {
+        QString error;
+        if (!m_live->startSweep(&error))
+            notify(tr("Heatmap sweep"), error);
+        else
+            m_tabs->setCurrentWidget(m_live);
+    });
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        QAction* page = view->addAction(m_tabs->tabText(i).remove(QLatin1Char('&')), this,
+            [this, i] { m_tabs->setCurrentIndex(i); });
+        page->setShortcut(QKeySequence(Qt::ALT | Qt::Key(Qt::Key_1 + i)));
+    }
+    view->addAction(tr("&Refresh runs"), m_runs, &RunsPage::reload)->setShortcut(QKeySequence::Refresh);
+
+    QToolBar* toolbar = addToolBar(tr("Run"));
+    toolbar->setObjectName(QStringLiteral("runToolbar"));
+    toolbar->addAction(open);
+    toolbar->addAction(m_startAction);
+    toolbar->addAction(m_pauseAction);
+    toolbar->addAction(m_stopAction);
+}
+
+void MainWindow::connectSession()
+{
+    connect(m_session, &TrainingSession::started, this, [this](const RunStartedInfo& info) {
+        m_deviceLabel->setText(tr("device: %1").arg(info.device));
+        m_log->appendLine(QStringLiteral("info"),
+            tr("run '%1' (%2): %3, %4 iterations").arg(info.name, info.strategy, info.modelSummary).arg(info.totalIterations));
+        m_runs->reload();
+    });
+    connect(m_session, &TrainingSession::progress, this, &MainWindow::onProgress);
+    connect(m_session, &TrainingSession::evaluated, this, [this](const EvaluationInfo& e) {
+        m_log->appendLine(QStringLiteral("info"),
+            tr("evaluation at %1: loss %2, top-1 %3 %").arg(e.iteration).arg(e.loss, 0, 'f', 4).arg(100.0 * e.top1, 0, 'f', 1));
+    });
+    connect(m_session, &TrainingSession::segmentChanged, this, [this](const SegmentInfo& s) {
+        m_log->appendLine(QStringLiteral("info"), tr("segment length %1 at iteration %2 (MSE %3)")
+                                                      .arg(s.segmentLength).arg(s.iteration).arg(s.measuredMse, 0, 'g', 3));
+    });
+    connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendLine);
+    connect(m_session, &TrainingSession::pausedChanged, this, [this] { updateActions(); });
+    connect(m_session, &TrainingSession::nanDetected, this, [this](qint64 iteration) {
+        notify(tr("NaN in training"), tr("the loss became NaN/Inf at iteration %1").arg(iteration));
+    });
+    connect(m_session, &TrainingSession::finished, this, &MainWindow::onFinished);
+    connect(m_session, &TrainingSession::failed, this, [this](const QString& message) {
+        notify(tr("Run failed"), message);
+        QTimer::singleShot(0, this, &MainWindow::updateActions);
+        m_runs->reload();
+    });
+}
+
+bool MainWindow::startRun(QString* error)
+{
+    QString message;
+    if (!m_config->isValid())
+        message = m_config->validationMessage();
+    else if (!m_session->start(m_config->configJson(), &message))
+        ; // message set
+    else {
+        m_log->clear();
+        m_log->appendLine(QStringLiteral("info"), tr("starting run"));
+        m_tabs->setCurrentWidget(m_live);
+        updateActions();
+        return true;
+    }
+    if (error)
+        *error = message;
+    notify(tr("Cannot start run"), message);
+    return false;
+}
+
+void MainWindow::togglePause()
+{
+    if (m_session->isPaused())
+        m_session->resume();
+    else
+        m_session->pause();
+}
+
+void MainWindow::stopRun()
+{
+    m_session->stop();
+}
+
+void MainWindow::notify(const QString& title, const QString& text)
+{
+    m_lastNotification = title + QStringLiteral(": ") + text;
+    m_log->appendLine(QStringLiteral("info"), m_lastNotification);
+    if (m_tray && m_tray->isVisible() && QSystemTrayIcon::supportsMessages())
+        m_tray->showMessage(title, text);
+    else
+        statusBar()->showMessage(m_lastNotification, 15000);
+}
+
+QString MainWindow::runStatusText() const
+{
+    return m_memoryLabel->text() + QStringLiteral(" | ") + m_etaLabel->text();
+}
+
+void MainWindow::onProgress(const RunProgress& p)
+{
+    m_memoryLabel->setText(tr("memory %1 (peak %2)").arg(MemoryView::formatBytes(double(p.currentBytes)),
+        MemoryView::formatBytes(double(p.peakBytes))));
+    const double remaining = double(std::max<qint64>(0, p.totalIterations - p.iteration)) * p.secondsPerIteration;
+    m_etaLabel->setText(tr("iteration %1/%2, ETA %3 s").arg(p.iteration).arg(p.totalIterations).arg(remaining, 0, 'f', 0));
+}
+
+void MainWindow::onFinished(const RunFinishedInfo& info)
+{
+    if (info.status == QLatin1String("finished"))
+        notify(tr("Run finished"), tr("%1 iterations, best top-1 %2 %, %3 s")
+                                       .arg(info.iterations).arg(100.0 * info.bestTop1, 0, 'f', 1).arg(info.seconds, 0, 'f', 1));
+    else if (info.status == QLatin1String("cancelled"))
+        m_log->appendLine(QStringLiteral("info"), tr("run stopped after %1 iterations").arg(info.iterations));
+    // "failed" is notified through failed().
+    m_runs->reload();
+    // The session marks itself idle right after finished(): update once that has happened.
+    QTimer::singleShot(0, this, &MainWindow::updateActions);
+}
+
+void MainWindow::updateActions()
+{
+    const bool running = m_session->isRunning();
+    m_startAction->setEnabled(!running && m_config->isValid());
+    m_pauseAction->setEnabled(running);
+    m_pauseAction->setText(m_session->isPaused() ? tr("&Resume") : tr("&Pause"));
+    m_stopAction->setEnabled(running);
+}
+
+void MainWindow::openDatabase()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Run database"), m_runs->databasePath(),
+        tr("SQLite (*.sqlite *.db);;All files (*)"), nullptr, QFileDialog::DontConfirmOverwrite);
+    if (path.isEmpty())
+        return;
+    m_session->setDatabasePath(path);
+    m_runs->setDatabasePath(path);
+    QSettings().setValue(QStringLiteral("database"), path);
+}
+
+void MainWindow::exportPlots()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export plots into"));
+    if (dir.isEmpty())
+        return;
+    const QStringList names = { QStringLiteral("loss"), QStringLiteral("memory"), QStringLiteral("coefficients"),
+        QStringLiteral("heatmap"), QStringLiteral("branch_error") };
+    const QList<PlotView*> plots = m_live->plots();
+    QStringList failures;
+    for (int i = 0; i < plots.size(); ++i) {
+        QString error;
+        for (const char* suffix : { "png", "pdf", "svg" })
+            if (!plots[i]->exportImage(QDir(dir).filePath(names[i] + QLatin1Char('.') + QLatin1String(suffix)),
+                    QSize(1200, 800), &error))
+                failures << error;
+        if (!plots[i]->exportCsv(QDir(dir).filePath(names[i] + QStringLiteral(".csv")), PlotView::CsvRange::Full, &error))
+            failures << error;
+    }
+    if (failures.isEmpty())
+        notify(tr("Export"), tr("plots written to %1").arg(dir));
+    else
+        QMessageBox::warning(this, tr("Export"), failures.join(QLatin1Char('\n')));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("database"), m_runs->databasePath());
+    m_session->stop();
+    m_sweeps->cancel();
+    QMainWindow::closeEvent(event);
+}
+
+} // namespace dr2

@@ -1,0 +1,93 @@
+#pragma once
+
+#include "app/gui/session_types.h"
+
+#include <QMainWindow>
+
+class QAction;
+class QLabel;
+class QSystemTrayIcon;
+class QTabWidget;
+
+namespace dr2 {
+
+class CheckpointPanel;
+class LivePage;
+class LogPanel;
+class RunConfigPanel;
+class RunsPage;
+class SweepSession;
+class TrainingSession;
+
+/// The workbench window: tabs for the checkpoint, the run config, the live plots and the recorded runs, a
+/// log dock, run actions with shortcuts, a status bar (device, memory, ETA) and notifications. Pages and
+/// panels are their own classes; this class only wires them. Geometry, dock state and the database are
+/// restored with QSettings.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    /// Creates the window recording into `databasePath` (empty: the last one used, else RunStore's default).
+    explicit MainWindow(const QString& databasePath = QString(), QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Starts a run with the config panel's config; false with a message (also shown) when it cannot.
+    bool startRun(QString* error = nullptr);
+    /// Pauses or resumes the run.
+    void togglePause();
+    /// Stops the run.
+    void stopRun();
+    /// Shows a notification (tray message when a tray exists, else the status bar); also logged.
+    void notify(const QString& title, const QString& text);
+
+    /// The pages, for tests.
+    CheckpointPanel* checkpointPanel() const { return m_checkpoint; }
+    /// The run config form.
+    RunConfigPanel* configPanel() const { return m_config; }
+    /// The live plots.
+    LivePage* livePage() const { return m_live; }
+    /// The runs table page.
+    RunsPage* runsPage() const { return m_runs; }
+    /// The log dock's panel.
+    LogPanel* logPanel() const { return m_log; }
+    /// The training front end.
+    TrainingSession* session() const { return m_session; }
+    /// The sweep front end.
+    SweepSession* sweeps() const { return m_sweeps; }
+    /// The tabs.
+    QTabWidget* tabs() const { return m_tabs; }
+    /// The last notification shown.
+    QString lastNotification() const { return m_lastNotification; }
+    /// The status bar's text about the run (memory and ETA).
+    QString runStatusText() const;
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void createActions();
+    void connectSession();
+    void openDatabase();
+    void exportPlots();
+    void onProgress(const RunProgress& progress);
+    void onFinished(const RunFinishedInfo& info);
+    void updateActions();
+
+    TrainingSession* m_session = nullptr;
+    SweepSession* m_sweeps = nullptr;
+    QTabWidget* m_tabs = nullptr;
+    CheckpointPanel* m_checkpoint = nullptr;
+    RunConfigPanel* m_config = nullptr;
+    LivePage* m_live = nullptr;
+    RunsPage* m_runs = nullptr;
+    LogPanel* m_log = nullptr;
+    QLabel* m_deviceLabel = nullptr;
+    QLabel* m_memoryLabel = nullptr;
+    QLabel* m_etaLabel = nullptr;
+    QSystemTrayIcon* m_tray = nullptr;
+    QAction* m_startAction = nullptr;
+    QAction* m_pauseAction = nullptr;
+    QAction* m_stopAction = nullptr;
+    QString m_lastNotification;
+};
+
+} // namespace dr2

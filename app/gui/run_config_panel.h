@@ -1,0 +1,85 @@
+#pragma once
+
+#include <QString>
+#include <QVector>
+#include <QWidget>
+
+#include <nlohmann/json.hpp>
+
+class QComboBox;
+class QFormLayout;
+class QLabel;
+class QLineEdit;
+
+namespace dr2 {
+
+class CoefficientView;
+
+/// The run configuration form: edits the same JSON config as `dr2net-cli train --config` (dataset,
+/// resolution, model, strategy, schedule, optimizer, probes). Every edit is validated with
+/// TrainConfig::fromJson; the message names the field and the offending input is marked. A CoefficientView
+/// previews the α/β schedule before the run starts. Keys the form does not show are kept as loaded.
+class RunConfigPanel : public QWidget {
+    Q_OBJECT
+public:
+    /// Creates the form with the default config.
+    explicit RunConfigPanel(QWidget* parent = nullptr);
+
+    /// The config as JSON text (what start() and "Save config" use).
+    QString configJson() const;
+    /// Replaces the config; false with the parse error in `error` when `json` is not a JSON object.
+    /// A config that parses but does not validate is loaded and its message shown.
+    bool setConfigJson(const QString& json, QString* error = nullptr);
+    /// Sets one value by its dotted key ("model.image_size") as the form would, then revalidates.
+    void setValue(const QString& key, const nlohmann::json& value);
+    /// Reads a config file (JSON); false with a message naming the file on failure.
+    bool loadFile(const QString& path, QString* error = nullptr);
+    /// Writes the config atomically; false with a message naming the file on failure.
+    bool saveFile(const QString& path, QString* error = nullptr) const;
+
+    /// True when the current config validates.
+    bool isValid() const { return m_valid; }
+    /// The validation message (empty when valid).
+    QString validationMessage() const { return m_message; }
+    /// The dotted key the validation message names (empty when valid or unknown).
+    QString invalidField() const { return m_invalidField; }
+    /// The α/β preview.
+    CoefficientView* schedulePreview() const { return m_preview; }
+    /// The editor of a dotted key, or null.
+    QWidget* editorFor(const QString& key) const;
+
+public slots:
+    /// Asks for a file and loads it.
+    void loadWithDialog();
+    /// Asks for a file name and saves the config.
+    void saveWithDialog();
+
+signals:
+    /// The config changed; `valid` says whether it validates.
+    void configChanged(bool valid);
+
+private:
+    enum class Kind { String, Integer, Real, IntegerList, Choice };
+    struct Field {
+        QString key;
+        Kind kind;
+        QWidget* editor;
+    };
+    QWidget* addField(QFormLayout* form, const QString& key, const QString& label, Kind kind,
+        const QStringList& choices = {});
+    void fillFromJson();
+    void onEdited(const Field& field);
+    void revalidate();
+    void updatePreview(const nlohmann::json& parsed);
+
+    nlohmann::json m_json;
+    QVector<Field> m_fields;
+    bool m_filling = false;
+    bool m_valid = false;
+    QString m_message;
+    QString m_invalidField;
+    QLabel* m_messageLabel = nullptr;
+    CoefficientView* m_preview = nullptr;
+};
+
+} // namespace dr2

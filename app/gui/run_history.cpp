@@ -1,0 +1,70 @@
+#include "app/gui/run_history.h"
+
+#include "storage/run_store.h"
+#include "widgets/coefficient_view.h"
+#include "widgets/loss_view.h"
+#include "widgets/memory_view.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace dr2 {
+
+QVector<RunSummary> RunHistory::summaries(RunStore& store)
+{
+    QVector<RunSummary> out;
+    for (const RunRecord& record : store.listRuns()) {
+        RunSummary run;
+        run.id = record.id;
+        run.name = QString::fromStdString(record.name);
+        run.strategy = QString::fromStdString(record.strategy);
+        run.status = QString::fromStdString(toString(record.status));
+        run.model = QString::fromStdString(record.modelSummary);
+        if (record.peakMemoryBytes)
+            run.peakBytes = *record.peakMemoryBytes;
+        for (const auto& tag : record.tags)
+            run.tags << QString::fromStdString(tag);
+        // Final metrics are written by the recorder at the end; a malformed field is shown as missing.
+        const auto metrics = nlohmann::json::parse(record.finalMetricsJson, nullptr, /*allow_exceptions=*/false);
+        auto number = [&metrics](const char* key) -> std::optional<double> {
+            if (metrics.is_object() && metrics.contains(key) && metrics[key].is_number())
+                return metrics[key].get<double>();
+            return std::nullopt;
+        };
+        run.bestTop1 = number("best_top1");
+        run.finalTop1 = number("final_top1");
+        run.seconds = number("seconds");
+        out.push_back(run);
+    }
+    return out;
+}
+
+SeriesBatch RunHistory::series(RunStore& store, qint64 runId)
+{
+    static const std::map<std::string, QString> kNames = {
+        { "loss", LossView::kSeriesLoss },
+        { "lr", LossView::kSeriesLearningRate },
+        { "alpha", CoefficientView::kSeriesAlpha },
+        { "beta", CoefficientView::kSeriesBeta },
+        { "current_bytes", MemoryView::kSeriesCurrent },
+        { "peak_bytes", MemoryView::kSeriesPeak },
+    };
+    std::map<QString, std::vector<SeriesSample>> grouped;
+    for (const ScalarPoint& point : store.scalars(runId)) {
+        const auto it = kNames.find(point.name);
+        if (it != kNames.end())
+            grouped[it->second].push_back({ double(point.iteration), point.value });
+    }
+    for (const EvaluationRecord& evaluation : store.evaluations(runId)) {
+        const auto it = evaluation.metrics.find("top1");
+        if (it != evaluation.metrics.end())
+            grouped[LossView::kSeriesTop1].push_back({ double(evaluation.iteration), it->second });
+    }
+    SeriesBatch batch;
+    for (auto& [name, samples] : grouped)
+        batch.emplace_back(name, std::move(samples));
+    return batch;
+}
+
+} // namespace dr2

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <QMetaType>
+#include <QString>
+#include <QVector>
+
+namespace dr2 {
+
+/// A run has started (or resumed): what the live page needs to set up its plots. Value type, queued to the
+/// GUI thread (torch-free copy of RunStartedEvent).
+struct RunStartedInfo {
+    QString name; ///< run name from the config
+    QString strategy; ///< strategy key
+    QString modelSummary; ///< e.g. "vit 64d×2 (4 branches), 28² patch 4, 5 classes"
+    QString device; ///< device line
+    qint64 parameters = 0; ///< parameters of the model
+    qint64 trainableParameters = 0; ///< of which trainable
+    qint64 totalIterations = 0; ///< iterations the run will do
+    qint64 startIteration = 0; ///< > 0 when resumed
+    QVector<double> plannedIterations; ///< the schedule's planned path: iterations
+    QVector<double> plannedAlphas; ///< planned α at each of plannedIterations
+    QVector<double> plannedBetas; ///< planned β at each of plannedIterations
+};
+
+/// Throttled progress of a run (a few per second, never one per iteration): status bar and ETA.
+struct RunProgress {
+    qint64 iteration = 0; ///< iterations completed
+    qint64 totalIterations = 0; ///< iterations planned
+    double secondsPerIteration = 0.0; ///< mean over the run so far
+    qint64 currentBytes = 0; ///< tensor bytes alive after the last step
+    qint64 peakBytes = 0; ///< highest tensor bytes of any step so far
+    qint64 heldBytes = 0; ///< held baseline of the last step
+    double alpha = 1.0; ///< α of the last step
+    double beta = 0.0; ///< β of the last step
+};
+
+/// One evaluation on the validation set.
+struct EvaluationInfo {
+    qint64 iteration = 0; ///< iteration of the evaluation
+    double loss = 0.0; ///< validation loss
+    double top1 = 0.0; ///< fraction in [0, 1]
+    double top5 = 0.0; ///< fraction in [0, 1]
+};
+
+/// One gradient-error probe at the run's current α, β.
+struct ProbeInfo {
+    qint64 iteration = 0; ///< iteration of the probe
+    double alpha = 0.0; ///< probed α
+    double beta = 0.0; ///< probed β
+    double mse = 0.0; ///< overall gradient MSE
+    bool finite = true; ///< false when a gradient held NaN/Inf
+    QVector<double> branchMse; ///< MSE per branch, branch 1 first
+};
+
+/// The error-bounded segment choice changed the reversible segment length.
+struct SegmentInfo {
+    qint64 iteration = 0; ///< iteration of the change
+    double alpha = 0.0; ///< α at the change
+    double beta = 0.0; ///< β at the change
+    qint64 segmentLength = 0; ///< new segment length in branches
+    double measuredMse = 0.0; ///< MSE measured for that choice
+};
+
+/// A run ended (finished, failed or cancelled).
+struct RunFinishedInfo {
+    QString status; ///< finished | failed | cancelled
+    QString message; ///< why it failed, or empty
+    qint64 iterations = 0; ///< iterations completed
+    double bestTop1 = 0.0; ///< best top-1 over evaluations
+    double finalTop1 = 0.0; ///< top-1 of the last evaluation
+    double finalLoss = 0.0; ///< loss of the last iteration
+    qint64 peakBytes = 0; ///< peak tensor bytes of the run
+    double seconds = 0.0; ///< wall time
+    QString checkpointPath; ///< last resumable checkpoint, if any
+    qint64 runId = 0; ///< the run's id in the run database (0: not recorded)
+    QString recordingError; ///< why recording stopped, empty if it did not
+};
+
+/// A finished heatmap sweep: gradient MSE over α×β, row-major over alphas then betas.
+struct SweepResult {
+    QVector<double> alphas; ///< α axis
+    QVector<double> betas; ///< β axis
+    QVector<double> values; ///< MSE per cell (NaN where the probe diverged)
+    QString source; ///< the model swept ("random init" or the checkpoint path)
+    bool complete = true; ///< false when the sweep was cancelled (values of unswept cells are NaN)
+};
+
+/// Registers the value types above with Qt's metatype system (call once before queued connections use them).
+void registerSessionTypes();
+
+} // namespace dr2
+
+Q_DECLARE_METATYPE(dr2::RunStartedInfo)
+Q_DECLARE_METATYPE(dr2::RunProgress)
+Q_DECLARE_METATYPE(dr2::EvaluationInfo)
+Q_DECLARE_METATYPE(dr2::ProbeInfo)
+Q_DECLARE_METATYPE(dr2::SegmentInfo)
+Q_DECLARE_METATYPE(dr2::RunFinishedInfo)
+Q_DECLARE_METATYPE(dr2::SweepResult)

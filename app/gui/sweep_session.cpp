@@ -1,0 +1,160 @@
+#include "app/gui/sweep_session.h"
+
+#include "core/grad_probe.h"
+#include "training/model_factory.h"
+#include "training/train_config.h"
+
+#include <QPointer>
+#include <QThread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+namespace dr2 {
+
+namespace {
+
+QString checkAxis(const QVector<double>& values, const char* name, bool nonZero)
+{
+    if (values.isEmpty())
+        return QStringLiteral("sweep %1: expected at least one value, found none").arg(QLatin1String(name));
+    for (int i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values[i]))
+            return QStringLiteral("sweep %1[%2]: expected a finite number").arg(QLatin1String(name)).arg(i);
+        if (i > 0 && values[i] <= values[i - 1])
+            return QStringLiteral("sweep %1: expected strictly increasing values, found %2 after %3")
+                .arg(QLatin1String(name))
+                .arg(values[i])
+                .arg(values[i - 1]);
+        if (nonZero && values[i] == 0.0)
+            return QStringLiteral("sweep %1: β = 0 cannot be reversed; start above 0").arg(QLatin1String(name));
+    }
+    return {};
+}
+
+} // namespace
+
+SweepSession::SweepSession(QObject* parent)
+    : QObject(parent)
+{
+    registerSessionTypes();
+}
+
+SweepSession::~SweepSession()
+{
+    cancel();
+    if (m_thread) {
+        m_thread->wait();
+        delete m_thread;
+    }
+}
+
+bool SweepSession::start(const SweepRequest& request, QString* error)
+{
+    auto fail = [error](const QString& message) {
+        if (error)
+            *error = message;
+        return false;
+    };
+    if (m_running)
+        return fail(QStringLiteral("a sweep is still running: cancel it first"));
+    QString message = checkAxis(request.alphas, "alphas", false);
+    if (message.isEmpty())
+        message = checkAxis(request.betas, "betas", true);
+    if (!message.isEmpty())
+        return fail(message);
+    if (request.batchSize < 1 || request.batchSize > 256)
+        return fail(QStringLiteral("sweep batch: expected 1..256, found %1").arg(request.batchSize));
+    TrainConfig config;
+    try {
+        config = TrainConfig::fromJson(nlohmann::json::parse(request.configJson.toStdString()));
+    } catch (const std::exception& e) {
+        return fail(QString::fromUtf8(e.what()));
+    }
+    if (m_thread) {
+        m_thread->wait();
+        delete m_thread;
+        m_thread = nullptr;
+    }
+    const quint64 generation = ++m_generation;
+    m_cancel = std::make_shared<std::atomic<bool>>(false);
+    m_running = true;
+    auto cancelFlag = m_cancel;
+    QPointer<SweepSession> self(this);
+    // Delivered on the GUI thread; a newer sweep makes this one's results stale.
+    auto post = [self, generation](auto deliver) {
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, generation, deliver]() {
+                if (self && self->m_generation == generation)
+                    deliver(self.data());
+            },
+            Qt::QueuedConnection);
+    };
+    m_thread = QThread::create([config, request, cancelFlag, post]() {
+        try {
+            const int64_t classes = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
+            BuiltModel built = buildModel(config, classes);
+            ViT model = built.model;
+            model->train();
+            const ViTOptions& o = model->options();
+            torch::manual_seed(config.seed);
+            const torch::Tensor images = torch::randn({ request.batchSize, o.inChannels, o.imageSize, o.imageSize });
+            const torch::Tensor labels = torch::randint(0, o.numClasses, { request.batchSize }, torch::kLong);
+            GradProbeTarget target;
+            target.model = model.ptr().get();
+            target.stack = &model->stack();
+            target.loss = [&](c10::ScalarType dtype) {
+                return torch::nn::functional::cross_entropy(model->forward(images.to(dtype)), labels);
+            };
+            Grid grid;
+            grid.alphas.assign(request.alphas.begin(), request.alphas.end());
+            grid.betas.assign(request.betas.begin(), request.betas.end());
+            GradProbeOptions options;
+            options.seed = config.seed;
+            const auto reports = sweepGradientError(target, grid, options, [&](size_t done, size_t total) {
+                post([done, total](SweepSession* s) { emit s->progress(int(done), int(total)); });
+                return !cancelFlag->load();
+            });
+            SweepResult result;
+            result.alphas = request.alphas;
+            result.betas = request.betas;
+            result.source = QString::fromStdString(built.source);
+            const int cells = request.alphas.size() * request.betas.size();
+            result.values.fill(std::numeric_limits<double>::quiet_NaN(), cells);
+            for (size_t i = 0; i < reports.size() && int(i) < cells; ++i)
+                result.values[int(i)] = reports[i].finite ? reports[i].overall.mse
+                                                          : std::numeric_limits<double>::infinity();
+            result.complete = int(reports.size()) == cells;
+            post([result](SweepSession* s) {
+                s->m_running = false;
+                emit s->finished(result);
+            });
+        } catch (const std::exception& e) {
+            const QString message = QStringLiteral("heatmap sweep: %1").arg(QString::fromUtf8(e.what()));
+            post([message](SweepSession* s) {
+                s->m_running = false;
+                emit s->failed(message);
+            });
+        }
+    });
+    m_thread->setObjectName(QStringLiteral("dr2-sweep"));
+    m_thread->start();
+    return true;
+}
+
+void SweepSession::cancel()
+{
+    if (m_cancel)
+        m_cancel->store(true);
+}
+
+bool SweepSession::waitForWorker(int milliseconds)
+{
+    return !m_thread || m_thread->wait(QDeadlineTimer(milliseconds));
+}
+
+} // namespace dr2

@@ -1,0 +1,60 @@
+#pragma once
+
+#include "app/gui/session_types.h"
+
+#include <QObject>
+#include <QString>
+#include <QVector>
+
+#include <atomic>
+#include <memory>
+
+class QThread;
+
+namespace dr2 {
+
+/// What a heatmap sweep probes: the model of a run config (its checkpoint when one is set) on one seeded
+/// random batch, over an α×β grid.
+struct SweepRequest {
+    QString configJson; ///< the run config whose model is swept (validated with TrainConfig::fromJson)
+    QVector<double> alphas; ///< α values (strictly increasing)
+    QVector<double> betas; ///< β values (strictly increasing, none zero)
+    int batchSize = 4; ///< images in the probe batch
+};
+
+/// QObject front end over sweepGradientError(): builds the model and runs the sweep on a worker QThread,
+/// reports progress per cell, can be cancelled between cells (the sweep's progress callback returns false),
+/// and drops results of an older sweep (generation counter).
+class SweepSession : public QObject {
+    Q_OBJECT
+public:
+    /// Creates an idle session.
+    explicit SweepSession(QObject* parent = nullptr);
+    ~SweepSession() override;
+
+    /// Starts a sweep; false with a message naming the field in `error` when the request is invalid or a
+    /// sweep is still running.
+    bool start(const SweepRequest& request, QString* error = nullptr);
+    /// Asks the running sweep to stop after the current cell (finished() follows with complete = false).
+    void cancel();
+    /// True from start() until finished()/failed() was delivered.
+    bool isRunning() const { return m_running; }
+    /// Blocks until the worker has ended or `milliseconds` passed; true when no worker is left.
+    bool waitForWorker(int milliseconds);
+
+signals:
+    /// `done` of `total` cells probed.
+    void progress(int done, int total);
+    /// The sweep ended (complete or cancelled) with its matrix.
+    void finished(const dr2::SweepResult& result);
+    /// The sweep could not run; one line naming what failed.
+    void failed(const QString& message);
+
+private:
+    QThread* m_thread = nullptr;
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+    quint64 m_generation = 0;
+    bool m_running = false;
+};
+
+} // namespace dr2

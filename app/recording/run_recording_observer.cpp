@@ -1,0 +1,364 @@
+#include "app/recording/run_recording_observer.h"
+
+#include "core/version.h"
+#include "storage/atomic_file.h"
+#include "storage/run_recorder.h"
+#include "storage/run_store.h"
+#include "storage/sha256.h"
+#include "training/model_factory.h"
+#include "training/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace dr2 {
+namespace {
+
+    RunStatus statusFromTrainer(const std::string& status)
+    {
+        if (status == "finished")
+            return RunStatus::Finished;
+        if (status == "cancelled")
+            return RunStatus::Cancelled;
+        return RunStatus::Failed;
+    }
+
+    // JSON has no NaN: a non-finite number becomes null (as the store does for metrics).
+    json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+    std::string formatDouble(double value)
+    {
+        std::ostringstream out;
+        out.precision(6);
+        out << value;
+        return out.str();
+    }
+
+    int64_t fileBytes(const std::string& path)
+    {
+        std::error_code error;
+        const auto size = fs::file_size(path, error);
+        return error ? 0 : static_cast<int64_t>(size);
+    }
+
+} // namespace
+
+RunRecordingObserver::RunRecordingObserver(std::string databasePath, std::string filesDir)
+    : m_databasePath(std::move(databasePath))
+    , m_filesDir(std::move(filesDir))
+{
+    if (m_databasePath.empty())
+        throw std::invalid_argument("run recording: the database path is empty");
+    if (m_filesDir.empty()) {
+        const fs::path parent = fs::path(m_databasePath).parent_path();
+        m_filesDir = ((parent.empty() ? fs::path(".") : parent) / "runs").string();
+    }
+}
+
+RunRecordingObserver::~RunRecordingObserver()
+{
+    // RunRecorder's destructor closes an unfinished run as `failed` with an error event.
+    m_recorder.reset();
+}
+
+void RunRecordingObserver::attachToRun(int64_t runId)
+{
+    RunStore store(m_databasePath, /*createIfMissing=*/false);
+    if (!store.findRun(runId))
+        throw std::invalid_argument("run database '" + m_databasePath + "': no run with id " + std::to_string(runId)
+            + " to resume (was it deleted?)");
+    m_attachedRunId = runId;
+}
+
+void RunRecordingObserver::recordFinalWeightsOf(const Trainer* trainer) { m_trainer = trainer; }
+
+int64_t RunRecordingObserver::runId() const { return m_runId.load(); }
+
+std::string RunRecordingObserver::runDirectory() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_runDirectory;
+}
+
+std::string RunRecordingObserver::finalWeightsPath() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_finalWeights;
+}
+
+std::string RunRecordingObserver::error() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_error;
+}
+
+void RunRecordingObserver::fail(const std::string& what)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_error.empty())
+        m_error = what;
+}
+
+template <typename Record> void RunRecordingObserver::record(Record&& record)
+{
+    if (!m_recorder || !error().empty())
+        return;
+    try {
+        record(*m_recorder);
+    } catch (const std::exception& exception) {
+        // The recorder's writer has stopped; training goes on, the run is closed `failed` in onFinished.
+        fail(exception.what());
+    }
+}
+
+void RunRecordingObserver::onStarted(const RunStartedEvent& event)
+{
+    if (m_recorder)
+        throw std::logic_error("run recording: onStarted called twice (one observer records one run)");
+    RunRecord run;
+    std::string checkpointDir;
+    {
+        run.name = event.name;
+        run.strategy = event.strategy;
+        run.configJson = event.configJson;
+        run.modelSummary = event.modelSummary;
+        const json config = json::parse(event.configJson, nullptr, /*allow_exceptions=*/false);
+        if (config.is_object()) {
+            const json model = config.value("model", json::object());
+            run.sourceCheckpoint = model.is_object() ? model.value("checkpoint", std::string()) : std::string();
+            const json checkpoint = config.value("checkpoint", json::object());
+            checkpointDir = checkpoint.is_object() ? checkpoint.value("dir", std::string()) : std::string();
+        }
+        if (run.strategy == "reversible-scratch")
+            run.sourceCheckpoint.clear(); // that strategy starts from random weights whatever the config names
+        if (!run.sourceCheckpoint.empty())
+            run.sourceSha256 = sha256OfFile(run.sourceCheckpoint);
+        m_sourceSha256 = run.sourceSha256;
+    }
+
+    int64_t id = m_attachedRunId;
+    if (id == 0) {
+        RunStore store(m_databasePath);
+        id = store.createRun(run);
+    }
+    const fs::path runDir = fs::path(m_filesDir) / ("run-" + std::to_string(id));
+    std::error_code ignored;
+    fs::create_directories(runDir, ignored);
+    if (!fs::is_directory(runDir))
+        throw std::runtime_error("run files folder '" + runDir.string() + "': cannot create it (check --db and "
+            "the permissions of '" + m_filesDir + "')");
+
+    RunRecorderOptions options;
+    options.arraysPath = (runDir / "arrays.h5").string();
+    if (m_attachedRunId != 0) {
+        // Keep appending to the file the run started with, even if the files folder moved since.
+        RunStore store(m_databasePath, /*createIfMissing=*/false);
+        for (const ArtifactRecord& artifact : store.artifacts(id))
+            if (artifact.kind == "arrays")
+                options.arraysPath = artifact.path;
+    }
+    RunRecord existing;
+    existing.id = id; // RunRecorder reopens an existing id as `running`, written by this process
+    m_recorder = std::make_unique<RunRecorder>(m_databasePath, existing, options);
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_runDirectory = runDir.string();
+    }
+    m_runId = id;
+
+    if (!checkpointDir.empty())
+        writeRunLink(checkpointDir, { id, fs::absolute(m_databasePath).lexically_normal().string() });
+
+    std::ostringstream line;
+    line << (event.startIteration > 0 ? "resumed at iteration " + std::to_string(event.startIteration) : "started")
+         << ": " << event.modelSummary << "; " << event.parameters << " parameters (" << event.trainableParameters
+         << " trainable), " << event.branches << " branches; " << event.totalIterations << " iterations ("
+         << event.iterationsPerEpoch << " per epoch); " << event.device << ", " << event.threads
+         << " threads; dr2net " << DR2_VERSION;
+    json path = json::array();
+    for (const auto& [iteration, c] : event.plannedPath)
+        path.push_back({ iteration, c.alpha, c.beta });
+    record([&](RunRecorder& recorder) {
+        recorder.addEvent({ {}, event.startIteration, "info", line.str() });
+        if (!path.empty())
+            recorder.addEvent({ {}, event.startIteration, "debug", "planned (iteration, alpha, beta) path: " + path.dump() });
+    });
+}
+
+void RunRecordingObserver::onIteration(const IterationEvent& event)
+{
+    record([&](RunRecorder& recorder) {
+        recorder.addScalars(event.iteration,
+            { { "loss", event.loss }, { "lr", event.learningRate }, { "alpha", event.alpha }, { "beta", event.beta },
+                { "grad_norm", event.gradNorm }, { "step_s", event.stepSeconds },
+                { "samples_per_s", event.samplesPerSecond }, { "current_bytes", double(event.currentBytes) },
+                { "peak_bytes", double(event.peakBytes) }, { "held_bytes", double(event.heldBytes) },
+                { "segment_length", double(event.segmentLength) } });
+        recorder.addMemorySample({ event.iteration, event.currentBytes, event.peakBytes });
+    });
+}
+
+void RunRecordingObserver::onEvaluation(const EvaluationEvent& event)
+{
+    record([&](RunRecorder& recorder) {
+        EvaluationRecord evaluation;
+        evaluation.iteration = event.iteration;
+        evaluation.split = "val";
+        evaluation.metrics = { { "loss", event.loss }, { "top1", event.top1 }, { "top5", event.top5 },
+            { "samples", double(event.samples) }, { "epoch", double(event.epoch) } };
+        recorder.addEvaluation(std::move(evaluation));
+    });
+}
+
+void RunRecordingObserver::onProbe(const ProbeEvent& event)
+{
+    record([&](RunRecorder& recorder) {
+        const GradErrorReport& report = event.report;
+        ProbeRecord probe;
+        probe.iteration = event.iteration;
+        probe.alpha = report.alpha;
+        probe.beta = report.beta;
+        probe.metrics = { { "mse", report.overall.mse }, { "max_abs", report.overall.maxAbs },
+            { "rel_l2", report.overall.relL2 }, { "outside_mse", report.outsideStack.mse } };
+        std::vector<double> mse, maxAbs, relL2;
+        for (const GradError& branch : report.perBranch) {
+            mse.push_back(branch.mse);
+            maxAbs.push_back(branch.maxAbs);
+            relL2.push_back(branch.relL2);
+        }
+        if (!report.perBranch.empty())
+            probe.perBranch = { { "mse", mse }, { "max_abs", maxAbs }, { "rel_l2", relL2 } };
+        recorder.addProbe(std::move(probe));
+        if (!report.finite)
+            recorder.addEvent({ {}, event.iteration, "warning", "gradient probe saw NaN or Inf" });
+    });
+}
+
+void RunRecordingObserver::onSegmentChange(const SegmentEvent& event)
+{
+    record([&](RunRecorder& recorder) {
+        recorder.addEvent({ {}, event.iteration, "info",
+            "segment length " + std::to_string(event.segmentLength) + " at alpha " + formatDouble(event.alpha)
+                + ", beta " + formatDouble(event.beta) + " (measured gradient MSE " + formatDouble(event.measuredMse)
+                + ")" });
+    });
+}
+
+void RunRecordingObserver::onAutoEnd(const AutoEndEvent& event)
+{
+    json probes = json::array();
+    for (const auto& [point, mse] : event.probes)
+        probes.push_back({ { "alpha", point.alpha }, { "beta", point.beta }, { "mse", number(mse) } });
+    record([&](RunRecorder& recorder) {
+        recorder.addEvent({ {}, std::nullopt, "info",
+            "automatic end point alpha " + formatDouble(event.chosen.alpha) + ", beta " + formatDouble(event.chosen.beta)
+                + " for target MSE " + formatDouble(event.targetMse) + "; probes " + probes.dump() });
+    });
+}
+
+void RunRecordingObserver::onLog(const std::string& level, const std::string& text)
+{
+    record([&](RunRecorder& recorder) { recorder.addEvent({ {}, std::nullopt, level, text }); });
+}
+
+void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
+{
+    if (!m_recorder)
+        return;
+    const RunStatus status = statusFromTrainer(event.status);
+    if (!event.message.empty())
+        record([&](RunRecorder& recorder) { recorder.addEvent({ {}, event.iterations, "error", event.message }); });
+    if (!event.checkpointPath.empty() && fs::exists(event.checkpointPath))
+        recordArtifact(event.checkpointPath, "checkpoint");
+    if (m_trainer && status != RunStatus::Failed && m_trainer->model()) {
+        const std::string path = (fs::path(runDirectory()) / "final.safetensors").string();
+        try {
+            const TrainConfig& config = m_trainer->config();
+            saveNativeCheckpoint(path, *m_trainer->model(),
+                { { "dr2net.strategy", toString(config.strategy) }, { "dr2net.run", config.name },
+                    { "dr2net.run_id", std::to_string(runId()) },
+                    { "dr2net.iterations", std::to_string(event.iterations) },
+                    { "dr2net.source_checkpoint", config.model.checkpoint },
+                    { "dr2net.source_sha256", m_sourceSha256 }, { "dr2net.version", DR2_VERSION } });
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_finalWeights = path;
+            }
+            recordArtifact(path, "weights");
+        } catch (const std::exception& exception) {
+            fail("saving the final weights to '" + path + "': " + exception.what());
+        }
+    }
+    const json metrics = { { "iterations", event.iterations }, { "best_top1", number(event.bestTop1) },
+        { "final_top1", number(event.finalTop1) }, { "final_loss", number(event.finalLoss) },
+        { "seconds", number(event.seconds) }, { "seconds_per_iteration", number(event.secondsPerIteration) },
+        { "peak_bytes", event.peakBytes }, { "peak_step_bytes", event.peakStepBytes } };
+    std::unique_ptr<RunRecorder> recorder = std::move(m_recorder);
+    const std::string earlier = error();
+    try {
+        if (!earlier.empty())
+            recorder->addEvent({ {}, event.iterations, "error", "recording failed: " + earlier });
+    } catch (const std::exception&) {
+    }
+    try {
+        // An earlier recording error makes RunRecorder::close() mark the run failed.
+        recorder->close(earlier.empty() ? status : RunStatus::Failed, metrics.dump());
+    } catch (const std::exception& exception) {
+        fail(exception.what());
+    }
+}
+
+void RunRecordingObserver::recordArtifact(const std::string& path, const std::string& kind)
+{
+    ArtifactRecord artifact;
+    artifact.path = fs::absolute(path).lexically_normal().string();
+    artifact.kind = kind;
+    try {
+        artifact.sha256 = sha256OfFile(path);
+        artifact.bytes = fileBytes(path);
+    } catch (const std::exception& exception) {
+        fail(exception.what());
+        return;
+    }
+    if (m_recorder) {
+        record([&](RunRecorder& recorder) { recorder.addArtifact(artifact); });
+        return;
+    }
+    if (runId() == 0)
+        throw std::logic_error("run recording: recordArtifact('" + path + "') before the run started");
+    RunStore store(m_databasePath, /*createIfMissing=*/false);
+    store.addArtifact(runId(), artifact);
+}
+
+std::optional<RunRecordingObserver::RunLink> RunRecordingObserver::readRunLink(const std::string& checkpointDir)
+{
+    const fs::path path = fs::path(checkpointDir) / kRunLinkFile;
+    std::ifstream in(path);
+    if (!in)
+        return std::nullopt;
+    const json link = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!link.is_object() || !link.contains("run_id") || !link["run_id"].is_number_integer()
+        || !link.contains("database") || !link["database"].is_string())
+        throw std::runtime_error("'" + path.string()
+            + "': expected a JSON object {\"run_id\": integer, \"database\": string}; found something else "
+              "(delete the file to record the resumed run as a new run)");
+    return RunLink { link["run_id"].get<int64_t>(), link["database"].get<std::string>() };
+}
+
+void RunRecordingObserver::writeRunLink(const std::string& checkpointDir, const RunLink& link)
+{
+    std::error_code ignored;
+    fs::create_directories(checkpointDir, ignored);
+    const json body = { { "run_id", link.runId }, { "database", link.databasePath } };
+    writeFileAtomically((fs::path(checkpointDir) / kRunLinkFile).string(), body.dump(2) + "\n");
+}
+
+} // namespace dr2

@@ -1,0 +1,247 @@
+// The workbench end to end on the offscreen platform: checkpoint panel, config validation, a short real
+// Fashion-MNIST run with pause/resume/stop recorded into SQLite, the heatmap sweep, and the headless report.
+#include "tests/gui/gui_test_support.h"
+
+#include "app/gui/checkpoint_panel.h"
+#include "app/gui/live_page.h"
+#include "app/gui/log_panel.h"
+#include "app/gui/main_window.h"
+#include "app/gui/report_renderer.h"
+#include "app/gui/run_config_panel.h"
+#include "app/gui/runs_page.h"
+#include "app/gui/sweep_session.h"
+#include "app/gui/training_session.h"
+#include "widgets/heatmap_view.h"
+#include "widgets/loss_view.h"
+#include "widgets/memory_view.h"
+#include "widgets/coefficient_view.h"
+#include "widgets/run_table_model.h"
+#include "widgets/run_table_view.h"
+
+#include <QFileInfo>
+#include <QImage>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTableWidget>
+#include <qcustomplot.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <iostream>
+
+namespace dr2 {
+namespace {
+
+const QString kFixtures = QStringLiteral(DR2_CHECKPOINT_FIXTURES);
+
+// Tiny ViT on 5 Fashion-MNIST classes: 640 images, batch 64 = 10 iterations per epoch.
+QString tinyConfig(const QString& name, int epochs)
+{
+    return QStringLiteral(R"({"name": "%1", "strategy": "dr2net", "seed": 1, "threads": 1,
+        "model": {"embed_dim": 64, "depth": 2, "heads": 4, "image_size": 28, "patch_size": 4, "in_channels": 1,
+                  "drop_path": 0.0},
+        "data": {"classes": [5, 6, 7, 8, 9], "train_limit": 640, "val_limit": 320, "workers": 0},
+        "optim": {"epochs": %2, "batch_size": 64, "warmup_iterations": 5},
+        "schedule": {"tau_iterations": 60, "eta": 1},
+        "probe": {"every": 10}})")
+        .arg(name)
+        .arg(epochs);
+}
+
+QString statusOf(RunsPage* page, qint64 runId)
+{
+    const int row = page->runTable()->model()->rowOf(runId);
+    return row < 0 ? QString() : page->runTable()->model()->runs().at(row).status;
+}
+
+TEST(CheckpointPanel, ShowsTheInspectSummaryOfAFixture)
+{
+    CheckpointPanel panel;
+    panel.setHeadsOverride(4);
+    QSignalSpy opened(&panel, &CheckpointPanel::checkpointOpened);
+    ASSERT_TRUE(panel.openFile(kFixtures + QStringLiteral("/tv_vit.safetensors"))) << panel.errorText().toStdString();
+    EXPECT_EQ(opened.count(), 1);
+    EXPECT_TRUE(panel.errorText().isEmpty());
+    QMap<QString, QString> rows;
+    for (const auto& [key, value] : panel.inspection().rows)
+        rows[key] = value;
+    EXPECT_EQ(rows.value(QStringLiteral("format")), QStringLiteral("safetensors"));
+    EXPECT_EQ(rows.value(QStringLiteral("naming")), QStringLiteral("torchvision"));
+    EXPECT_EQ(rows.value(QStringLiteral("depth")), QStringLiteral("2"));
+    EXPECT_EQ(rows.value(QStringLiteral("branches")), QStringLiteral("4"));
+    EXPECT_EQ(panel.summaryTable()->rowCount(), panel.inspection().rows.size());
+    EXPECT_TRUE(panel.recentFiles().first().endsWith(QStringLiteral("tv_vit.safetensors")));
+    panel.resize(900, 600);
+    test::saveScreenshot(&panel, QStringLiteral("gui_checkpoint"));
+}
+
+TEST(CheckpointPanel, ShowsTheLoaderErrorForABrokenFile)
+{
+    CheckpointPanel panel;
+    QSignalSpy opened(&panel, &CheckpointPanel::checkpointOpened);
+    EXPECT_FALSE(panel.openFile(kFixtures + QStringLiteral("/not_pytorch.zip")));
+    EXPECT_FALSE(panel.openFile(QStringLiteral("/nonexistent/model.safetensors")));
+    EXPECT_EQ(opened.count(), 0);
+    EXPECT_TRUE(panel.errorText().contains(QStringLiteral("/nonexistent/model.safetensors")))
+        << panel.errorText().toStdString();
+    EXPECT_EQ(panel.summaryTable()->rowCount(), 0);
+}
+
+TEST(RunConfigPanel, ValidatesInlineNamingTheField)
+{
+    RunConfigPanel panel;
+    ASSERT_TRUE(panel.setConfigJson(tinyConfig(QStringLiteral("config"), 2)));
+    EXPECT_TRUE(panel.isValid()) << panel.validationMessage().toStdString();
+    // The preview shows the planned path: α from 1 to 0.3 over τ = 60.
+    const auto alphas = panel.schedulePreview()->seriesSamples(CoefficientView::kSeriesAlphaPlanned);
+    ASSERT_GT(alphas.size(), 2u);
+    EXPECT_NEAR(alphas.front().value, 1.0, 1e-12);
+    EXPECT_NEAR(alphas.back().value, 0.3, 1e-12);
+
+    panel.setValue(QStringLiteral("optim.batch_size"), 0);
+    EXPECT_FALSE(panel.isValid());
+    EXPECT_EQ(panel.invalidField(), QStringLiteral("optim.batch_size")) << panel.validationMessage().toStdString();
+    EXPECT_TRUE(panel.validationMessage().contains(QStringLiteral("optim.batch_size")));
+    panel.setValue(QStringLiteral("optim.batch_size"), 64);
+    EXPECT_TRUE(panel.isValid());
+
+    QString error;
+    EXPECT_FALSE(panel.setConfigJson(QStringLiteral("[1, 2]"), &error));
+    EXPECT_TRUE(error.contains(QStringLiteral("JSON object"))) << error.toStdString();
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("run.json"));
+    ASSERT_TRUE(panel.saveFile(path, &error)) << error.toStdString();
+    RunConfigPanel other;
+    ASSERT_TRUE(other.loadFile(path, &error)) << error.toStdString();
+    EXPECT_EQ(other.configJson(), panel.configJson());
+}
+
+TEST(Workbench, TrainsPausesResumesStopsAndRecordsTheRun)
+{
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    const QString database = dir.filePath(QStringLiteral("runs.sqlite"));
+    MainWindow window(database);
+    window.resize(1500, 950);
+    window.show();
+    ASSERT_TRUE(window.checkpointPanel()->openFile(kFixtures + QStringLiteral("/tv_vit.safetensors"))
+        || !window.checkpointPanel()->errorText().isEmpty());
+    ASSERT_TRUE(window.configPanel()->setConfigJson(tinyConfig(QStringLiteral("gui-run"), 30)));
+    ASSERT_TRUE(window.configPanel()->isValid()) << window.configPanel()->validationMessage().toStdString();
+
+    QSignalSpy finished(window.session(), &TrainingSession::finished);
+    QSignalSpy failed(window.session(), &TrainingSession::failed);
+    test::GapMonitor gaps;
+    QString error;
+    ASSERT_TRUE(window.startRun(&error)) << error.toStdString();
+    LossView* loss = window.livePage()->lossView();
+    auto lossCount = [&] { return loss->seriesSamples(LossView::kSeriesLoss).size(); };
+    ASSERT_TRUE(test::waitUntil([&] { return lossCount() >= 15 || !failed.isEmpty(); }, 120000))
+        << "no loss samples; log:\n" << window.logPanel()->text().toStdString();
+    ASSERT_TRUE(failed.isEmpty()) << failed.first().first().toString().toStdString();
+    EXPECT_FALSE(window.livePage()->memoryView()->seriesSamples(MemoryView::kSeriesPeak).empty());
+    EXPECT_FALSE(window.livePage()->coefficientView()->seriesSamples(CoefficientView::kSeriesAlpha).empty());
+    EXPECT_GT(window.livePage()->lossView()->displayedPointCount(LossView::kSeriesLoss), 0);
+
+    // The run is in the database while it trains.
+    window.runsPage()->reload();
+    ASSERT_EQ(window.runsPage()->runTable()->model()->rowCount(), 1) << window.runsPage()->errorText().toStdString();
+    const qint64 runId = window.runsPage()->runTable()->model()->runs().first().id;
+    EXPECT_EQ(statusOf(window.runsPage(), runId), QStringLiteral("running"));
+
+    window.togglePause();
+    ASSERT_TRUE(window.session()->isPaused());
+    test::waitUntil([] { return false; }, 600); // the iteration in flight completes
+    const size_t pausedAt = lossCount();
+    test::waitUntil([] { return false; }, 800);
+    EXPECT_EQ(lossCount(), pausedAt) << "iterations continued while paused";
+    test::saveScreenshot(&window, QStringLiteral("gui_live_paused"));
+
+    window.togglePause();
+    ASSERT_FALSE(window.session()->isPaused());
+    EXPECT_TRUE(test::waitUntil([&] { return lossCount() >= pausedAt + 5; }, 60000)) << "no progress after resume";
+
+    window.stopRun();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() && !window.session()->isRunning(); }, 60000));
+    const auto info = finished.first().first().value<RunFinishedInfo>();
+    EXPECT_EQ(info.status, QStringLiteral("cancelled"));
+    EXPECT_EQ(info.runId, runId);
+    EXPECT_TRUE(info.recordingError.isEmpty()) << info.recordingError.toStdString();
+    EXPECT_LT(info.iterations, 300);
+    EXPECT_GT(info.peakBytes, 0);
+    std::cout << "[ gui ] longest event-loop gap while training: " << gaps.longestMs() << " ms ("
+              << lossCount() << " iterations plotted)" << std::endl;
+    EXPECT_LT(gaps.longestMs(), 500) << "the GUI thread stalled";
+
+    // The runs page shows the recorded run with its final status.
+    EXPECT_EQ(statusOf(window.runsPage(), runId), QStringLiteral("cancelled"));
+    window.tabs()->setCurrentWidget(window.livePage());
+    test::waitUntil([] { return false; }, 200);
+    test::saveScreenshot(&window, QStringLiteral("gui_live"));
+    window.tabs()->setCurrentWidget(window.runsPage());
+    window.runsPage()->runTable()->table()->selectRow(0);
+    test::waitUntil([] { return false; }, 200);
+    EXPECT_EQ(window.runsPage()->comparison()->overlayNames().size(), 1);
+    test::saveScreenshot(&window, QStringLiteral("gui_runs"));
+    window.tabs()->setCurrentWidget(window.configPanel());
+    test::waitUntil([] { return false; }, 100);
+    test::saveScreenshot(&window, QStringLiteral("gui_config"));
+
+    // Headless report of the same run.
+    const QString png = dir.filePath(QStringLiteral("report.png"));
+    ASSERT_TRUE(ReportRenderer::render(database, QString::number(runId), png, &error)) << error.toStdString();
+    const QImage image(png);
+    EXPECT_EQ(image.width(), 1800);
+    EXPECT_FALSE(ReportRenderer::render(database, QStringLiteral("no-such-run"), png, &error));
+    EXPECT_TRUE(error.contains(QStringLiteral("no-such-run"))) << error.toStdString();
+    window.close();
+}
+
+TEST(Workbench, HeatmapSweepFillsTheHeatmap)
+{
+    QTemporaryDir dir;
+    MainWindow window(dir.filePath(QStringLiteral("runs.sqlite")));
+    window.resize(1500, 950);
+    window.show();
+    ASSERT_TRUE(window.configPanel()->setConfigJson(tinyConfig(QStringLiteral("sweep"), 1)));
+    LivePage* live = window.livePage();
+    live->setSweepGrid(QStringLiteral("0:1:0.5"), QStringLiteral("0.25,1"));
+    QSignalSpy progress(window.sweeps(), &SweepSession::progress);
+    QSignalSpy finished(window.sweeps(), &SweepSession::finished);
+    QSignalSpy failed(window.sweeps(), &SweepSession::failed);
+    QString error;
+    ASSERT_TRUE(live->startSweep(&error)) << error.toStdString();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 120000));
+    ASSERT_TRUE(failed.isEmpty()) << failed.first().first().toString().toStdString();
+    EXPECT_EQ(progress.count(), 6);
+    const auto result = finished.first().first().value<SweepResult>();
+    ASSERT_EQ(result.values.size(), 6);
+    EXPECT_TRUE(result.complete);
+    for (double v : result.values)
+        EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << v;
+    HeatmapView* heatmap = live->heatmapView();
+    EXPECT_EQ(heatmap->matrixSize(), QSize(3, 2));
+    test::waitUntil([] { return false; }, 200);
+    // Hovering the centre of the top-right cell reports α = 1, β = 1.
+    QCustomPlot* plot = heatmap->plot();
+    const QPointF pixel(plot->xAxis->coordToPixel(2.0), plot->yAxis->coordToPixel(1.0));
+    const HeatmapCell cell = heatmap->cellAt(plot->mapTo(heatmap, pixel.toPoint()));
+    ASSERT_TRUE(cell.valid);
+    EXPECT_DOUBLE_EQ(cell.alpha, 1.0);
+    EXPECT_DOUBLE_EQ(cell.beta, 1.0);
+    EXPECT_DOUBLE_EQ(cell.value, result.values[2 * 2 + 1]);
+    window.tabs()->setCurrentWidget(live);
+    test::waitUntil([] { return false; }, 200);
+    test::saveScreenshot(&window, QStringLiteral("gui_heatmap"));
+
+    // Bad grids are refused with the field named, before any work.
+    live->setSweepGrid(QStringLiteral("0:1:0.5"), QStringLiteral("0,1"));
+    EXPECT_FALSE(live->startSweep(&error));
+    EXPECT_TRUE(error.contains(QStringLiteral("β"))) << error.toStdString();
+}
+
+} // namespace
+} // namespace dr2

@@ -30,6 +30,7 @@ int main(int argc, char** argv)
     dr2::cli::addForwardCommand(app);
     dr2::cli::addRunsCommand(app);
     dr2::cli::addExportCommand(app);
+    dr2::cli::addDemoCommand(app);
     int exitStatus = 0;
     dr2::cli::addTrainCommands(app, exitStatus);
     try {

@@ -1,0 +1,355 @@
+// dr2net-cli demo: the whole pipeline in one command (pretrain, heatmap, three finetunes, export, table).
+#include "app/cli/commands.h"
+#include "app/cli/progress_printer.h"
+#include "app/cli/text_table.h"
+#include "app/recording/run_export.h"
+#include "app/recording/run_recording_observer.h"
+
+#include "core/grad_probe.h"
+#include "training/model_factory.h"
+#include "training/trainer.h"
+
+#include "storage/atomic_file.h"
+#include "storage/run_recorder.h"
+#include "storage/run_store.h"
+#include "storage/sha256.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+namespace dr2::cli {
+namespace {
+
+    namespace fs = std::filesystem;
+
+    /// How big the demo is. The --quick and --tiny durations were measured on a 2-core Debian 12 machine (README
+    /// "Demo"); the default size's is an estimate scaled from --quick.
+    struct DemoSize {
+        std::string name;
+        int64_t embedDim = 64;
+        int64_t depth = 4;
+        int64_t heads = 4;
+        int64_t pretrainImages = 1500;
+        int64_t pretrainEpochs = 2;
+        int64_t finetuneImages = 600;
+        int64_t finetuneEpochs = 1;
+        int64_t finetuneImageSize = 40;
+        int64_t valImages = 500;
+        int64_t batchSize = 32;
+        std::string heatmapAlphas = "0:1:0.25";
+        std::string heatmapBetas = "0.25:1:0.25";
+        int64_t heatmapBatch = 8;
+        std::string expectedDuration;
+    };
+
+    DemoSize demoSize(bool quick, bool tiny)
+    {
+        DemoSize size;
+        if (tiny) {
+            // For the test suite: every stage runs for real, on very little data.
+            size = { "tiny", 32, 2, 2, 1024, 1, 512, 1, 32, 256, 32, "0,0.5,1", "0.5,1", 4, "well under a minute" };
+        } else if (quick) {
+            size = { "quick", 64, 4, 4, 1500, 2, 600, 1, 40, 500, 32, "0:1:0.25", "0.25:1:0.25", 8, "about 2 minutes" };
+        } else {
+            // The shipped example configs' sizes (resources/configs): ViT-Ti width at depth 6.
+            size = { "full", 192, 6, 3, 4000, 2, 2000, 2, 40, 1000, 64, "0:1:0.1", "0.1:1:0.1", 8,
+                "roughly an hour (scaled from --quick, which takes about 2 minutes)" };
+        }
+        return size;
+    }
+
+    struct DemoArgs {
+        bool quick = false;
+        bool tiny = false;
+        std::string db;
+        std::string out = "dr2net-demo";
+        std::string data = "/usr/share/datasets/fashion-mnist";
+        uint64_t seed = 1;
+        int threads = 0;
+    };
+
+    /// One finished run of the demo, for the table.
+    struct DemoRow {
+        std::string strategy;
+        int64_t runId = 0;
+        RunFinishedEvent result;
+    };
+
+    TrainConfig baseConfig(const DemoSize& size, const DemoArgs& args)
+    {
+        TrainConfig config;
+        config.seed = args.seed;
+        config.threads = args.threads;
+        config.model.preset = "vit-ti";
+        config.model.embedDim = size.embedDim;
+        config.model.depth = size.depth;
+        config.model.heads = size.heads;
+        config.model.patchSize = 4;
+        config.model.inChannels = 1;
+        config.model.dropPath = 0.05;
+        config.data.dataset = "fashion-mnist";
+        config.data.root = args.data;
+        config.data.valLimit = size.valImages;
+        config.optim.batchSize = size.batchSize;
+        config.optim.weightDecay = 0.05;
+        config.optim.clipGrad = 1.0;
+        config.optim.labelSmoothing = 0.1;
+        return config;
+    }
+
+    TrainConfig pretrainConfig(const DemoSize& size, const DemoArgs& args, const std::string& checkpoint)
+    {
+        TrainConfig config = baseConfig(size, args);
+        config.name = "demo-pretrain-fmnist-0-4";
+        config.strategy = Strategy::Conventional;
+        config.model.imageSize = 28;
+        config.data.classes = { 0, 1, 2, 3, 4 };
+        config.data.trainLimit = size.pretrainImages;
+        config.optim.epochs = size.pretrainEpochs;
+        config.optim.lr = 1e-3;
+        config.optim.warmupIterations = 20;
+        config.output = checkpoint;
+        config.validate();
+        return config;
+    }
+
+    TrainConfig finetuneConfig(
+        const DemoSize& size, const DemoArgs& args, const std::string& checkpoint, Strategy strategy)
+    {
+        TrainConfig config = baseConfig(size, args);
+        config.name = "demo-finetune-fmnist-5-9-" + toString(strategy);
+        config.strategy = strategy;
+        config.seed = args.seed + 1;
+        config.model.checkpoint = checkpoint;
+        config.model.imageSize = size.finetuneImageSize;
+        config.data.classes = { 5, 6, 7, 8, 9 };
+        config.data.trainLimit = size.finetuneImages;
+        config.optim.epochs = size.finetuneEpochs;
+        config.optim.lr = 5e-4;
+        config.optim.warmupIterations = 10;
+        if (strategy == Strategy::Dr2Net) {
+            // The paper's path: from (1, 0.1) to (0.3, 0.7), reached after half of the finetuning, updated every 2.
+            config.schedule.start = { 1.0, 0.1 };
+            config.schedule.end = { 0.3, 0.7 };
+            config.schedule.eta = 2;
+            config.tauEpochs = 0.5 * static_cast<double>(size.finetuneEpochs);
+            config.probe.every = 10;
+        }
+        config.validate();
+        return config;
+    }
+
+    /// Trains one config, recorded in the database; returns the finished event and run id.
+    DemoRow runRecorded(TrainConfig config, const std::string& db, const std::string& filesDir)
+    {
+        const std::string strategy = toString(config.strategy);
+        Trainer trainer(std::move(config));
+        RunRecordingObserver recording(db, filesDir);
+        recording.recordFinalWeightsOf(&trainer);
+        trainer.addObserver(&recording);
+        ProgressPrinter printer(
+            ProgressPrinter::chooseStyle(/*json=*/false), std::cout, [&trainer] { trainer.cancel(); });
+        trainer.addObserver(&printer);
+        DemoRow row { strategy, 0, trainer.run() };
+        row.runId = recording.runId();
+        if (!recording.error().empty())
+            throw std::runtime_error(
+                "recording run " + std::to_string(row.runId) + " in '" + db + "' failed: " + recording.error());
+        if (row.result.status != "finished")
+            throw std::runtime_error("demo: " + strategy + " run " + std::to_string(row.runId) + " ended '"
+                + row.result.status + "'" + (row.result.message.empty() ? "" : ": " + row.result.message));
+        if (!trainer.config().output.empty()) {
+            saveNativeCheckpoint(trainer.config().output, *trainer.model(),
+                { { "dr2net.strategy", strategy }, { "dr2net.run", trainer.config().name },
+                    { "dr2net.iterations", std::to_string(row.result.iterations) } });
+            recording.recordArtifact(trainer.config().output, "checkpoint");
+        }
+        return row;
+    }
+
+    /// Sweeps the gradient error of the pretrained checkpoint over α × β, writes it as CSV and records it as a
+    /// run of its own (HDF5 heatmap + CSV artifact). Returns the run id.
+    int64_t runHeatmap(const DemoSize& size, const DemoArgs& args, const std::string& checkpoint, const std::string& db,
+        const std::string& filesDir, const std::string& csvPath)
+    {
+        TrainConfig config = pretrainConfig(size, args, checkpoint);
+        config.name = "demo-heatmap-pretrained";
+        config.model.checkpoint = checkpoint;
+        config.model.resetHead = false;
+        config.output.clear();
+        BuiltModel built = buildModel(config, /*numClasses=*/5);
+        ViT model = built.model;
+        model->train();
+        const ViTOptions& o = model->options();
+        torch::manual_seed(static_cast<int64_t>(args.seed));
+        const torch::Tensor images = torch::randn({ size.heatmapBatch, o.inChannels, o.imageSize, o.imageSize });
+        const torch::Tensor labels = torch::randint(0, o.numClasses, { size.heatmapBatch }, torch::kLong);
+        GradProbeTarget target;
+        target.model = model.ptr().get();
+        target.stack = &model->stack();
+        target.loss = [&](c10::ScalarType dtype) {
+            return torch::nn::functional::cross_entropy(model->forward(images.to(dtype)), labels);
+        };
+        const Grid grid { parseRange(size.heatmapAlphas, "heatmap alphas"),
+            parseRange(size.heatmapBetas, "heatmap betas") };
+        GradProbeOptions options;
+        options.seed = args.seed;
+        const auto reports = sweepGradientError(target, grid, options, [](size_t done, size_t total) {
+            std::cout << "\rheatmap: " << done << "/" << total << std::flush;
+            return true;
+        });
+        std::cout << std::endl;
+
+        std::ostringstream csv;
+        csv.precision(17);
+        csv << "alpha,beta,mse,max_abs,rel_l2,finite\n";
+        HeatmapRecord heatmap;
+        heatmap.name = "pretrained";
+        heatmap.alphas = grid.alphas;
+        heatmap.betas = grid.betas;
+        for (const auto& r : reports) {
+            csv << r.alpha << ',' << r.beta << ',' << r.overall.mse << ',' << r.overall.maxAbs << ',' << r.overall.relL2
+                << ',' << (r.finite ? 1 : 0) << '\n';
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            heatmap.metrics["mse"].push_back(r.finite ? r.overall.mse : nan);
+            heatmap.metrics["max_abs"].push_back(r.finite ? r.overall.maxAbs : nan);
+            heatmap.metrics["rel_l2"].push_back(r.finite ? r.overall.relL2 : nan);
+        }
+        writeFileAtomically(csvPath, csv.str());
+
+        RunRecord run;
+        run.name = config.name;
+        run.strategy = "heatmap";
+        run.modelSummary = "vit " + std::to_string(o.embedDim) + "d×" + std::to_string(o.depth) + " ("
+            + std::to_string(2 * o.depth) + " branches), " + std::to_string(o.imageSize) + "² patch "
+            + std::to_string(o.patchSize) + ", gradient-error sweep " + std::to_string(grid.alphas.size()) + "×"
+            + std::to_string(grid.betas.size());
+        run.sourceCheckpoint = checkpoint;
+        run.sourceSha256 = sha256OfFile(checkpoint);
+        run.configJson = config.toJson().dump();
+        run.tags = { "demo", "heatmap" };
+        const int64_t id = RunStore(db).createRun(run);
+        const fs::path runDir = fs::path(filesDir) / ("run-" + std::to_string(id));
+        fs::create_directories(runDir);
+        RunRecorderOptions recorderOptions;
+        recorderOptions.arraysPath = (runDir / "arrays.h5").string();
+        RunRecord existing;
+        existing.id = id;
+        RunRecorder recorder(db, existing, recorderOptions);
+        recorder.addHeatmap(heatmap);
+        ArtifactRecord artifact;
+        artifact.path = fs::absolute(csvPath).string();
+        artifact.kind = "csv";
+        artifact.sha256 = sha256OfFile(csvPath);
+        artifact.bytes = static_cast<int64_t>(fs::file_size(csvPath));
+        recorder.addArtifact(artifact);
+        double best = std::numeric_limits<double>::infinity();
+        for (const auto& r : reports)
+            if (r.finite && r.alpha == 0.0)
+                best = std::min(best, r.overall.mse);
+        recorder.close(RunStatus::Finished,
+            nlohmann::json { { "points", reports.size() }, { "mse_at_alpha_0_min", std::isfinite(best) ? best : -1.0 } }
+                .dump());
+        return id;
+    }
+
+    std::string formatSeconds(double seconds)
+    {
+        std::ostringstream text;
+        text.precision(3);
+        if (seconds < 1.0)
+            text << seconds * 1000.0 << " ms";
+        else
+            text << seconds << " s";
+        return text.str();
+    }
+
+    void runDemo(const DemoArgs& args)
+    {
+        const DemoSize size = demoSize(args.quick, args.tiny);
+        const std::string db = args.db.empty() ? RunStore::defaultPath() : args.db;
+        fs::create_directories(args.out);
+        if (!fs::is_directory(args.out))
+            throw std::runtime_error("--out '" + args.out + "': cannot create the folder");
+        const std::string checkpoint = (fs::path(args.out) / "pretrained-fmnist-0-4.safetensors").string();
+        const std::string heatmapCsv = (fs::path(args.out) / "heatmap-pretrained.csv").string();
+        const std::string exported = (fs::path(args.out) / "dr2net-fmnist-5-9.safetensors").string();
+        const std::string filesDir; // the recording observer's default: a `runs` folder next to the database
+
+        std::cout << "dr2net demo (" << size.name << "): ViT " << size.embedDim << "d×" << size.depth
+                  << ", pretrain on " << size.pretrainImages
+                  << " Fashion-MNIST images of classes 0-4 at 28², finetune on " << size.finetuneImages
+                  << " images of classes 5-9 at " << size.finetuneImageSize << "² with conventional, "
+                  << "vanilla and dr2net; expected duration " << size.expectedDuration << " on a 2-core machine.\n"
+                  << "runs are recorded in " << db << "; files go to " << args.out << std::endl;
+        const auto started = std::chrono::steady_clock::now();
+
+        std::cout << "\n== 1/5 pretrain (conventional) ==" << std::endl;
+        const DemoRow pretrain = runRecorded(pretrainConfig(size, args, checkpoint), db, filesDir);
+
+        std::cout << "\n== 2/5 gradient-error heatmap of the pretrained checkpoint ==" << std::endl;
+        const int64_t heatmapRun = runHeatmap(size, args, checkpoint, db, filesDir, heatmapCsv);
+
+        std::vector<DemoRow> rows;
+        int stage = 3;
+        for (Strategy strategy : { Strategy::Conventional, Strategy::Vanilla, Strategy::Dr2Net }) {
+            std::cout << "\n== " << stage++ << "/5 finetune (" << toString(strategy) << ") ==" << std::endl;
+            rows.push_back(runRecorded(finetuneConfig(size, args, checkpoint, strategy), db, filesDir));
+        }
+
+        RunExportOptions exportOptions;
+        exportOptions.databasePath = db;
+        exportOptions.run = std::to_string(rows.back().runId);
+        exportOptions.outPath = exported;
+        const RunExportResult export_ = exportRun(exportOptions);
+
+        const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / 60.0;
+        std::cout << "\n== results (finetune on classes 5-9 at " << size.finetuneImageSize << "², "
+                  << size.finetuneEpochs << " epoch" << (size.finetuneEpochs > 1 ? "s" : "") << ") ==\n";
+        TextTable table({ "strategy", "run", "top-1", "peak step memory", "time/iteration" });
+        for (const DemoRow& row : rows)
+            table.addRow(
+                { row.strategy, std::to_string(row.runId), formatNumber(100.0 * row.result.finalTop1, 3) + " %",
+                    formatBytes(row.result.peakStepBytes), formatSeconds(row.result.secondsPerIteration) });
+        table.print(std::cout);
+        std::cout << "pretrained checkpoint: " << checkpoint << " (run " << pretrain.runId << ", top-1 on classes 0-4 "
+                  << formatNumber(100.0 * pretrain.result.finalTop1, 3) << " %)\n"
+                  << "gradient-error heatmap: " << heatmapCsv << " (run " << heatmapRun << ")\n"
+                  << "exported dr2net checkpoint: " << export_.outPath << " (" << export_.tensors << " tensors, "
+                  << formatBytes(export_.bytes) << ", sha256 " << export_.sha256.substr(0, 16) << "…)\n"
+                  << "database: " << db << "\n"
+                  << "total: " << formatNumber(minutes, 3) << " min" << std::endl;
+    }
+
+} // namespace
+
+void addDemoCommand(CLI::App& app)
+{
+    auto args = std::make_shared<DemoArgs>();
+    auto* command = app.add_subcommand("demo",
+        "The whole pipeline on Fashion-MNIST: pretrain a small ViT on classes 0-4, map its gradient error over "
+        "alpha x beta, finetune on classes 5-9 at a higher resolution with conventional, vanilla and dr2net, "
+        "record everything, export the dr2net checkpoint and print a comparison table.");
+    command->add_flag("--quick", args->quick, "a smaller demo that finishes in a few minutes on 2 cores");
+    command->add_flag("--tiny", args->tiny, "smallest size, for tests")->group("");
+    command->add_option("--db", args->db,
+        "run database (default: $DR2_DB, else $XDG_DATA_HOME/dr2net/runs.sqlite, else "
+        "~/.local/share/dr2net/runs.sqlite)");
+    command->add_option("--out", args->out, "folder for the checkpoints and the heatmap CSV")->capture_default_str();
+    command->add_option("--data", args->data, "Fashion-MNIST folder (gzip IDX files)")->capture_default_str();
+    command->add_option("--seed", args->seed, "random seed")->capture_default_str();
+    command->add_option("--threads", args->threads, "intra-op threads (0: LibTorch's default)")->capture_default_str();
+    command->callback([args] { runDemo(*args); });
+}
+
+} // namespace dr2::cli

@@ -27,6 +27,10 @@ public:
     void setHeldBaseline(qint64 bytes);
     /// Shows a reference peak at `bytes`, e.g. the conventional strategy's peak (negative hides it).
     void setReferencePeak(qint64 bytes, const QString& label = QString());
+    /// The reference peak shown in bytes (-1: none).
+    qint64 referencePeak() const { return m_reference; }
+    /// The reference line's label.
+    QString referenceLabel() const { return m_referenceLabel; }
     /// Bytes per axis unit in use (1024, 1024², 1024³).
     double unitBytes() const { return m_unit; }
     /// Name of the axis unit in use ("KiB", "MiB", "GiB").

@@ -87,6 +87,12 @@ bool PlotView::appendSamples(const QString& series, const std::vector<SeriesSamp
 
 void PlotView::refresh()
 {
+    // Drawing a plot nobody sees costs the GUI thread as much as drawing a visible one.
+    if (!isVisible() && window()->isVisible()) {
+        m_replotDeferred = true;
+        return;
+    }
+    m_replotDeferred = false;
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -424,6 +430,13 @@ void PlotView::changeEvent(QEvent* event)
         applyStyle();
         refresh();
     }
+}
+
+void PlotView::showEvent(QShowEvent* event)
+{
+    QWidget::showEvent(event);
+    if (m_replotDeferred)
+        refresh();
 }
 
 void PlotView::resizeEvent(QResizeEvent* event)

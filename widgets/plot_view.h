@@ -46,7 +46,8 @@ public:
     /// Appends samples of a named series (the names each view shows are its kSeries... constants).
     /// Returns false, and ignores the samples, when this view does not show that series.
     virtual bool appendSamples(const QString& series, const std::vector<SeriesSample>& samples);
-    /// Queues one replot: rescales to the data (unless the user zoomed) and redecimates for the view.
+    /// Queues one replot: rescales to the data (unless the user zoomed) and redecimates for the view. While
+    /// the view sits hidden in a shown window (another tab), the replot waits until the view is shown.
     void refresh();
     /// Removes every sample (and the user's zoom); subclasses also clear their own items.
     virtual void clearData();
@@ -138,6 +139,7 @@ protected:
 
     void changeEvent(QEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    void showEvent(QShowEvent* event) override;
 
 private:
     struct Trace {
@@ -178,6 +180,7 @@ private:
     bool m_dataDirty = true;
     bool m_decimationDirty = true;
     int m_replotCount = 0;
+    bool m_replotDeferred = false; // refresh() while hidden in a shown window
 };
 
 } // namespace dr2

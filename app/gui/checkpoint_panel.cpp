@@ -6,15 +6,20 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
 
 namespace dr2 {
 
@@ -52,10 +57,17 @@ CheckpointPanel::CheckpointPanel(QWidget* parent)
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_busy = new QProgressBar(this);
+    m_busy->setRange(0, 0); // indeterminate: the loader reports no progress
+    m_busy->setTextVisible(false);
+    m_busy->setMaximumHeight(12);
+    m_busy->setToolTip(tr("Reading the checkpoint…"));
+    m_busy->hide();
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
     layout->addWidget(m_pathLabel);
+    layout->addWidget(m_busy);
     layout->addWidget(m_error);
     layout->addWidget(m_table, 1);
 
@@ -69,15 +81,40 @@ CheckpointPanel::CheckpointPanel(QWidget* parent)
     });
 }
 
-bool CheckpointPanel::openFile(const QString& path)
+void CheckpointPanel::openFile(const QString& path)
 {
-    m_inspection = inspectCheckpoint(path, m_heads->value());
+    const quint64 generation = ++m_generation;
+    const int heads = m_heads->value();
+    ++m_pending;
+    m_busy->show();
+    m_pathLabel->setText(tr("Reading %1…").arg(path));
+    auto* watcher = new QFutureWatcher<CheckpointInspection>(this);
+    connect(watcher, &QFutureWatcher<CheckpointInspection>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        onInspected(generation, watcher->result());
+    });
+    // inspectCheckpoint never throws; the worker only sees the copied path and head count.
+    watcher->setFuture(QtConcurrent::run([path, heads] { return inspectCheckpoint(path, heads); }));
+}
+
+bool CheckpointPanel::isBusy() const
+{
+    return m_pending > 0;
+}
+
+void CheckpointPanel::onInspected(quint64 generation, const CheckpointInspection& inspection)
+{
+    m_pending = std::max(0, m_pending - 1);
+    m_busy->setVisible(m_pending > 0);
+    if (generation != m_generation)
+        return; // a newer file was opened meanwhile
+    m_inspection = inspection;
     if (m_inspection.ok)
-        rememberRecent(QFileInfo(path).absoluteFilePath());
+        rememberRecent(QFileInfo(m_inspection.path).absoluteFilePath());
     showInspection();
+    emit inspectionFinished(m_inspection);
     if (m_inspection.ok)
         emit checkpointOpened(m_inspection);
-    return m_inspection.ok;
 }
 
 void CheckpointPanel::setHeadsOverride(int heads)

@@ -7,13 +7,18 @@
 
 class QComboBox;
 class QLabel;
+class QProgressBar;
 class QSpinBox;
 class QTableWidget;
+template <typename T>
+class QFutureWatcher;
 
 namespace dr2 {
 
 /// The checkpoint page: open a file (dialog, drag and drop, recent files), see the `inspect` summary or the
-/// loader's error. Never throws; a broken file shows its message in red.
+/// loader's error. The file is read on a worker thread (QtConcurrent) while a busy indicator shows, so a
+/// large checkpoint never blocks the window; when several opens overlap, only the newest one's result is shown.
+/// Never throws; a broken file shows its message in red.
 class CheckpointPanel : public QWidget {
     Q_OBJECT
 public:
@@ -21,8 +26,11 @@ public:
     static constexpr int kMaxRecent = 8;
     /// Creates the panel with the recent files from QSettings.
     explicit CheckpointPanel(QWidget* parent = nullptr);
-    /// Inspects `path` and shows the result; true when it could be read as a ViT.
-    bool openFile(const QString& path);
+    /// Starts inspecting `path` on a worker and shows the result when it arrives (inspectionFinished(), and
+    /// checkpointOpened() when it could be read as a ViT). Returns at once.
+    void openFile(const QString& path);
+    /// True while an inspection runs.
+    bool isBusy() const;
     /// Heads used for checkpoints without metadata (0: infer).
     void setHeadsOverride(int heads);
     /// The last inspection shown.
@@ -41,6 +49,8 @@ public slots:
 signals:
     /// A checkpoint was read successfully (the config panel takes its path and resolution).
     void checkpointOpened(const dr2::CheckpointInspection& inspection);
+    /// The inspection of the newest opened file ended (successfully or with the loader's error).
+    void inspectionFinished(const dr2::CheckpointInspection& inspection);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -49,6 +59,7 @@ protected:
 private:
     void rememberRecent(const QString& path);
     void showInspection();
+    void onInspected(quint64 generation, const CheckpointInspection& inspection);
 
     CheckpointInspection m_inspection;
     QStringList m_recent;
@@ -57,6 +68,9 @@ private:
     QLabel* m_pathLabel = nullptr;
     QLabel* m_error = nullptr;
     QTableWidget* m_table = nullptr;
+    QProgressBar* m_busy = nullptr;
+    int m_pending = 0; // inspections still running (older ones finish but are not shown)
+    quint64 m_generation = 0; // of the newest openFile()
 };
 
 } // namespace dr2

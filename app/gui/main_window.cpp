@@ -1,8 +1,10 @@
 #include "app/gui/main_window.h"
 
 #include "app/gui/checkpoint_panel.h"
+#include "app/gui/export_dialog.h"
 #include "app/gui/live_page.h"
 #include "app/gui/log_panel.h"
+#include "app/gui/run_history.h"
 #include "app/gui/run_config_panel.h"
 #include "app/gui/runs_page.h"
 #include "app/gui/sweep_session.h"
@@ -17,6 +19,8 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -26,6 +30,7 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
@@ -145,7 +150,7 @@ void MainWindow::connectSession()
         m_deviceLabel->setText(tr("device: %1").arg(info.device));
         m_log->appendLine(QStringLiteral("info"),
             tr("run '%1' (%2): %3, %4 iterations").arg(info.name, info.strategy, info.modelSummary).arg(info.totalIterations));
-        m_runs->reload();
+        m_runs->reloadInBackground();
     });
     connect(m_session, &TrainingSession::progress, this, &MainWindow::onProgress);
     connect(m_session, &TrainingSession::evaluated, this, [this](const EvaluationInfo& e) {
@@ -165,7 +170,7 @@ void MainWindow::connectSession()
     connect(m_session, &TrainingSession::failed, this, [this](const QString& message) {
         notify(tr("Run failed"), message);
         QTimer::singleShot(0, this, &MainWindow::updateActions);
-        m_runs->reload();
+        m_runs->reloadInBackground();
     });
 }
 
@@ -179,6 +184,7 @@ bool MainWindow::startRun(QString* error)
     else {
         m_log->clear();
         m_log->appendLine(QStringLiteral("info"), tr("starting run"));
+        showConventionalReference(m_config->configJson());
         m_tabs->setCurrentWidget(m_live);
         updateActions();
         return true;
@@ -187,6 +193,38 @@ bool MainWindow::startRun(QString* error)
         *error = message;
     notify(tr("Cannot start run"), message);
     return false;
+}
+
+void MainWindow::showConventionalReference(const QString& configJson)
+{
+    // The saving is the point: show the peak of a finished conventional run of the same model, resolution and
+    // batch size. The database is read on a worker; a newer run's lookup supersedes this one.
+    MemoryView* memory = m_live->memoryView();
+    memory->setReferencePeak(-1);
+    const QString database = m_runs->databasePath();
+    if (!QFileInfo::exists(database))
+        return;
+    using Lookup = std::optional<RunHistory::Reference>;
+    const quint64 generation = m_session->generation();
+    auto* watcher = new QFutureWatcher<Lookup>(this);
+    connect(watcher, &QFutureWatcher<Lookup>::finished, this, [this, watcher, generation, memory] {
+        watcher->deleteLater();
+        const Lookup reference = watcher->result();
+        if (!reference || generation != m_session->generation())
+            return;
+        memory->setReferencePeak(reference->peakBytes, tr("conventional peak (%1, #%2)").arg(reference->name).arg(reference->runId));
+        m_log->appendLine(QStringLiteral("info"), tr("memory reference: conventional run #%1 peaked at %2")
+                                                      .arg(reference->runId).arg(MemoryView::formatBytes(double(reference->peakBytes))));
+    });
+    const std::string config = configJson.toStdString();
+    watcher->setFuture(QtConcurrent::run([database, config]() -> Lookup {
+        try {
+            RunStore store(database.toStdString(), /*createIfMissing=*/false);
+            return RunHistory::conventionalReference(store, config);
+        } catch (const std::exception&) {
+            return std::nullopt; // no reference line; the runs page shows database errors
+        }
+    }));
 }
 
 void MainWindow::togglePause()
@@ -233,7 +271,7 @@ void MainWindow::onFinished(const RunFinishedInfo& info)
     else if (info.status == QLatin1String("cancelled"))
         m_log->appendLine(QStringLiteral("info"), tr("run stopped after %1 iterations").arg(info.iterations));
     // "failed" is notified through failed().
-    m_runs->reload();
+    m_runs->reloadInBackground();
     // The session marks itself idle right after finished(): update once that has happened.
     QTimer::singleShot(0, this, &MainWindow::updateActions);
 }
@@ -260,26 +298,57 @@ void MainWindow::openDatabase()
 
 void MainWindow::exportPlots()
 {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export plots into"));
-    if (dir.isEmpty())
+    QSettings settings;
+    ExportDialog dialog(settings.value(QStringLiteral("export/folder"), QDir::homePath()).toString(), this);
+    dialog.setChoices(dialog.folder(), settings.value(QStringLiteral("export/size"), QSize(1200, 800)).toSize(),
+        PlotView::CsvRange(settings.value(QStringLiteral("export/csvRange"), int(PlotView::CsvRange::Full)).toInt()));
+    if (dialog.exec() != QDialog::Accepted)
         return;
+    settings.setValue(QStringLiteral("export/folder"), dialog.folder());
+    settings.setValue(QStringLiteral("export/size"), dialog.imageSize());
+    settings.setValue(QStringLiteral("export/csvRange"), int(dialog.csvRange()));
+    QString error;
+    if (exportPlotsTo(dialog.folder(), dialog.imageSize(), dialog.csvRange(), nullptr, &error))
+        notify(tr("Export"), tr("plots written to %1").arg(dialog.folder()));
+    else
+        QMessageBox::warning(this, tr("Export"), error);
+}
+
+bool MainWindow::exportPlotsTo(
+    const QString& folder, const QSize& size, PlotView::CsvRange range, QStringList* written, QString* error)
+{
+    if (!QDir().mkpath(folder)) {
+        if (error)
+            *error = tr("export: cannot create the folder '%1'").arg(folder);
+        return false;
+    }
     const QStringList names = { QStringLiteral("loss"), QStringLiteral("memory"), QStringLiteral("coefficients"),
         QStringLiteral("heatmap"), QStringLiteral("branch_error") };
     const QList<PlotView*> plots = m_live->plots();
     QStringList failures;
-    for (int i = 0; i < plots.size(); ++i) {
-        QString error;
-        for (const char* suffix : { "png", "pdf", "svg" })
-            if (!plots[i]->exportImage(QDir(dir).filePath(names[i] + QLatin1Char('.') + QLatin1String(suffix)),
-                    QSize(1200, 800), &error))
-                failures << error;
-        if (!plots[i]->exportCsv(QDir(dir).filePath(names[i] + QStringLiteral(".csv")), PlotView::CsvRange::Full, &error))
-            failures << error;
+    for (int i = 0; i < plots.size() && i < names.size(); ++i) {
+        QString message;
+        const QString base = QDir(folder).filePath(names[i]);
+        for (const char* suffix : { "png", "pdf", "svg" }) {
+            const QString path = base + QLatin1Char('.') + QLatin1String(suffix);
+            if (plots[i]->exportImage(path, size, &message)) {
+                if (written)
+                    *written << path;
+            } else {
+                failures << message;
+            }
+        }
+        const QString csv = base + QStringLiteral(".csv");
+        if (plots[i]->exportCsv(csv, range, &message)) {
+            if (written)
+                *written << csv;
+        } else {
+            failures << message;
+        }
     }
-    if (failures.isEmpty())
-        notify(tr("Export"), tr("plots written to %1").arg(dir));
-    else
-        QMessageBox::warning(this, tr("Export"), failures.join(QLatin1Char('\n')));
+    if (error)
+        *error = failures.join(QLatin1Char('\n'));
+    return failures.isEmpty();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "app/gui/session_types.h"
+#include "widgets/plot_view.h"
 
 #include <QMainWindow>
 
@@ -36,6 +37,11 @@ public:
     void togglePause();
     /// Stops the run.
     void stopRun();
+    /// Writes every live plot into `folder` (created when missing) as loss/memory/coefficients/heatmap/
+    /// branch_error .png, .pdf and .svg at `size`, and .csv with `range`; the paths written go to `written`.
+    /// False with one line per failed file in `error` (what was written stays).
+    bool exportPlotsTo(const QString& folder, const QSize& size, PlotView::CsvRange range,
+        QStringList* written = nullptr, QString* error = nullptr);
     /// Shows a notification (tray message when a tray exists, else the status bar); also logged.
     void notify(const QString& title, const QString& text);
 
@@ -70,6 +76,7 @@ private:
     void exportPlots();
     void onProgress(const RunProgress& progress);
     void onFinished(const RunFinishedInfo& info);
+    void showConventionalReference(const QString& configJson);
     void updateActions();
 
     TrainingSession* m_session = nullptr;

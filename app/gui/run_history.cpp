@@ -1,6 +1,7 @@
 #include "app/gui/run_history.h"
 
 #include "storage/run_store.h"
+#include "training/train_config.h"
 #include "widgets/coefficient_view.h"
 #include "widgets/loss_view.h"
 #include "widgets/memory_view.h"
@@ -65,6 +66,44 @@ SeriesBatch RunHistory::series(RunStore& store, qint64 runId)
     for (auto& [name, samples] : grouped)
         batch.emplace_back(name, std::move(samples));
     return batch;
+}
+
+std::string RunHistory::memoryKey(const std::string& configJson)
+{
+    const auto parsed = nlohmann::json::parse(configJson, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object())
+        return {};
+    nlohmann::json config;
+    try {
+        config = TrainConfig::fromJson(parsed).toJson();
+    } catch (const std::exception&) {
+        return {}; // an old or broken config cannot be compared
+    }
+    const nlohmann::json& model = config["model"];
+    const nlohmann::json key = {
+        { "device", config["device"] },
+        { "model",
+            { model["preset"], model["checkpoint"], model["depth"], model["embed_dim"], model["heads"],
+                model["patch_size"], model["in_channels"], model["num_frames"], model["tubelet_size"] } },
+        { "image_size", model["image_size"] },
+        { "batch_size", config["optim"]["batch_size"] },
+    };
+    return key.dump();
+}
+
+std::optional<RunHistory::Reference> RunHistory::conventionalReference(RunStore& store, const std::string& configJson)
+{
+    const std::string wanted = memoryKey(configJson);
+    if (wanted.empty())
+        return std::nullopt;
+    for (const RunRecord& record : store.listRuns()) { // newest first
+        if (record.strategy != "conventional" || record.status != RunStatus::Finished || !record.peakMemoryBytes
+            || *record.peakMemoryBytes <= 0)
+            continue;
+        if (memoryKey(record.configJson) == wanted)
+            return Reference { record.id, QString::fromStdString(record.name), *record.peakMemoryBytes };
+    }
+    return std::nullopt;
 }
 
 } // namespace dr2

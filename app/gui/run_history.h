@@ -6,6 +6,9 @@
 #include <QString>
 #include <QVector>
 
+#include <optional>
+#include <string>
+
 namespace dr2 {
 
 class RunStore;
@@ -19,6 +22,20 @@ public:
     /// The scalar series of a run under the names the plot views use (loss, lr, top1, alpha, beta,
     /// memory.current, memory.peak); top-1 comes from the evaluations.
     static SeriesBatch series(RunStore& store, qint64 runId);
+
+    /// A finished run to compare memory against.
+    struct Reference {
+        qint64 runId = 0; ///< the reference run
+        QString name; ///< its name
+        qint64 peakBytes = 0; ///< its recorded peak tensor memory
+    };
+    /// What a run's peak memory depends on, from its config JSON (normalised by TrainConfig, so defaults and
+    /// spelled-out values compare equal): the model (preset, checkpoint, sizes, frames), the resolution, the
+    /// batch size and the device. Empty when the JSON is not a valid run config.
+    static std::string memoryKey(const std::string& configJson);
+    /// The newest finished `conventional` run with a recorded peak and the same memoryKey() as `configJson`:
+    /// the reference a reversible run's saving is measured against. None when there is no such run.
+    static std::optional<Reference> conventionalReference(RunStore& store, const std::string& configJson);
 };
 
 } // namespace dr2

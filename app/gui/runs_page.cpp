@@ -1,5 +1,6 @@
 #include "app/gui/runs_page.h"
 
+#include "app/gui/run_checkpoint_export.h"
 #include "app/gui/run_history.h"
 #include "storage/run_store.h"
 #include "widgets/loss_view.h"
@@ -7,12 +8,15 @@
 #include "widgets/run_table_view.h"
 #include "widgets/table2_view.h"
 
+#include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
 #include <QSplitter>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace dr2 {
 
@@ -23,6 +27,9 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     m_label = new QLabel(this);
     m_label->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* refresh = new QPushButton(tr("Refresh"), this);
+    m_exportButton = new QPushButton(tr("Export checkpoint…"), this);
+    m_exportButton->setToolTip(tr("Write the selected run's finetuned weights as safetensors (like dr2net-cli export)"));
+    m_exportButton->setEnabled(false);
     m_table = new RunTableView(this);
     m_table2 = new Table2View(this);
     m_comparison = new LossView(this);
@@ -30,6 +37,7 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_label, 1);
+    top->addWidget(m_exportButton);
     top->addWidget(refresh);
     auto* bottom = new QSplitter(Qt::Horizontal, this);
     bottom->addWidget(m_table2);
@@ -42,7 +50,11 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     layout->addWidget(split, 1);
 
     connect(refresh, &QPushButton::clicked, this, &RunsPage::reload);
-    connect(m_table, &RunTableView::selectionChanged, this, [this] { overlaySelected(); });
+    connect(m_table, &RunTableView::selectionChanged, this, [this] {
+        m_exportButton->setEnabled(!m_table->selectedRunIds().isEmpty());
+        overlaySelected();
+    });
+    connect(m_exportButton, &QPushButton::clicked, this, &RunsPage::exportSelectedWithDialog);
     reload();
 }
 
@@ -52,25 +64,96 @@ void RunsPage::setDatabasePath(const QString& path)
     reload();
 }
 
+namespace {
+
+    struct Loaded {
+        QVector<RunSummary> runs;
+        QString error;
+    };
+
+    Loaded loadRuns(const QString& databasePath)
+    {
+        Loaded loaded;
+        if (!QFileInfo::exists(databasePath))
+            return loaded;
+        try {
+            RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
+            loaded.runs = RunHistory::summaries(store);
+        } catch (const std::exception& e) {
+            loaded.error = QString::fromUtf8(e.what());
+        }
+        return loaded;
+    }
+
+} // namespace
+
 bool RunsPage::reload()
 {
-    m_error.clear();
-    QVector<RunSummary> runs;
-    if (QFileInfo::exists(m_databasePath)) {
-        try {
-            RunStore store(m_databasePath.toStdString(), /*createIfMissing=*/false);
-            runs = RunHistory::summaries(store);
-        } catch (const std::exception& e) {
-            m_error = QString::fromUtf8(e.what());
-        }
-    }
+    ++m_generation; // a background reload still running is older than this one
+    const Loaded loaded = loadRuns(m_databasePath);
+    showRuns(loaded.runs, loaded.error);
+    return m_error.isEmpty();
+}
+
+void RunsPage::reloadInBackground()
+{
+    const quint64 generation = ++m_generation;
+    const QString path = m_databasePath;
+    auto* watcher = new QFutureWatcher<Loaded>(this);
+    connect(watcher, &QFutureWatcher<Loaded>::finished, this, [this, watcher, generation, path] {
+        watcher->deleteLater();
+        if (generation != m_generation || path != m_databasePath)
+            return;
+        const Loaded loaded = watcher->result();
+        showRuns(loaded.runs, loaded.error);
+    });
+    watcher->setFuture(QtConcurrent::run([path] { return loadRuns(path); }));
+}
+
+void RunsPage::showRuns(const QVector<RunSummary>& runs, const QString& error)
+{
+    m_error = error;
     m_table->model()->setRuns(runs);
     m_table2->setRuns(runs);
     m_label->setText(m_error.isEmpty()
             ? tr("%1 — %n run(s)", nullptr, runs.size()).arg(m_databasePath)
             : tr("%1 — error: %2").arg(m_databasePath, m_error));
     m_label->setStyleSheet(m_error.isEmpty() ? QString() : QStringLiteral("color: #c0392b;"));
-    return m_error.isEmpty();
+}
+
+void RunsPage::exportSelectedWithDialog()
+{
+    const QVector<qint64> ids = m_table->selectedRunIds();
+    if (ids.isEmpty())
+        return;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export checkpoint of run #%1").arg(ids.first()),
+        QStringLiteral("run-%1.safetensors").arg(ids.first()), tr("safetensors (*.safetensors)"));
+    if (!path.isEmpty())
+        exportCheckpoint(ids.first(), path);
+}
+
+void RunsPage::exportCheckpoint(qint64 runId, const QString& outPath)
+{
+    m_exportButton->setEnabled(false);
+    m_label->setText(tr("%1 — exporting run #%2 to %3…").arg(m_databasePath).arg(runId).arg(outPath));
+    auto* watcher = new QFutureWatcher<RunCheckpointExport>(this);
+    connect(watcher, &QFutureWatcher<RunCheckpointExport>::finished, this, [this, watcher] {
+        watcher->deleteLater();
+        const RunCheckpointExport result = watcher->result();
+        m_exportButton->setEnabled(!m_table->selectedRunIds().isEmpty());
+        m_label->setText(result.ok ? tr("%1 — run #%2 exported to %3 (%4 tensors, SHA-256 %5)")
+                                         .arg(m_databasePath)
+                                         .arg(result.runId)
+                                         .arg(result.outPath)
+                                         .arg(result.tensors)
+                                         .arg(result.sha256.left(12))
+                                   : tr("%1 — export failed: %2").arg(m_databasePath, result.error));
+        m_label->setStyleSheet(result.ok ? QString() : QStringLiteral("color: #c0392b;"));
+        emit checkpointExported(result.ok, result.ok ? result.outPath : result.error);
+    });
+    const QString database = m_databasePath;
+    watcher->setFuture(
+        QtConcurrent::run([database, runId, outPath] { return exportRunCheckpoint(database, runId, outPath); }));
 }
 
 void RunsPage::overlaySelected()

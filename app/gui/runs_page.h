@@ -1,9 +1,13 @@
 #pragma once
 
+#include "widgets/run_summary.h"
+
 #include <QString>
+#include <QVector>
 #include <QWidget>
 
 class QLabel;
+class QPushButton;
 
 namespace dr2 {
 
@@ -12,7 +16,8 @@ class RunTableView;
 class Table2View;
 
 /// The runs page: every recorded run of the database in a sortable, filterable table, the "Table 2" summary
-/// per strategy, and the loss curves of the selected runs overlaid for comparison.
+/// per strategy, the loss curves of the selected runs overlaid for comparison, and "Export checkpoint…" of
+/// the selected run's finetuned weights (the CLI's export, on a worker thread).
 class RunsPage : public QWidget {
     Q_OBJECT
 public:
@@ -35,8 +40,22 @@ public slots:
     /// Reads the runs again; true on success (a missing database is an empty list).
     bool reload();
 
+public:
+    /// Reads the runs on a worker thread and shows them when read (the GUI thread never waits on SQLite,
+    /// e.g. while a run's recorder writes); a newer reload supersedes an older one.
+    void reloadInBackground();
+    /// Exports run `runId`'s final weights to `outPath` ("dr2" names) on a worker; checkpointExported() follows.
+    void exportCheckpoint(qint64 runId, const QString& outPath);
+    /// Asks for a file name and exports the first selected run's weights there.
+    void exportSelectedWithDialog();
+
+signals:
+    /// A checkpoint export ended: `ok`, and the written file or the error (one line).
+    void checkpointExported(bool ok, const QString& pathOrError);
+
 private:
     void overlaySelected();
+    void showRuns(const QVector<RunSummary>& runs, const QString& error);
 
     QString m_databasePath;
     QString m_error;
@@ -44,6 +63,8 @@ private:
     RunTableView* m_table = nullptr;
     Table2View* m_table2 = nullptr;
     LossView* m_comparison = nullptr;
+    QPushButton* m_exportButton = nullptr;
+    quint64 m_generation = 0; // of the newest reload
 };
 
 } // namespace dr2

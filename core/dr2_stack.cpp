@@ -104,8 +104,14 @@ public:
             if (recordRng)
                 state->rng.push_back(RngState::capture(x.device()));
             torch::Tensor next = stack.runBranch(i, x);
-            next = next.add(x, state->alpha).add_(y);
-            y = x.mul(state->beta);
+            // Accumulate into the branch output when it is a fresh tensor nobody else holds (the usual case);
+            // a branch that returns its input, a view or a parameter gets an out-of-place sum.
+            if (next.storage().use_count() == 1 && !next.is_alias_of(x))
+                next.add_(x, state->alpha).add_(y);
+            else
+                next = next.add(x, state->alpha).add_(y);
+            // After the first branch, x is this loop's own temporary and can become y in place.
+            y = i == state->begin ? x.mul(state->beta) : x.mul_(state->beta);
             x = std::move(next);
         }
         ctx->set_materialize_grads(false); // y_N usually gets no gradient: do not allocate zeros for it
@@ -150,9 +156,8 @@ public:
                 }
             }
             torch::Tensor yPrev = x.sub(f.detach()).sub_(xPrev, alpha); // eq. 2, second half
-            torch::Tensor gxPrev = gx.mul(alpha);
-            if (gIn.defined())
-                gxPrev.add_(gIn);
+            // gIn is the leaf gradient of this recompute, owned here: accumulate into it.
+            torch::Tensor gxPrev = gIn.defined() ? gIn.add_(gx, alpha) : gx.mul(alpha);
             if (gy.defined())
                 gxPrev.add_(gy, beta);
             gy = gx;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <numeric>
 #include <random>
 #include <stdexcept>
 
@@ -144,12 +145,11 @@ void DataLoader::startEpoch(int64_t epoch, int64_t firstBatch)
     stopProducer();
     m_epoch = epoch;
     m_nextIndex = firstBatch;
-    m_order = m_shuffle ? seededPermutation(m_dataset.size(), mix(m_seed, static_cast<uint64_t>(epoch), ~0ull))
-                        : seededPermutation(0, 0);
-    if (!m_shuffle) {
+    if (m_shuffle) {
+        m_order = seededPermutation(m_dataset.size(), mix(m_seed, static_cast<uint64_t>(epoch), ~0ull));
+    } else {
         m_order.resize(static_cast<size_t>(m_dataset.size()));
-        for (int64_t i = 0; i < m_dataset.size(); ++i)
-            m_order[static_cast<size_t>(i)] = i;
+        std::iota(m_order.begin(), m_order.end(), int64_t { 0 });
     }
     if (!m_background)
         return;

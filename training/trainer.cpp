@@ -134,6 +134,13 @@ bool Trainer::waitWhilePaused()
     return !m_cancelled;
 }
 
+GradProbeTarget Trainer::probeTarget(const at::Tensor& images, const at::Tensor& labels)
+{
+    return { m_model.ptr().get(), &m_model->stack(), [this, &images, &labels](c10::ScalarType dtype) {
+                return torch::nn::functional::cross_entropy(m_model->forward(images.to(dtype)), labels);
+            } };
+}
+
 void Trainer::chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels)
 {
     const ScheduleOptions& options = m_schedule->options();
@@ -141,9 +148,7 @@ void Trainer::chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels)
     path.tauIterations = m_config.autoEnd.points - 1;
     path.eta = 1;
     const CoefficientSchedule walk(path);
-    GradProbeTarget target { m_model.ptr().get(), &m_model->stack(), [&](c10::ScalarType dtype) {
-                                return torch::nn::functional::cross_entropy(m_model->forward(images.to(dtype)), labels);
-                            } };
+    const GradProbeTarget target = probeTarget(images, labels);
     AutoEndEvent event;
     event.targetMse = m_config.autoEnd.targetMse;
     event.chosen = options.end;
@@ -179,9 +184,7 @@ void Trainer::chooseSegments(int64_t iteration, const at::Tensor& images, const 
         && std::abs(beta - m_segmentChosenAt.second) < 0.05)
         return;
     m_segmentChosenAt = { alpha, beta };
-    GradProbeTarget target { m_model.ptr().get(), &stack, [&](c10::ScalarType dtype) {
-                                return torch::nn::functional::cross_entropy(m_model->forward(images.to(dtype)), labels);
-                            } };
+    const GradProbeTarget target = probeTarget(images, labels);
     const int64_t n = stack.size();
     int64_t chosen = 1;
     double measured = 0.0;
@@ -207,7 +210,7 @@ EvaluationEvent Trainer::evaluate(DataLoader& loader, int64_t iteration, int64_t
 {
     torch::NoGradGuard noGrad;
     m_model->eval();
-    const c10::Device device = parseDevice(m_config.device);
+    const c10::Device device = m_device;
     double lossSum = 0.0;
     int64_t correct1 = 0;
     int64_t correct5 = 0;
@@ -258,7 +261,7 @@ void Trainer::saveCheckpoint(const State& state)
     archive.write("segment_alpha", c10::IValue(m_segmentChosenAt.first));
     archive.write("segment_beta", c10::IValue(m_segmentChosenAt.second));
     archive.write("rng_cpu", RngState::capture(c10::Device(c10::kCPU)).tensor());
-    const c10::Device device = parseDevice(m_config.device);
+    const c10::Device device = m_device;
     if (!device.is_cpu()) // dropout masks on a GPU come from its own generator
         archive.write("rng_device", RngState::capture(device).tensor());
     const auto& end = m_schedule->options().end;
@@ -322,7 +325,7 @@ void Trainer::loadCheckpoint(State& state)
     at::Tensor rng;
     archive.read("rng_cpu", rng);
     RngState::fromTensor(c10::Device(c10::kCPU), rng).restore();
-    const c10::Device device = parseDevice(m_config.device);
+    const c10::Device device = m_device;
     if (!device.is_cpu()) {
         at::Tensor deviceRng;
         if (archive.try_read("rng_device", deviceRng))
@@ -336,7 +339,8 @@ RunFinishedEvent Trainer::run()
     const auto startTime = std::chrono::steady_clock::now();
     if (m_config.threads > 0)
         torch::set_num_threads(m_config.threads);
-    const c10::Device device = parseDevice(m_config.device);
+    m_device = parseDevice(m_config.device);
+    const c10::Device device = m_device;
     MemoryMeter& meter = MemoryMeter::forDevice(device);
     m_cancelled = false;
 
@@ -555,11 +559,7 @@ RunFinishedEvent Trainer::run()
                 if (reversible && m_config.probe.every > 0 && state.iteration % m_config.probe.every == 0) {
                     ProbeEvent probe;
                     probe.iteration = iteration;
-                    GradProbeTarget target { m_model.ptr().get(), &stack, [&](c10::ScalarType dtype) {
-                                                return torch::nn::functional::cross_entropy(
-                                                    m_model->forward(probeImages.to(dtype)), probeLabels);
-                                            } };
-                    probe.report = probeGradientError(target, stack.alpha(), stack.beta(), { false, false, m_config.seed });
+                    probe.report = probeGradientError(probeTarget(probeImages, probeLabels), stack.alpha(), stack.beta(), { false, false, m_config.seed });
                     for (auto* o : m_observers)
                         o->onProbe(probe);
                 }

@@ -55,6 +55,8 @@ public:
 private:
     struct State;
     void emitLog(const std::string& level, const std::string& text);
+    /// The gradient probe's view of the model: cross-entropy on a fixed batch (the tensors must outlive it).
+    GradProbeTarget probeTarget(const at::Tensor& images, const at::Tensor& labels);
     bool waitWhilePaused();
     void chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels);
     void chooseSegments(int64_t iteration, const at::Tensor& images, const at::Tensor& labels);
@@ -63,6 +65,7 @@ private:
     void loadCheckpoint(State& state);
 
     TrainConfig m_config;
+    c10::Device m_device { c10::kCPU }; ///< parsed from m_config.device when run() starts
     std::vector<TrainObserver*> m_observers;
     std::string m_resumeDir;
     ViT m_model { nullptr };

@@ -374,6 +374,68 @@ void RunArrayFile::flush()
     context.check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flushing");
 }
 
+size_t RunArrayFile::discardAfter(int64_t iteration)
+{
+    requireWritable("discardAfter");
+    Context context(m_path);
+    size_t dropped = 0;
+    // Rows are appended in iteration order: keep the prefix up to `iteration`, shrink every column to it.
+    auto keptRows = [&](hid_t iterationSet) {
+        const auto iterations = readAll<int64_t>(context, iterationSet, H5T_NATIVE_INT64);
+        const auto end = std::upper_bound(iterations.begin(), iterations.end(), iteration);
+        dropped += static_cast<size_t>(iterations.end() - end);
+        return static_cast<hsize_t>(end - iterations.begin());
+    };
+    auto shrink = [&](hid_t dataset, hsize_t rows) {
+        hsize_t cols = 0;
+        if (datasetRows(context, dataset, &cols) <= rows)
+            return;
+        hsize_t extent[2] = { rows, cols };
+        context.check(H5Dset_extent(dataset, extent), "shrinking dataset");
+    };
+
+    Handle memory(openGroup(context, m_file, "/memory"), H5Gclose);
+    {
+        Handle iterationSet(openDataset(context, memory, "iteration"), H5Dclose);
+        const hsize_t rows = keptRows(iterationSet);
+        for (const std::string& name : childNames(context, memory)) {
+            Handle dataset(openDataset(context, memory, name), H5Dclose);
+            shrink(dataset, rows);
+        }
+    }
+    Handle probes(openGroup(context, m_file, "/probes"), H5Gclose);
+    {
+        Handle iterationSet(openDataset(context, probes, "iteration"), H5Dclose);
+        const hsize_t rows = keptRows(iterationSet);
+        for (const char* name : { "iteration", "alpha", "beta" }) {
+            Handle dataset(openDataset(context, probes, name), H5Dclose);
+            shrink(dataset, rows);
+        }
+        for (const char* groupPath : { "/probes/metrics", "/probes/per_branch" }) {
+            Handle group(openGroup(context, m_file, groupPath), H5Gclose);
+            for (const std::string& name : childNames(context, group)) {
+                Handle dataset(openDataset(context, group, name), H5Dclose);
+                shrink(dataset, rows);
+            }
+        }
+    }
+    Handle heatmaps(openGroup(context, m_file, "/heatmaps"), H5Gclose);
+    for (const std::string& name : childNames(context, heatmaps)) {
+        bool later = false;
+        {
+            Handle group(openGroup(context, heatmaps, name), H5Gclose);
+            later = readInt64Attribute(context, group, "iteration") > iteration;
+        }
+        if (later) {
+            context.check(H5Ldelete(heatmaps, name.c_str(), H5P_DEFAULT), "deleting heatmap " + name);
+            ++dropped;
+        }
+    }
+    if (dropped > 0)
+        flush();
+    return dropped;
+}
+
 void RunArrayFile::appendProbe(const ProbeRecord& probe)
 {
     requireWritable("appendProbe");

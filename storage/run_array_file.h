@@ -34,6 +34,10 @@ public:
     void writeHeatmap(const HeatmapRecord& heatmap);
     /// Appends samples to /memory.
     void appendMemory(const std::vector<MemorySample>& samples);
+    /// Drops what was recorded after `iteration`: probe and memory rows with a larger iteration (rows are in
+    /// iteration order) and heatmaps whose `iteration` is larger. A resumed run calls this with the iteration
+    /// of its checkpoint, so the steps it recomputes are not recorded twice. Returns the rows and heatmaps dropped.
+    size_t discardAfter(int64_t iteration);
     /// Writes everything buffered to the file (H5Fflush).
     void flush();
     /// Flushes and closes; the destructor does this too, without throwing.

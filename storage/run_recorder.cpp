@@ -62,6 +62,8 @@ RunRecorder::RunRecorder(const std::string& databasePath, RunRecord run, RunReco
         const bool append = resume && fileExists(m_options.arraysPath);
         m_writer->arrays = std::make_unique<RunArrayFile>(
             m_options.arraysPath, append ? RunArrayFile::Mode::Append : RunArrayFile::Mode::Create, m_runId);
+        if (append && m_options.keepArraysUpTo)
+            m_writer->arrays->discardAfter(*m_options.keepArraysUpTo);
         for (const ArtifactRecord& artifact : store.artifacts(m_runId))
             if (artifact.kind == "arrays" && artifact.path == m_options.arraysPath)
                 m_arraysArtifactId = artifact.id;

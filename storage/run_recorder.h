@@ -18,6 +18,10 @@ namespace dr2 {
 struct RunRecorderOptions {
     /// The run's HDF5 file (probes, heatmaps, memory timeline); empty: no array file.
     std::string arraysPath;
+    /// When continuing a run (RunRecord::id set) whose HDF5 file exists: drop what that file recorded after this
+    /// iteration (RunArrayFile::discardAfter), because the resumed run records those iterations again. Scalars
+    /// in the database need no such step: a scalar at a stored iteration is replaced.
+    std::optional<int64_t> keepArraysUpTo;
     /// Minimum time between two commits (so at most 1000 / commitIntervalMs commits per second), unless
     /// flush() is called or the queue is half full.
     std::chrono::milliseconds commitInterval { 250 };

@@ -164,6 +164,8 @@ void RunRecordingObserver::onStarted(const RunStartedEvent& event)
         for (const ArtifactRecord& artifact : store.artifacts(id))
             if (artifact.kind == "arrays")
                 options.arraysPath = artifact.path;
+        // Iterations from the checkpoint on are trained (and recorded) again.
+        options.keepArraysUpTo = event.startIteration - 1;
     }
     RunRecord existing;
     existing.id = id; // RunRecorder reopens an existing id as `running`, written by this process

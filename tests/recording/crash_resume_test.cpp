@@ -145,6 +145,19 @@ TEST(CrashResume, SigkillMidRunThenResumeToFinished)
     for (const auto& artifact : store.artifacts(runId))
         kinds.insert(artifact.kind);
     EXPECT_TRUE(kinds.count("weights") && kinds.count("checkpoint") && kinds.count("arrays"));
+    // The HDF5 timeline holds each iteration once: what the killed process recorded after its last checkpoint
+    // was dropped when the resumed run reopened the file, then recorded again.
+    for (const auto& artifact : store.artifacts(runId))
+        if (artifact.kind == "arrays") {
+            RunArrayFile file(artifact.path, RunArrayFile::Mode::Read);
+            const auto memory = file.readMemory();
+            ASSERT_EQ(memory.size(), 30u);
+            for (size_t i = 0; i < memory.size(); ++i)
+                EXPECT_EQ(memory[i].iteration, static_cast<int64_t>(i));
+            const auto probes = file.readProbes();
+            for (size_t i = 1; i < probes.size(); ++i)
+                EXPECT_LT(probes[i - 1].iteration, probes[i].iteration);
+        }
     bool sawResumed = false;
     for (const auto& event : store.events(runId))
         sawResumed = sawResumed || event.message.rfind("resumed at iteration", 0) == 0;

@@ -155,3 +155,55 @@ TEST(RunArrayFile, OpenErrorsNameTheFile)
     RunArrayFile reader(path, RunArrayFile::Mode::Read);
     EXPECT_THROW(reader.appendMemory({ { 0, 1, 1 } }), std::logic_error);
 }
+
+TEST(RunArrayFile, DiscardAfterDropsLaterRowsAndHeatmapsForAResume)
+{
+    test::TempDir dir;
+    const std::string path = dir.file("run.h5");
+    auto heatmapAt = [](const std::string& name, int64_t iteration) {
+        HeatmapRecord heatmap;
+        heatmap.name = name;
+        heatmap.iteration = iteration;
+        heatmap.alphas = { 0.0, 1.0 };
+        heatmap.betas = { 1.0 };
+        heatmap.metrics["mse"] = { 1, 2 };
+        return heatmap;
+    };
+    {
+        RunArrayFile file(path, RunArrayFile::Mode::Create, /*runId=*/7);
+        for (int64_t i = 0; i < 10; ++i) {
+            file.appendMemory({ { i, 100 + i, 200 + i } });
+            if (i % 2 == 0)
+                file.appendProbe(makeProbe(i, 3));
+        }
+        file.writeHeatmap(heatmapAt("early", 2));
+        file.writeHeatmap(heatmapAt("late", 8));
+    }
+    {
+        // A checkpoint after iteration 5: iterations 6..9 are trained again and must not appear twice.
+        RunArrayFile file(path, RunArrayFile::Mode::Append, /*runId=*/7);
+        EXPECT_EQ(file.discardAfter(5), 4u + 2u + 1u); // memory 6..9, probes 6 and 8, heatmap "late"
+        for (int64_t i = 6; i < 10; ++i) {
+            file.appendMemory({ { i, 300 + i, 400 + i } });
+            if (i % 2 == 0)
+                file.appendProbe(makeProbe(i, 3));
+        }
+        file.writeHeatmap(heatmapAt("late", 8)); // the name is free again
+    }
+    RunArrayFile file(path, RunArrayFile::Mode::Read);
+    const auto memory = file.readMemory();
+    ASSERT_EQ(memory.size(), 10u);
+    for (size_t i = 0; i < memory.size(); ++i) {
+        EXPECT_EQ(memory[i].iteration, static_cast<int64_t>(i));
+        EXPECT_EQ(memory[i].currentBytes, (i < 6 ? 100 : 300) + static_cast<int64_t>(i));
+    }
+    const auto probes = file.readProbes();
+    ASSERT_EQ(probes.size(), 5u);
+    for (size_t i = 0; i < probes.size(); ++i) {
+        EXPECT_EQ(probes[i].iteration, static_cast<int64_t>(2 * i));
+        ASSERT_EQ(probes[i].perBranch.at("mse").size(), 3u);
+        EXPECT_DOUBLE_EQ(probes[i].metrics.at("mse"), makeProbe(probes[i].iteration, 3).metrics.at("mse"));
+    }
+    EXPECT_EQ(file.heatmapNames(), (std::vector<std::string> { "early", "late" }));
+    EXPECT_THROW(file.discardAfter(0), std::logic_error); // read-only
+}

@@ -19,6 +19,9 @@ struct RunSummary {
     std::optional<qint64> peakBytes; ///< peak tensor memory of the run in bytes
     std::optional<double> seconds; ///< wall time of the run
     QStringList tags; ///< free-form tags
+    /// What runs must share to be compared in Table 2: model, input and data (e.g. "vit 64d×4 ..., 40² patch 4,
+    /// 5 classes · fashion-mnist classes 5,6,7,8,9"). Empty: unknown (such runs form one group of their own).
+    QString setup;
 };
 
 } // namespace dr2

@@ -51,19 +51,23 @@ QString strategyDisplayName(const QString& strategy)
 
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
 {
-    std::map<QString, std::pair<const RunSummary*, int>> best;
+    QStringList setups; // in order of first appearance
+    std::map<std::pair<QString, QString>, std::pair<const RunSummary*, int>> best; // (setup, strategy)
     for (const RunSummary& run : runs) {
-        if (run.status != QLatin1String("finished"))
+        if (run.status != QLatin1String("finished") || !run.finalTop1)
             continue;
-        auto& slot = best[run.strategy];
+        if (!setups.contains(run.setup))
+            setups << run.setup;
+        auto& slot = best[{ run.setup, run.strategy }];
         ++slot.second;
         if (!slot.first || better(run, *slot.first))
             slot.first = &run;
     }
     QVector<Table2Row> rows;
-    for (const auto& [strategy, entry] : best) {
+    for (const auto& [key, entry] : best) {
         Table2Row row;
-        row.strategy = strategy;
+        row.setup = key.first;
+        row.strategy = key.second;
         row.finishedRuns = entry.second;
         row.runId = entry.first->id;
         row.finalTop1 = entry.first->finalTop1;
@@ -74,18 +78,23 @@ QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
         const int position = static_cast<int>(paperOrder().indexOf(strategy));
         return position < 0 ? static_cast<int>(paperOrder().size()) : position;
     };
-    std::stable_sort(rows.begin(), rows.end(), [&rank](const Table2Row& a, const Table2Row& b) {
+    std::stable_sort(rows.begin(), rows.end(), [&](const Table2Row& a, const Table2Row& b) {
+        const qsizetype sa = setups.indexOf(a.setup), sb = setups.indexOf(b.setup);
+        if (sa != sb)
+            return sa < sb;
         const int ra = rank(a.strategy), rb = rank(b.strategy);
         return ra != rb ? ra < rb : a.strategy < b.strategy;
     });
-    const auto conventional = std::find_if(
-        rows.begin(), rows.end(), [](const Table2Row& row) { return row.strategy == QLatin1String("conventional"); });
-    if (conventional != rows.end() && conventional->peakBytes && *conventional->peakBytes > 0) {
+    for (const QString& setup : setups) {
+        const auto conventional = std::find_if(rows.begin(), rows.end(), [&setup](const Table2Row& row) {
+            return row.setup == setup && row.strategy == QLatin1String("conventional");
+        });
+        if (conventional == rows.end() || !conventional->peakBytes || *conventional->peakBytes <= 0)
+            continue;
         const double reference = static_cast<double>(*conventional->peakBytes);
-        for (Table2Row& row : rows) {
-            if (row.peakBytes)
+        for (Table2Row& row : rows)
+            if (row.setup == setup && row.peakBytes)
                 row.memoryVsConventional = static_cast<double>(*row.peakBytes) / reference;
-        }
     }
     return rows;
 }

@@ -10,17 +10,21 @@ namespace dr2 {
 
 /// One row of the paper's Table 2 analogue: a strategy's final accuracy and peak memory.
 struct Table2Row {
+    QString setup; ///< the runs' common setup (RunSummary::setup); rows are compared within a setup only
     QString strategy; ///< strategy key (e.g. "dr2net")
     int finishedRuns = 0; ///< finished runs of this strategy that were considered
     qint64 runId = 0; ///< the run the numbers come from (best final top-1 among the finished runs)
     std::optional<double> finalTop1; ///< final top-1 of that run, fraction in [0, 1]
     std::optional<qint64> peakBytes; ///< peak tensor memory of that run in bytes
-    std::optional<double> memoryVsConventional; ///< peakBytes / the conventional row's peakBytes
+    std::optional<double> memoryVsConventional; ///< peakBytes / the peakBytes of the same setup's conventional row
 };
 
-/// Builds Table 2 from runs: only runs with status "finished" count; per strategy the run with the best final
-/// top-1 (ties: the lower peak memory) gives the row. Rows follow the paper's order (conventional, frozen,
-/// reversible-scratch, hard-finetune, vanilla, dr2net), then other strategies alphabetically.
+/// Builds Table 2 from runs: only finished runs with a final top-1 count (a gradient-error sweep has none);
+/// per setup and strategy the run with the best final top-1 (ties: the lower peak memory) gives the row, and
+/// memory is relative to the conventional row of the same setup (a pretraining run at another resolution is
+/// not a baseline for a finetune). Setups appear in the order of their first run in `runs`; within a setup,
+/// rows follow the paper's order (conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net),
+/// then other strategies alphabetically.
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs);
 
 /// Readable name of a strategy key for tables ("dr2net" -> "Dr²Net (dynamic α/β)").

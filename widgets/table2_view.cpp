@@ -18,14 +18,16 @@ Table2View::Table2View(QWidget* parent)
     , m_caption(new QLabel(this))
 {
     m_table->setHorizontalHeaderLabels(
-        { tr("Strategy"), tr("Finished runs"), tr("Final top-1"), tr("Peak memory"), tr("Memory vs conventional") });
+        { tr("Strategy"), tr("Finished runs"), tr("Final top-1"), tr("Peak memory"), tr("Memory vs conventional"),
+            tr("Setup") });
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_caption->setWordWrap(true);
-    m_caption->setText(tr("Final accuracy and peak tensor memory per strategy (best finished run of each)."));
+    m_caption->setText(tr("Final accuracy and peak tensor memory per strategy (best finished run of each), "
+                          "compared within runs of the same model, input and data."));
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_caption);
@@ -53,7 +55,13 @@ void Table2View::setRuns(const QVector<RunSummary>& runs)
             row.memoryVsConventional ? QStringLiteral("%1 %").arg(*row.memoryVsConventional * 100.0, 0, 'f', 1)
                                      : QStringLiteral("–"),
             true);
+        set(Setup, row.setup.isEmpty() ? QStringLiteral("–") : row.setup, false);
     }
+    QStringList setups;
+    for (const Table2Row& row : m_rows)
+        if (!setups.contains(row.setup))
+            setups << row.setup;
+    m_table->setColumnHidden(Setup, setups.size() < 2);
 }
 
 bool Table2View::exportCsv(const QString& path, QString* error) const
@@ -67,13 +75,13 @@ bool Table2View::exportCsv(const QString& path, QString* error) const
                 return false;
             }
             QTextStream out(&file);
-            out << "strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional\n";
+            out << "strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional,setup\n";
             for (const Table2Row& row : m_rows) {
                 out << row.strategy << ',' << row.finishedRuns << ',' << row.runId << ','
                     << (row.finalTop1 ? QString::number(*row.finalTop1, 'g', 17) : QString()) << ','
                     << (row.peakBytes ? QString::number(*row.peakBytes) : QString()) << ','
                     << (row.memoryVsConventional ? QString::number(*row.memoryVsConventional, 'g', 17) : QString())
-                    << '\n';
+                    << ",\"" << QString(row.setup).replace(QLatin1Char('"'), QStringLiteral("\"\"")) << "\"\n";
             }
             out.flush();
             if (out.status() != QTextStream::Ok || !file.flush()) {

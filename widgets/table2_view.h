@@ -15,18 +15,20 @@ class Table2View : public QWidget {
     Q_OBJECT
 public:
     /// The columns, in order.
-    enum Column { Strategy, FinishedRuns, FinalTop1, PeakMemory, VsConventional, ColumnCount };
+    enum Column { Strategy, FinishedRuns, FinalTop1, PeakMemory, VsConventional, Setup, ColumnCount };
 
     /// Creates an empty table.
     explicit Table2View(QWidget* parent = nullptr);
 
-    /// Rebuilds the table from `runs` (see summarizeTable2()).
+    /// Rebuilds the table from `runs` (see summarizeTable2()); the Setup column is shown only when the rows come
+    /// from more than one setup.
     void setRuns(const QVector<RunSummary>& runs);
     /// The rows shown.
     const QVector<Table2Row>& rows() const { return m_rows; }
     /// The table widget.
     QTableWidget* table() const { return m_table; }
-    /// Writes the rows as CSV (strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional).
+    /// Writes the rows as CSV (strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional,setup;
+    /// the setup quoted).
     /// Returns false with a message naming the file on failure.
     bool exportCsv(const QString& path, QString* error = nullptr) const;
 

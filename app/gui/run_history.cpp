@@ -12,6 +12,31 @@
 
 namespace dr2 {
 
+QString RunHistory::setupOf(const RunRecord& record)
+{
+    QString setup = QString::fromStdString(record.modelSummary);
+    // The raw config, not TrainConfig::fromJson: that validates files (a moved checkpoint) this label needs not.
+    const auto config = nlohmann::json::parse(record.configJson, nullptr, /*allow_exceptions=*/false);
+    if (!config.is_object() || !config.contains("data") || !config["data"].is_object())
+        return setup;
+    const nlohmann::json& data = config["data"];
+    QString dataText;
+    if (data.contains("dataset") && data["dataset"].is_string())
+        dataText = QString::fromStdString(data["dataset"].get<std::string>());
+    // Fashion-MNIST's root is only where Debian keeps the files; an image folder's root is the dataset itself.
+    if (dataText != QLatin1String("fashion-mnist") && data.contains("root") && data["root"].is_string()
+        && !data["root"].get<std::string>().empty())
+        dataText += QStringLiteral(" %1").arg(QString::fromStdString(data["root"].get<std::string>()));
+    if (data.contains("classes") && data["classes"].is_array() && !data["classes"].empty()) {
+        QStringList classes;
+        for (const auto& value : data["classes"])
+            classes << QString::fromStdString(value.dump());
+        dataText += QStringLiteral(" classes %1").arg(classes.join(QLatin1Char(',')));
+    }
+    dataText = dataText.trimmed();
+    return dataText.isEmpty() ? setup : setup + QStringLiteral(" · ") + dataText;
+}
+
 QVector<RunSummary> RunHistory::summaries(RunStore& store)
 {
     QVector<RunSummary> out;
@@ -36,6 +61,7 @@ QVector<RunSummary> RunHistory::summaries(RunStore& store)
         run.bestTop1 = number("best_top1");
         run.finalTop1 = number("final_top1");
         run.seconds = number("seconds");
+        run.setup = setupOf(record);
         out.push_back(run);
     }
     return out;

@@ -12,11 +12,15 @@
 namespace dr2 {
 
 class RunStore;
+struct RunRecord;
 
 /// Reads what the GUI shows of recorded runs from the run store (storage/), as widget value types.
 /// Torch-free; the store throws std::runtime_error naming the database on errors.
 class RunHistory {
 public:
+    /// What a run must share with others to be compared in Table 2: its model summary and its data (dataset,
+    /// root folder, classes) from the recorded config.
+    static QString setupOf(const RunRecord& record);
     /// Every run, newest first, as the run table shows them.
     static QVector<RunSummary> summaries(RunStore& store);
     /// The scalar series of a run under the names the plot views use (loss, lr, top1, alpha, beta,

@@ -160,8 +160,56 @@ TEST(Table2, ViewShowsAndExportsTheRows)
     ASSERT_TRUE(file.open(QIODevice::ReadOnly));
     const QStringList lines = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
     ASSERT_EQ(lines.size(), 7);
-    EXPECT_EQ(lines[0], QStringLiteral("strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional"));
+    EXPECT_EQ(lines[0],
+        QStringLiteral("strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional,setup"));
     EXPECT_TRUE(lines[6].startsWith(QStringLiteral("dr2net,2,2,0.89"))) << lines[6].toStdString();
+    EXPECT_TRUE(view.table()->isColumnHidden(Table2View::Setup)); // one setup: nothing to tell apart
     test::showAt(view, 700, 260);
     test::saveScreenshot(view, QStringLiteral("table2"));
+}
+
+TEST(Table2, ComparesStrategiesWithinOneSetupOnly)
+{
+    // The demo's database: a conventional pretraining at 28² on other classes, a gradient-error sweep (no
+    // accuracy), and three finetunes at 40². The pretraining must be neither the finetunes' conventional row nor
+    // their memory reference.
+    const QString pretrain = QStringLiteral("vit 64d×4, 28² patch 4 · fashion-mnist classes 0,1,2,3,4");
+    const QString finetune = QStringLiteral("vit 64d×4, 40² patch 4 · fashion-mnist classes 5,6,7,8,9");
+    QVector<RunSummary> runs {
+        run(5, QStringLiteral("ft-dr2"), QStringLiteral("dr2net"), QStringLiteral("finished"), 0.42, 27, 10),
+        run(4, QStringLiteral("ft-vanilla"), QStringLiteral("vanilla"), QStringLiteral("finished"), 0.43, 27, 10),
+        run(3, QStringLiteral("ft-conv"), QStringLiteral("conventional"), QStringLiteral("finished"), 0.42, 81, 10),
+        run(2, QStringLiteral("sweep"), QStringLiteral("heatmap"), QStringLiteral("finished"), 0, 0, 5),
+        run(1, QStringLiteral("pretrain"), QStringLiteral("conventional"), QStringLiteral("finished"), 0.9, 38, 20),
+    };
+    for (RunSummary& r : runs)
+        r.setup = r.id >= 3 ? finetune : pretrain;
+    runs[3].finalTop1.reset(); // a sweep has no accuracy
+    runs[3].peakBytes.reset();
+
+    const QVector<Table2Row> rows = summarizeTable2(runs);
+    ASSERT_EQ(rows.size(), 4); // finetune: conventional, vanilla, dr2net; pretrain: conventional; no sweep row
+    EXPECT_EQ(rows[0].setup, finetune); // the newest setup first
+    EXPECT_EQ(rows[0].strategy, QStringLiteral("conventional"));
+    EXPECT_EQ(rows[0].runId, 3);
+    EXPECT_EQ(rows[0].finishedRuns, 1);
+    EXPECT_EQ(rows[2].strategy, QStringLiteral("dr2net"));
+    ASSERT_TRUE(rows[2].memoryVsConventional.has_value());
+    EXPECT_NEAR(*rows[2].memoryVsConventional, 27.0 / 81.0, 1e-12); // not 27 / 38 (the pretraining)
+    EXPECT_EQ(rows[3].setup, pretrain);
+    EXPECT_EQ(rows[3].runId, 1);
+    EXPECT_NEAR(rows[3].memoryVsConventional.value_or(0), 1.0, 1e-12);
+
+    Table2View view;
+    view.setRuns(runs);
+    EXPECT_FALSE(view.table()->isColumnHidden(Table2View::Setup));
+    EXPECT_EQ(view.table()->item(3, Table2View::Setup)->text(), pretrain);
+    const QString dir = test::scratchDir(QStringLiteral("table2-setups"));
+    QString error;
+    ASSERT_TRUE(view.exportCsv(dir + QStringLiteral("/table2.csv"), &error)) << error.toStdString();
+    QFile file(dir + QStringLiteral("/table2.csv"));
+    ASSERT_TRUE(file.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    ASSERT_EQ(lines.size(), 5);
+    EXPECT_TRUE(lines[4].endsWith(QStringLiteral(",\"") + pretrain + QStringLiteral("\""))) << lines[4].toStdString();
 }

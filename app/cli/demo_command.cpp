@@ -20,12 +20,23 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <sstream>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
 
 namespace dr2::cli {
 namespace {
@@ -239,7 +250,12 @@ namespace {
         run.configJson = config.toJson().dump();
         run.tags = { "demo", "heatmap" };
         const int64_t id = RunStore(db).createRun(run);
-        const fs::path runDir = fs::path(filesDir) / ("run-" + std::to_string(id));
+        // The recording observer's default folder (a `runs` folder next to the database), absolute: the path is
+        // recorded as the run's artifact and must not depend on the folder the demo ran in.
+        const fs::path filesRoot = filesDir.empty()
+            ? (fs::path(db).parent_path().empty() ? fs::path(".") : fs::path(db).parent_path()) / "runs"
+            : fs::path(filesDir);
+        const fs::path runDir = fs::absolute(filesRoot / ("run-" + std::to_string(id))).lexically_normal();
         fs::create_directories(runDir);
         RunRecorderOptions recorderOptions;
         recorderOptions.arraysPath = (runDir / "arrays.h5").string();
@@ -263,6 +279,141 @@ namespace {
         return id;
     }
 
+    /// The workbench executable that renders reports: next to this program (installed), then ../gui/dr2net
+    /// (the build tree: app/cli/dr2net-cli and app/gui/dr2net), then PATH. Empty when none is found.
+    std::string findWorkbench()
+    {
+        std::vector<fs::path> candidates;
+        std::error_code error;
+        const fs::path self = fs::read_symlink("/proc/self/exe", error);
+        if (!error) {
+            candidates.push_back(self.parent_path() / "dr2net");
+            candidates.push_back(self.parent_path().parent_path() / "gui" / "dr2net");
+        }
+        if (const char* path = std::getenv("PATH")) {
+            std::stringstream dirs(path);
+            for (std::string dir; std::getline(dirs, dir, ':');)
+                if (!dir.empty())
+                    candidates.push_back(fs::path(dir) / "dr2net");
+        }
+        for (const fs::path& candidate : candidates)
+            if (fs::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0)
+                return candidate.lexically_normal().string();
+        return {};
+    }
+
+    /// Runs `argv` (no shell) with QT_QPA_PLATFORM=offscreen, collecting stdout and stderr; gives up after
+    /// `timeoutSeconds`. Returns the exit code, or -1 with the reason in `output` when it could not run or
+    /// did not exit normally.
+    int runHeadless(const std::vector<std::string>& argv, std::string* output, int timeoutSeconds)
+    {
+        std::vector<std::string> environment;
+        for (char** entry = environ; entry && *entry; ++entry)
+            if (std::strncmp(*entry, "QT_QPA_PLATFORM=", 16) != 0)
+                environment.emplace_back(*entry);
+        environment.emplace_back("QT_QPA_PLATFORM=offscreen");
+        std::vector<char*> args, envp;
+        for (const std::string& arg : argv)
+            args.push_back(const_cast<char*>(arg.c_str()));
+        args.push_back(nullptr);
+        for (const std::string& entry : environment)
+            envp.push_back(const_cast<char*>(entry.c_str()));
+        envp.push_back(nullptr);
+
+        int pipeFds[2];
+        if (::pipe2(pipeFds, O_CLOEXEC) != 0) {
+            *output = std::string("cannot create a pipe: ") + std::strerror(errno);
+            return -1;
+        }
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, pipeFds[1], 1);
+        posix_spawn_file_actions_adddup2(&actions, pipeFds[1], 2);
+        pid_t pid = 0;
+        const int spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(pipeFds[1]);
+        if (spawned != 0) {
+            ::close(pipeFds[0]);
+            *output = "cannot start " + argv[0] + ": " + std::strerror(spawned);
+            return -1;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+        bool timedOut = false;
+        char buffer[4096];
+        for (;;) {
+            pollfd fd { pipeFds[0], POLLIN, 0 };
+            const int ready = ::poll(&fd, 1, 500);
+            if (ready > 0) {
+                const ssize_t got = ::read(pipeFds[0], buffer, sizeof buffer);
+                if (got > 0) {
+                    output->append(buffer, size_t(got));
+                    continue;
+                }
+                if (got == 0 || errno != EINTR)
+                    break; // EOF: the child closed its output (it is exiting)
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                ::kill(pid, SIGKILL);
+                timedOut = true;
+                break;
+            }
+        }
+        ::close(pipeFds[0]);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
+        if (timedOut) {
+            *output = "it did not finish within " + std::to_string(timeoutSeconds) + " s and was stopped";
+            return -1;
+        }
+        if (!WIFEXITED(status)) {
+            *output = "it was killed by signal " + std::to_string(WTERMSIG(status));
+            return -1;
+        }
+        return WEXITSTATUS(status);
+    }
+
+    /// The last non-empty line of a program's output (its error message).
+    std::string lastLine(const std::string& text)
+    {
+        std::string last;
+        std::stringstream lines(text);
+        for (std::string line; std::getline(lines, line);)
+            if (line.find_first_not_of(" \t\r") != std::string::npos)
+                last = line;
+        return last;
+    }
+
+    /// Renders the comparison of the finetune runs with the workbench (`dr2net --compare ... --out FILE`, headless)
+    /// as HTML and PDF next to the table. The CLI does not link Qt, so it runs the sibling executable. Returns
+    /// one line for the summary: the files written, or why there are none (the demo succeeds either way).
+    std::string writeComparisonReport(const std::vector<DemoRow>& rows, const std::string& db, const std::string& out)
+    {
+        const std::string workbench = findWorkbench();
+        if (workbench.empty())
+            return "not written: the dr2net workbench was not found next to dr2net-cli, in ../gui or on PATH "
+                   "(build with -DDR2_BUILD_GUI=ON or install the dr2net package)";
+        std::vector<std::string> written;
+        for (const char* suffix : { "html", "pdf" }) {
+            const std::string path = (fs::path(out) / (std::string("demo-comparison.") + suffix)).string();
+            std::vector<std::string> argv { workbench, "--compare" };
+            for (const DemoRow& row : rows)
+                argv.push_back(std::to_string(row.runId));
+            argv.insert(argv.end(), { "--db", db, "--out", path });
+            std::string output;
+            const int code = runHeadless(argv, &output, /*timeoutSeconds=*/300);
+            if (code != 0) {
+                const std::string why
+                    = code < 0 ? output : "exit code " + std::to_string(code) + ": " + lastLine(output);
+                return (written.empty() ? "not written: " : "only " + written.front() + " written; ") + workbench
+                    + " failed (" + why + ")";
+            }
+            written.push_back(path);
+        }
+        return written[0] + ", " + written[1];
+    }
+
     std::string formatSeconds(double seconds)
     {
         std::ostringstream text;
@@ -278,12 +429,17 @@ namespace {
     {
         const DemoSize size = demoSize(args.quick, args.tiny);
         const std::string db = args.db.empty() ? RunStore::defaultPath() : args.db;
-        fs::create_directories(args.out);
-        if (!fs::is_directory(args.out))
-            throw std::runtime_error("--out '" + args.out + "': cannot create the folder");
-        const std::string checkpoint = (fs::path(args.out) / "pretrained-fmnist-0-4.safetensors").string();
-        const std::string heatmapCsv = (fs::path(args.out) / "heatmap-pretrained.csv").string();
-        const std::string exported = (fs::path(args.out) / "dr2net-fmnist-5-9.safetensors").string();
+        // Absolute, because the paths are recorded in the runs' configs: a report or a resume started from
+        // another folder must still find the pretrained checkpoint.
+        const fs::path out = fs::absolute(args.out).lexically_normal();
+        std::error_code createError;
+        fs::create_directories(out, createError);
+        if (!fs::is_directory(out))
+            throw std::runtime_error("--out '" + args.out + "': cannot create the folder"
+                + (createError ? " (" + createError.message() + ")" : std::string()));
+        const std::string checkpoint = (out / "pretrained-fmnist-0-4.safetensors").string();
+        const std::string heatmapCsv = (out / "heatmap-pretrained.csv").string();
+        const std::string exported = (out / "dr2net-fmnist-5-9.safetensors").string();
         const std::string filesDir; // the recording observer's default: a `runs` folder next to the database
 
         std::cout << "dr2net demo (" << size.name << "): ViT " << size.embedDim << "d×" << size.depth
@@ -291,7 +447,7 @@ namespace {
                   << " Fashion-MNIST images of classes 0-4 at 28², finetune on " << size.finetuneImages
                   << " images of classes 5-9 at " << size.finetuneImageSize << "² with conventional, "
                   << "vanilla and dr2net; expected duration " << size.expectedDuration << " on a 2-core machine.\n"
-                  << "runs are recorded in " << db << "; files go to " << args.out << std::endl;
+                  << "runs are recorded in " << db << "; files go to " << out.string() << std::endl;
         const auto started = std::chrono::steady_clock::now();
 
         std::cout << "\n== 1/5 pretrain (conventional) ==" << std::endl;
@@ -322,7 +478,10 @@ namespace {
                 { row.strategy, std::to_string(row.runId), formatNumber(100.0 * row.result.finalTop1, 3) + " %",
                     formatBytes(row.result.peakStepBytes), formatSeconds(row.result.secondsPerIteration) });
         table.print(std::cout);
-        std::cout << "pretrained checkpoint: " << checkpoint << " (run " << pretrain.runId << ", top-1 on classes 0-4 "
+        std::cout << std::flush;
+        const std::string report = writeComparisonReport(rows, db, out.string());
+        std::cout << "comparison report: " << report << "\n"
+                  << "pretrained checkpoint: " << checkpoint << " (run " << pretrain.runId << ", top-1 on classes 0-4 "
                   << formatNumber(100.0 * pretrain.result.finalTop1, 3) << " %)\n"
                   << "gradient-error heatmap: " << heatmapCsv << " (run " << heatmapRun << ")\n"
                   << "exported dr2net checkpoint: " << export_.outPath << " (" << export_.tensors << " tensors, "
@@ -339,13 +498,15 @@ void addDemoCommand(CLI::App& app)
     auto* command = app.add_subcommand("demo",
         "The whole pipeline on Fashion-MNIST: pretrain a small ViT on classes 0-4, map its gradient error over "
         "alpha x beta, finetune on classes 5-9 at a higher resolution with conventional, vanilla and dr2net, "
-        "record everything, export the dr2net checkpoint and print a comparison table.");
+        "record everything, export the dr2net checkpoint, print a comparison table and, when the dr2net workbench "
+        "is installed next to dr2net-cli, write the comparison report OUT/demo-comparison.html and .pdf.");
     command->add_flag("--quick", args->quick, "a smaller demo that finishes in a few minutes on 2 cores");
     command->add_flag("--tiny", args->tiny, "smallest size, for tests")->group("");
     command->add_option("--db", args->db,
         "run database (default: $DR2_DB, else $XDG_DATA_HOME/dr2net/runs.sqlite, else "
         "~/.local/share/dr2net/runs.sqlite)");
-    command->add_option("--out", args->out, "folder for the checkpoints and the heatmap CSV")->capture_default_str();
+    command->add_option("--out", args->out, "folder for the checkpoints, the heatmap CSV and the comparison report")
+        ->capture_default_str();
     command->add_option("--data", args->data, "Fashion-MNIST folder (gzip IDX files)")->capture_default_str();
     command->add_option("--seed", args->seed, "random seed")->capture_default_str();
     command->add_option("--threads", args->threads, "intra-op threads (0: LibTorch's default)")->capture_default_str();

@@ -1,83 +1,546 @@
 #include "app/gui/report_renderer.h"
 
+#include "app/gui/report_data.h"
 #include "app/gui/run_history.h"
 #include "storage/run_store.h"
+#include "training/train_config.h"
 #include "widgets/coefficient_view.h"
-#include "widgets/file_export.h"
+#include "widgets/heatmap_view.h"
 #include "widgets/loss_view.h"
 #include "widgets/memory_view.h"
+#include "widgets/plot_style.h"
+#include "widgets/plot_view.h"
+#include "widgets/table2_summary.h"
 
+#include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
-#include <QGridLayout>
-#include <QImage>
-#include <QLabel>
-#include <QWidget>
+#include <QHash>
+#include <QSet>
+#include <qcustomplot.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <set>
 
 namespace dr2 {
 
-bool ReportRenderer::render(const QString& databasePath, const QString& run, const QString& outPath, QString* error)
-{
-    auto fail = [error](const QString& message) {
+namespace {
+
+    using Json = nlohmann::json;
+
+    bool fail(QString* error, const QString& message)
+    {
         if (error)
             *error = message;
         return false;
+    }
+
+    /// Everything that can be checked before reading the database: the suffix and the output folder.
+    bool checkOutput(const QString& outPath, QString* error)
+    {
+        if (outPath.isEmpty())
+            return fail(error,
+                QStringLiteral("--out: expected a file name ending in %1, found nothing")
+                    .arg(ReportDocument::acceptedSuffixes()));
+        if (!ReportDocument::formatOf(outPath)) {
+            const QString suffix = QFileInfo(outPath).suffix();
+            return fail(error,
+                QStringLiteral("--out '%1': expected a file name ending in %2, found %3")
+                    .arg(outPath, ReportDocument::acceptedSuffixes(),
+                        suffix.isEmpty() ? QStringLiteral("no suffix") : QStringLiteral("'.%1'").arg(suffix)));
+        }
+        const QFileInfo target(outPath);
+        const QFileInfo folder(target.absolutePath());
+        if (!folder.exists())
+            return fail(
+                error, QStringLiteral("--out '%1': folder '%2' does not exist").arg(outPath, folder.filePath()));
+        if (!folder.isDir())
+            return fail(error, QStringLiteral("--out '%1': '%2' is not a folder").arg(outPath, folder.filePath()));
+        if (!folder.isWritable())
+            return fail(
+                error, QStringLiteral("--out '%1': folder '%2' is not writable").arg(outPath, folder.filePath()));
+        if (target.isDir())
+            return fail(error, QStringLiteral("--out '%1': expected a file name, found a folder").arg(outPath));
+        return true;
+    }
+
+    bool checkDatabase(const QString& databasePath, QString* error)
+    {
+        const QFileInfo info(databasePath);
+        if (!info.exists())
+            return fail(error, QStringLiteral("database '%1': no such file").arg(databasePath));
+        if (!info.isFile())
+            return fail(
+                error, QStringLiteral("database '%1': expected an SQLite file, found a folder").arg(databasePath));
+        return true;
+    }
+
+    QString percent(std::optional<double> fraction)
+    {
+        return fraction ? QStringLiteral("%1 %").arg(*fraction * 100.0, 0, 'f', 2) : QStringLiteral("–");
+    }
+
+    QString bytes(std::optional<qint64> value)
+    {
+        if (!value)
+            return QStringLiteral("–");
+        return QStringLiteral("%1 (%2 bytes)").arg(MemoryView::formatBytes(double(*value))).arg(*value);
+    }
+
+    QString shortBytes(std::optional<qint64> value)
+    {
+        return value ? MemoryView::formatBytes(double(*value)) : QStringLiteral("–");
+    }
+
+    QString number(double value)
+    {
+        return QString::number(value, 'g', 6);
+    }
+
+    QString runLabel(qint64 id, const QString& name)
+    {
+        return QStringLiteral("%1 (#%2)").arg(name).arg(id);
+    }
+
+    std::optional<double> durationSeconds(const RunReportData& data)
+    {
+        if (data.summary.seconds)
+            return data.summary.seconds;
+        const QDateTime created
+            = QDateTime::fromString(QString::fromStdString(data.record.createdAt), Qt::ISODateWithMs);
+        const QDateTime finished
+            = QDateTime::fromString(QString::fromStdString(data.record.finishedAt), Qt::ISODateWithMs);
+        if (created.isValid() && finished.isValid())
+            return double(created.msecsTo(finished)) / 1000.0;
+        return std::nullopt;
+    }
+
+    /// The run's config with TrainConfig's defaults filled in (as the run used them); the raw JSON when it
+    /// does not validate (an older or hand-made config), so the report still shows what is there.
+    Json normalisedConfig(const std::string& configJson)
+    {
+        const Json raw = Json::parse(configJson, nullptr, /*allow_exceptions=*/false);
+        if (!raw.is_object())
+            return Json::object();
+        try {
+            return TrainConfig::fromJson(raw).toJson();
+        } catch (const std::exception&) {
+            return raw;
+        }
+    }
+
+    QString jsonText(const Json& value)
+    {
+        if (value.is_string())
+            return QString::fromStdString(value.get<std::string>());
+        if (value.is_number_float())
+            return number(value.get<double>());
+        return QString::fromStdString(value.dump());
+    }
+
+    /// `config[a][b]` as text, empty when missing.
+    QString field(const Json& config, std::initializer_list<const char*> path)
+    {
+        const Json* node = &config;
+        for (const char* key : path) {
+            if (!node->is_object() || !node->contains(key))
+                return {};
+            node = &(*node)[key];
+        }
+        return node->is_null() ? QString() : jsonText(*node);
+    }
+
+    ReportTable configTable(const Json& config, const std::string& strategy)
+    {
+        ReportTable table;
+        table.caption = QStringLiteral("Configuration");
+        auto add = [&table](const QString& key, const QString& value) {
+            if (!value.isEmpty())
+                table.rows.push_back({ key, value });
+        };
+        QString data = field(config, { "data", "dataset" });
+        if (!data.isEmpty()) {
+            const QString classes = field(config, { "data", "classes" });
+            if (!classes.isEmpty() && classes != QLatin1String("[]"))
+                data += QStringLiteral(", classes %1").arg(classes);
+            const QString train = field(config, { "data", "train_limit" });
+            if (!train.isEmpty() && train != QLatin1String("0"))
+                data += QStringLiteral(", at most %1 training images").arg(train);
+            const QString val = field(config, { "data", "val_limit" });
+            if (!val.isEmpty() && val != QLatin1String("0"))
+                data += QStringLiteral(", %1 validation images").arg(val);
+        }
+        add(QStringLiteral("Data"), data);
+        if (!field(config, { "model", "image_size" }).isEmpty())
+            add(QStringLiteral("Input"),
+                QStringLiteral("%1² pixels, patch %2, %3 channel(s)%4")
+                    .arg(field(config, { "model", "image_size" }), field(config, { "model", "patch_size" }),
+                        field(config, { "model", "in_channels" }),
+                        field(config, { "model", "num_frames" }).toInt() > 0
+                            ? QStringLiteral(", %1 frames").arg(field(config, { "model", "num_frames" }))
+                            : QString()));
+        add(QStringLiteral("First skip"), field(config, { "model", "first_skip" }));
+        if (!field(config, { "optim", "epochs" }).isEmpty())
+            add(QStringLiteral("Optimisation"),
+                QStringLiteral("%1 epoch(s), batch %2, lr %3 (warm-up %4 iterations), weight decay %5")
+                    .arg(field(config, { "optim", "epochs" }), field(config, { "optim", "batch_size" }),
+                        field(config, { "optim", "lr" }), field(config, { "optim", "warmup_iterations" }),
+                        field(config, { "optim", "weight_decay" })));
+        if (strategy == "dr2net" && config.contains("schedule")) {
+            QString tau = field(config, { "schedule", "tau_iterations" });
+            const QString tauEpochs = field(config, { "schedule", "tau_epochs" });
+            tau = !tauEpochs.isEmpty() && tauEpochs.toDouble() > 0 ? QStringLiteral("%1 epoch(s)").arg(tauEpochs)
+                                                                   : QStringLiteral("%1 iterations").arg(tau);
+            add(QStringLiteral("α/β schedule"),
+                QStringLiteral("(α, β) from (%1, %2) to (%3, %4) by τ = %5, updated every η = %6 iterations, %7, %8")
+                    .arg(field(config, { "schedule", "start", "alpha" }),
+                        field(config, { "schedule", "start", "beta" }), field(config, { "schedule", "end", "alpha" }),
+                        field(config, { "schedule", "end", "beta" }), tau, field(config, { "schedule", "eta" }),
+                        field(config, { "schedule", "policy" }), field(config, { "schedule", "order" })));
+        }
+        const QString segments = field(config, { "segments", "every" });
+        if (!segments.isEmpty() && segments != QLatin1String("0"))
+            add(QStringLiteral("Segments"), QStringLiteral("every %1 branches").arg(segments));
+        const QString probe = field(config, { "probe", "every" });
+        if (!probe.isEmpty() && probe != QLatin1String("0"))
+            add(QStringLiteral("Gradient probe"), QStringLiteral("every %1 iterations").arg(probe));
+        if (!field(config, { "device" }).isEmpty())
+            add(QStringLiteral("Device"),
+                QStringLiteral("%1, %2 thread(s) (0: LibTorch's default), seed %3")
+                    .arg(field(config, { "device" }), field(config, { "threads" }), field(config, { "seed" })));
+        return table;
+    }
+
+    std::vector<SeriesSample> seriesOf(const SeriesBatch& batch, const QString& name)
+    {
+        for (const auto& [series, samples] : batch)
+            if (series == name)
+                return samples;
+        return {};
+    }
+
+    std::vector<SeriesSample> scaled(std::vector<SeriesSample> samples, double factor)
+    {
+        for (SeriesSample& sample : samples)
+            sample.value *= factor;
+        return samples;
+    }
+
+    /// A plot of one metric of several runs, each an overlay curve (the runs page's comparison). The ranges
+    /// always include iteration 0 and `low`..`high` on the value axis (e.g. 0 for memory, so that a ratio of
+    /// two curves reads right).
+    class ComparisonPlot : public PlotView {
+    public:
+        ComparisonPlot(const QString& valueLabel, double low, double high)
+        {
+            RangeGuard guard(this);
+            plot()->xAxis->setLabel(QStringLiteral("iteration"));
+            plot()->yAxis->setLabel(valueLabel);
+            plot()->legend->setVisible(true);
+            QFont legendFont = plot()->legend->font();
+            legendFont.setPointSizeF(std::max(6.0, legendFont.pointSizeF() - 1));
+            plot()->legend->setFont(legendFont);
+            plot()->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+            includeInRange(plot()->xAxis, 0.0, 0.0);
+            if (std::isfinite(low) && std::isfinite(high))
+                includeInRange(plot()->yAxis, low, high);
+        }
     };
-    if (fileSuffix(outPath) != QLatin1String("png"))
-        return fail(QStringLiteral("--out '%1': expected a .png file name").arg(outPath));
-    if (!QFileInfo::exists(databasePath))
-        return fail(QStringLiteral("database '%1': no such file").arg(databasePath));
-    RunRecord record;
-    SeriesBatch series;
+
+    std::unique_ptr<PlotView> comparisonPlot(const QString& valueLabel, double low = NAN, double high = NAN)
+    {
+        return std::make_unique<ComparisonPlot>(valueLabel, low, high);
+    }
+
+    /// Solid lines in one colour per run (PlotView draws overlays dashed; in a figure of runs only, solid reads
+    /// better); `dashed` names the curves drawn dashed (β next to α of the same run).
+    void colourByRun(PlotView* view, const QHash<QString, int>& runOfCurve, const QSet<QString>& dashed, bool markers)
+    {
+        const PlotStyle style(view->palette());
+        QCustomPlot* plot = view->plot();
+        for (int g = 0; g < plot->graphCount(); ++g) {
+            QCPGraph* graph = plot->graph(g);
+            const int run = runOfCurve.value(graph->name(), -1);
+            if (run < 0)
+                continue;
+            const bool secondary = dashed.contains(graph->name());
+            graph->setPen(QPen(style.series(run), 1.6, secondary ? Qt::DashLine : Qt::SolidLine));
+            if (secondary)
+                graph->removeFromLegend(); // one legend entry per run; the axis label says which curve is dashed
+            if (markers)
+                graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, style.series(run), 6));
+        }
+    }
+
+    QString memoryUnit(double maxBytes, double* unit)
+    {
+        const double kib = 1024.0;
+        if (maxBytes >= kib * kib * kib) {
+            *unit = kib * kib * kib;
+            return QStringLiteral("GiB");
+        }
+        if (maxBytes >= kib * kib) {
+            *unit = kib * kib;
+            return QStringLiteral("MiB");
+        }
+        *unit = kib;
+        return QStringLiteral("KiB");
+    }
+
+    void buildRunReport(ReportDocument& document, const RunReportData& data, const QString& databasePath)
+    {
+        const RunRecord& record = data.record;
+        const QString name = QString::fromStdString(record.name);
+        const QString strategy = QString::fromStdString(record.strategy);
+
+        ReportTable run;
+        run.caption = QStringLiteral("Run");
+        auto add = [&run](const QString& key, const QString& value) {
+            if (!value.isEmpty())
+                run.rows.push_back({ key, value });
+        };
+        add(QStringLiteral("Run"), runLabel(record.id, name));
+        add(QStringLiteral("Strategy"),
+            strategyDisplayName(strategy) == strategy
+                ? strategy
+                : QStringLiteral("%1 (%2)").arg(strategyDisplayName(strategy), strategy));
+        add(QStringLiteral("Status"), QString::fromStdString(toString(record.status)));
+        add(QStringLiteral("Model"), QString::fromStdString(record.modelSummary));
+        add(QStringLiteral("Created"), QString::fromStdString(record.createdAt));
+        add(QStringLiteral("Finished"), QString::fromStdString(record.finishedAt));
+        if (const auto seconds = durationSeconds(data))
+            add(QStringLiteral("Duration"), ReportData::formatDuration(*seconds));
+        if (data.iterations)
+            add(QStringLiteral("Iterations"), QString::number(*data.iterations));
+        if (data.secondsPerIteration)
+            add(QStringLiteral("Time per iteration"), ReportData::formatDuration(*data.secondsPerIteration));
+        add(QStringLiteral("Final top-1"), percent(data.summary.finalTop1));
+        add(QStringLiteral("Best top-1"), percent(data.summary.bestTop1));
+        if (data.finalLoss)
+            add(QStringLiteral("Final training loss"), number(*data.finalLoss));
+        add(QStringLiteral("Peak tensor memory"), bytes(data.summary.peakBytes));
+        if (data.peakStepBytes)
+            add(QStringLiteral("Peak step memory"), bytes(data.peakStepBytes));
+        if (data.heldBytes)
+            add(QStringLiteral("Held baseline"), bytes(data.heldBytes));
+        if (data.conventional && data.summary.peakBytes && data.conventional->peakBytes > 0)
+            add(QStringLiteral("Memory vs conventional"),
+                QStringLiteral("%1 % of run %2 (%3)")
+                    .arg(100.0 * double(*data.summary.peakBytes) / double(data.conventional->peakBytes), 0, 'f', 1)
+                    .arg(runLabel(data.conventional->runId, data.conventional->name),
+                        MemoryView::formatBytes(double(data.conventional->peakBytes))));
+        if (!record.sourceCheckpoint.empty())
+            add(QStringLiteral("Source checkpoint"),
+                record.sourceSha256.empty() ? QString::fromStdString(record.sourceCheckpoint)
+                                            : QStringLiteral("%1 (SHA-256 %2…)")
+                                                  .arg(QString::fromStdString(record.sourceCheckpoint),
+                                                      QString::fromStdString(record.sourceSha256.substr(0, 16))));
+        add(QStringLiteral("Tags"), data.summary.tags.join(QStringLiteral(", ")));
+        add(QStringLiteral("Notes"), QString::fromStdString(record.notes));
+        add(QStringLiteral("Database"), QFileInfo(databasePath).absoluteFilePath());
+        document.addTable(run);
+        const ReportTable config = configTable(normalisedConfig(record.configJson), record.strategy);
+        if (!config.rows.isEmpty())
+            document.addTable(config);
+
+        auto* loss = static_cast<LossView*>(
+            document.addFigure(std::make_unique<LossView>(), QStringLiteral("Loss, top-1 and learning rate")));
+        auto* memory = static_cast<MemoryView*>(
+            document.addFigure(std::make_unique<MemoryView>(), QStringLiteral("Tensor memory")));
+        auto* coefficients = static_cast<CoefficientView*>(
+            document.addFigure(std::make_unique<CoefficientView>(), QStringLiteral("α and β")));
+        for (const auto& [series, samples] : data.series) {
+            loss->appendSamples(series, samples);
+            memory->appendSamples(series, samples);
+            coefficients->appendSamples(series, samples);
+        }
+        if (data.heldBytes)
+            memory->setHeldBaseline(*data.heldBytes);
+        if (data.conventional)
+            memory->setReferencePeak(data.conventional->peakBytes,
+                QStringLiteral("conventional %1").arg(runLabel(data.conventional->runId, data.conventional->name)));
+        if (!data.plannedIterations.empty()) {
+            coefficients->setPlannedPath(data.plannedIterations, data.plannedAlphas, data.plannedBetas);
+            coefficients->setEndPoint(
+                data.plannedIterations.back(), data.plannedAlphas.back(), data.plannedBetas.back());
+        }
+
+        QString heatmapNote = QStringLiteral("Heatmap: %1.").arg(data.heatmap.description);
+        if (data.heatmap.heatmap) {
+            const HeatmapRecord& heatmap = *data.heatmap.heatmap;
+            auto view = std::make_unique<HeatmapView>();
+            QString why;
+            const auto values = heatmap.metrics.at(data.heatmap.metric.toStdString());
+            if (view->setMatrix(heatmap.alphas, heatmap.betas, values, &why)) {
+                view->setValueLabel(QStringLiteral("gradient error (%1), log scale").arg(data.heatmap.metric));
+                view->setPath(data.pathAlphas, data.pathBetas);
+                if (data.latestProbe)
+                    view->setLatestProbe(data.latestProbe->alpha, data.latestProbe->beta);
+                // Short enough for a quarter of an A4 page; the note under the tables says where it comes from.
+                const QString title = data.heatmap.sourceRunId == record.id
+                    ? QStringLiteral("Gradient error over α×β, α/β path")
+                    : QStringLiteral("Gradient error over α×β (run #%1), α/β path").arg(data.heatmap.sourceRunId);
+                document.addFigure(std::move(view), title);
+            } else {
+                heatmapNote = QStringLiteral("Heatmap: no panel, the stored heatmap of run #%1 cannot be shown: %2.")
+                                  .arg(data.heatmap.sourceRunId)
+                                  .arg(why);
+            }
+        }
+        document.addNote(heatmapNote);
+        if (data.series.empty())
+            document.addNote(QStringLiteral("The run recorded no scalar series: the plots are empty."));
+    }
+
+    void buildComparison(ReportDocument& document, const QVector<RunReportData>& runs)
+    {
+        ReportTable table;
+        table.caption = QStringLiteral("Runs");
+        table.header = { QStringLiteral("Run"), QStringLiteral("Strategy"), QStringLiteral("Status"),
+            QStringLiteral("Model"), QStringLiteral("Iterations"), QStringLiteral("Final top-1"),
+            QStringLiteral("Best top-1"), QStringLiteral("Peak memory"), QStringLiteral("Duration") };
+        QVector<RunSummary> summaries;
+        QStringList labels;
+        for (const RunReportData& data : runs) {
+            const QString label = runLabel(data.record.id, QString::fromStdString(data.record.name));
+            labels << label;
+            summaries << data.summary;
+            const auto seconds = durationSeconds(data);
+            table.rows.push_back({ label, strategyDisplayName(QString::fromStdString(data.record.strategy)),
+                QString::fromStdString(toString(data.record.status)), QString::fromStdString(data.record.modelSummary),
+                data.iterations ? QString::number(*data.iterations) : QStringLiteral("–"),
+                percent(data.summary.finalTop1), percent(data.summary.bestTop1), shortBytes(data.summary.peakBytes),
+                seconds ? ReportData::formatDuration(*seconds) : QStringLiteral("–") });
+        }
+        document.addTable(table);
+
+        ReportTable table2;
+        table2.caption = QStringLiteral("Table 2 (the compared runs)");
+        table2.header = { QStringLiteral("Strategy"), QStringLiteral("Finished runs"), QStringLiteral("Run"),
+            QStringLiteral("Final top-1"), QStringLiteral("Peak memory"), QStringLiteral("Memory vs conventional") };
+        const QVector<Table2Row> table2Rows = summarizeTable2(summaries);
+        QStringList setups;
+        for (const Table2Row& row : table2Rows)
+            if (!setups.contains(row.setup))
+                setups << row.setup;
+        if (setups.size() > 1)
+            table2.header << QStringLiteral("Setup");
+        for (const Table2Row& row : table2Rows) {
+            QString run = QStringLiteral("#%1").arg(row.runId);
+            for (const RunReportData& data : runs)
+                if (data.record.id == row.runId)
+                    run = runLabel(row.runId, QString::fromStdString(data.record.name));
+            table2.rows.push_back({ strategyDisplayName(row.strategy), QString::number(row.finishedRuns), run,
+                percent(row.finalTop1), shortBytes(row.peakBytes),
+                row.memoryVsConventional ? QStringLiteral("%1 %").arg(*row.memoryVsConventional * 100.0, 0, 'f', 1)
+                                         : QStringLiteral("–") });
+            if (setups.size() > 1)
+                table2.rows.back() << row.setup;
+        }
+        if (table2.rows.isEmpty())
+            document.addNote(QStringLiteral("Table 2: none of the compared runs is finished, so there is no row."));
+        else
+            document.addTable(table2);
+        document.addNote(QStringLiteral("Table 2 counts finished runs with a final top-1 only; per setup (model, "
+                                        "input, data) and strategy the run with the best final top-1 gives the row "
+                                        "(ties: the lower peak memory), and memory is relative to the same setup's "
+                                        "conventional run, as on the runs page."));
+
+        PlotView* loss
+            = document.addFigure(comparisonPlot(QStringLiteral("training loss")), QStringLiteral("Training loss"));
+        PlotView* top1 = document.addFigure(
+            comparisonPlot(QStringLiteral("top-1 accuracy (%)"), 0.0, 100.0), QStringLiteral("Validation top-1"));
+        double maxPeak = 0.0;
+        for (const RunReportData& data : runs)
+            for (const SeriesSample& sample : seriesOf(data.series, MemoryView::kSeriesPeak))
+                if (std::isfinite(sample.value))
+                    maxPeak = std::max(maxPeak, sample.value);
+        double unit = 1.0;
+        const QString unitName = memoryUnit(maxPeak, &unit);
+        PlotView* memory
+            = document.addFigure(comparisonPlot(QStringLiteral("peak tensor memory (%1)").arg(unitName), 0.0, 0.0),
+                QStringLiteral("Peak tensor memory per iteration"));
+        PlotView* coefficients = document.addFigure(
+            comparisonPlot(QStringLiteral("α (solid), β (dashed)"), 0.0, 1.0), QStringLiteral("α and β"));
+        QSet<QString> dashed;
+        QHash<QString, int> runOfCurve;
+        for (int r = 0; r < runs.size(); ++r) {
+            runOfCurve.insert(labels[r], r);
+            runOfCurve.insert(labels[r] + QStringLiteral(" α"), r);
+            runOfCurve.insert(labels[r] + QStringLiteral(" β"), r);
+            const SeriesBatch& series = runs[r].series;
+            loss->setOverlay(labels[r], seriesOf(series, LossView::kSeriesLoss));
+            top1->setOverlay(labels[r], scaled(seriesOf(series, LossView::kSeriesTop1), 100.0));
+            memory->setOverlay(labels[r], scaled(seriesOf(series, MemoryView::kSeriesPeak), 1.0 / unit));
+            coefficients->setOverlay(labels[r] + QStringLiteral(" α"), seriesOf(series, CoefficientView::kSeriesAlpha));
+            coefficients->setOverlay(labels[r] + QStringLiteral(" β"), seriesOf(series, CoefficientView::kSeriesBeta));
+            dashed << labels[r] + QStringLiteral(" β");
+        }
+        colourByRun(loss, runOfCurve, {}, /*markers=*/false);
+        colourByRun(top1, runOfCurve, {}, /*markers=*/true);
+        colourByRun(memory, runOfCurve, {}, /*markers=*/false);
+        colourByRun(coefficients, runOfCurve, dashed, /*markers=*/false);
+    }
+
+} // namespace
+
+bool ReportRenderer::render(
+    const QString& databasePath, const QString& run, const QString& outPath, QString* error, ReportLayout* layout)
+{
+    if (!checkOutput(outPath, error) || !checkDatabase(databasePath, error))
+        return false;
+    RunReportData data;
     try {
         RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
-        record = store.resolveRun(run.toStdString());
-        series = RunHistory::series(store, record.id);
+        data = ReportData::load(store, run);
     } catch (const std::exception& e) {
-        return fail(QString::fromUtf8(e.what()));
+        return fail(error, QString::fromUtf8(e.what()));
     }
-    QWidget page;
-    auto* title = new QLabel(QStringLiteral("<b>%1</b> (#%2) — %3, %4, %5")
-                                 .arg(QString::fromStdString(record.name).toHtmlEscaped())
-                                 .arg(record.id)
-                                 .arg(QString::fromStdString(record.strategy),
-                                     QString::fromStdString(toString(record.status)),
-                                     QString::fromStdString(record.modelSummary).toHtmlEscaped()),
-        &page);
-    auto* loss = new LossView(&page);
-    loss->setTitle(QStringLiteral("Loss, top-1 and learning rate"));
-    auto* memory = new MemoryView(&page);
-    memory->setTitle(QStringLiteral("Tensor memory"));
-    auto* coefficients = new CoefficientView(&page);
-    coefficients->setTitle(QStringLiteral("α and β"));
-    for (const auto& [name, samples] : series) {
-        loss->appendSamples(name, samples);
-        memory->appendSamples(name, samples);
-        coefficients->appendSamples(name, samples);
+    const QString strategy = QString::fromStdString(data.record.strategy);
+    ReportDocument document(
+        QStringLiteral("Dr²Net run report: %1 (#%2)").arg(QString::fromStdString(data.record.name)).arg(data.record.id),
+        QStringLiteral("%1 · %2 · %3")
+            .arg(strategyDisplayName(strategy), QString::fromStdString(toString(data.record.status)),
+                QString::fromStdString(data.record.modelSummary)));
+    buildRunReport(document, data, databasePath);
+    return document.write(outPath, error, layout);
+}
+
+bool ReportRenderer::renderComparison(
+    const QString& databasePath, const QStringList& runs, const QString& outPath, QString* error, ReportLayout* layout)
+{
+    if (runs.size() < 2)
+        return fail(
+            error, QStringLiteral("--compare: expected at least 2 runs (ids or names), found %1").arg(runs.size()));
+    if (!checkOutput(outPath, error) || !checkDatabase(databasePath, error))
+        return false;
+    QVector<RunReportData> loaded;
+    try {
+        RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
+        std::set<int64_t> seen;
+        for (const QString& run : runs) {
+            RunReportData data;
+            data.record = store.resolveRun(run.toStdString());
+            if (!seen.insert(data.record.id).second)
+                return fail(error,
+                    QStringLiteral("--compare: run '%1' is run #%2, which is already listed; name each "
+                                   "run once")
+                        .arg(run)
+                        .arg(data.record.id));
+            loaded.push_back(ReportData::load(store, QString::number(data.record.id), /*withHeatmap=*/false));
+        }
+    } catch (const std::exception& e) {
+        return fail(error, QString::fromUtf8(e.what()));
     }
-    auto* layout = new QGridLayout(&page);
-    layout->addWidget(title, 0, 0, 1, 3);
-    layout->addWidget(loss, 1, 0);
-    layout->addWidget(memory, 1, 1);
-    layout->addWidget(coefficients, 1, 2);
-    page.resize(1800, 560);
-    page.show(); // offscreen: lays out and paints without a display
-    for (PlotView* view : { static_cast<PlotView*>(loss), static_cast<PlotView*>(memory),
-             static_cast<PlotView*>(coefficients) }) {
-        view->refresh();
-        view->resetView();
-    }
-    const QImage image = page.grab().toImage();
-    return writeFileAtomically(
-        outPath,
-        [&image](const QString& tempPath, QString* writeError) {
-            if (!image.save(tempPath, "PNG")) {
-                if (writeError)
-                    *writeError = QStringLiteral("cannot encode PNG");
-                return false;
-            }
-            return true;
-        },
-        error);
+    QStringList names;
+    for (const RunReportData& data : loaded)
+        names << runLabel(data.record.id, QString::fromStdString(data.record.name));
+    ReportDocument document(
+        QStringLiteral("Dr²Net comparison of %1 runs").arg(loaded.size()), names.join(QStringLiteral(" · ")));
+    buildComparison(document, loaded);
+    return document.write(outPath, error, layout);
 }
 
 } // namespace dr2

@@ -1,16 +1,30 @@
 #pragma once
 
+#include "app/gui/report_document.h"
+
 #include <QString>
+#include <QStringList>
 
 namespace dr2 {
 
-/// Headless report: renders a recorded run's loss, memory and α/β plots from the run database into one PNG
-/// (`dr2net --report RUN --out FILE.png`, on the offscreen platform when there is no display).
+/// Headless reports of recorded runs (`dr2net --report RUN --out FILE` and `dr2net --compare RUN RUN ...
+/// --out FILE`), as PDF, PNG or self-contained HTML chosen by the suffix (see ReportDocument). Runs on the
+/// offscreen platform; needs a QApplication.
 class ReportRenderer {
 public:
-    /// Renders run `run` (id or unique name) of `databasePath` into `outPath` (PNG, written atomically).
-    /// Returns false with one line naming the database, run or file in `error`.
-    static bool render(const QString& databasePath, const QString& run, const QString& outPath, QString* error);
+    /// Renders run `run` (id or unique name) of `databasePath` into `outPath`: a header with the run's
+    /// metadata and config essentials, loss/top-1/lr, tensor memory, α/β, and the gradient-error heatmap with
+    /// the run's α/β path (the heatmap rule is ReportData::findHeatmap(); the report says which one it shows or
+    /// why there is none). Returns false with one line naming the database, run or file in `error`; no file
+    /// is written then. `layout` receives what was written.
+    static bool render(const QString& databasePath, const QString& run, const QString& outPath, QString* error,
+        ReportLayout* layout = nullptr);
+
+    /// Renders the comparison of `runs` (ids or unique names, at least two, each once) like the runs page: a
+    /// table of the runs, the "Table 2" summary of the compared runs, and their loss, top-1, peak memory and
+    /// α/β curves overlaid. Errors as render().
+    static bool renderComparison(const QString& databasePath, const QStringList& runs, const QString& outPath,
+        QString* error, ReportLayout* layout = nullptr);
 };
 
 } // namespace dr2

@@ -1,8 +1,9 @@
 #!/bin/sh
 # dr2net-cli demo end to end, as a user runs it: real Fashion-MNIST, real Trainer, real SQLite/HDF5 files.
-# Usage: demo_test.sh CLI WORKDIR [SIZE_FLAG]   (SIZE_FLAG: --tiny in ctest, --quick from packaging/test-deb.sh)
+# Usage: demo_test.sh CLI WORKDIR [SIZE_FLAG [WORKBENCH]]   (SIZE_FLAG: --tiny in ctest, --quick from
+# packaging/test-deb.sh; WORKBENCH: the dr2net executable when it was built, so the report must be written)
 set -eu
-cli=$1 work=$2 size=${3:---tiny}
+cli=$1 work=$2 size=${3:---tiny} workbench=${4:-}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 fail() { echo "FAILED: $*"; exit 1; }
 
@@ -39,4 +40,24 @@ grep -q '"kind":"csv"' heatmap.json || fail "heatmap CSV not recorded"
 grep -q '"kind":"arrays"' heatmap.json || fail "heatmap HDF5 not recorded"
 "$cli" runs show demo-finetune-fmnist-5-9-dr2net --db runs.sqlite --json | grep -q '"kind":"export"' \
     || fail "export not recorded on the dr2net run"
+# The comparison report next to the table: written by the dr2net workbench when it exists (build tree or
+# installed), else one line saying why not (the demo itself still succeeds).
+grep -q "^comparison report: " demo.txt || fail "no comparison report line"
+if grep -q "^comparison report: not written" demo.txt; then
+    [ -z "$workbench" ] || fail "dr2net exists ($workbench) but: $(grep '^comparison report' demo.txt)"
+    echo "no comparison report: $(grep '^comparison report' demo.txt)"
+else
+    html=out/demo-comparison.html
+    grep -q "^comparison report: .*demo-comparison.html" demo.txt || fail "report line does not name $html"
+    [ -s "$html" ] || fail "no $html"
+    [ "$(head -c 15 "$html")" = "<!DOCTYPE html>" ] || fail "$html is not an HTML document"
+    grep -q "</html>" "$html" || fail "$html is truncated"
+    # Self-contained: the four figures embedded as PNG data URIs, nothing fetched from elsewhere.
+    [ "$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)" -eq 4 ] || fail "$html lacks its 4 embedded figures"
+    ! grep -qiE 'https?:|<link|<script|src="//' "$html" || fail "$html references external resources"
+    for strategy in conventional vanilla dr2net; do
+        grep -q "demo-finetune-fmnist-5-9-$strategy (#" "$html" || fail "$html does not name the $strategy run"
+    done
+    [ "$(head -c 5 out/demo-comparison.pdf)" = "%PDF-" ] || fail "no PDF comparison report"
+fi
 echo "demo OK"

@@ -61,6 +61,9 @@ namespace {
         std::string heatmapBetas = "0.25:1:0.25";
         int64_t heatmapBatch = 8;
         std::string expectedDuration;
+        /// Random crops and flips. They pay off over long schedules; a run of a few hundred iterations learns
+        /// faster without (FMNIST 0-4, ViT 64d×4, 3,000 images, 2 epochs: 72.2 % top-1 without, 49.8 % with).
+        bool augment = false;
     };
 
     DemoSize demoSize(bool quick, bool tiny)
@@ -70,11 +73,11 @@ namespace {
             // For the test suite: every stage runs for real, on very little data.
             size = { "tiny", 32, 2, 2, 1024, 1, 512, 1, 32, 256, 32, "0,0.5,1", "0.5,1", 4, "well under a minute" };
         } else if (quick) {
-            size = { "quick", 64, 4, 4, 1500, 2, 600, 1, 40, 500, 32, "0:1:0.25", "0.25:1:0.25", 8, "about 2 minutes" };
+            size = { "quick", 64, 4, 4, 3000, 3, 1500, 2, 40, 500, 32, "0:1:0.25", "0.25:1:0.25", 8, "about 3 minutes" };
         } else {
             // The shipped example configs' sizes (resources/configs): ViT-Ti width at depth 6.
             size = { "full", 192, 6, 3, 4000, 2, 2000, 2, 40, 1000, 64, "0:1:0.1", "0.1:1:0.1", 8,
-                "roughly an hour (scaled from --quick, which takes about 2 minutes)" };
+                "roughly an hour (scaled from --quick, which takes about 3 minutes)", /*augment=*/true };
         }
         return size;
     }
@@ -111,6 +114,8 @@ namespace {
         config.data.dataset = "fashion-mnist";
         config.data.root = args.data;
         config.data.valLimit = size.valImages;
+        config.data.randomCrop = size.augment;
+        config.data.flip = size.augment;
         config.optim.batchSize = size.batchSize;
         config.optim.weightDecay = 0.05;
         config.optim.clipGrad = 1.0;
@@ -475,14 +480,14 @@ namespace {
         TextTable table({ "strategy", "run", "top-1", "peak step memory", "time/iteration" });
         for (const DemoRow& row : rows)
             table.addRow(
-                { row.strategy, std::to_string(row.runId), formatNumber(100.0 * row.result.finalTop1, 3) + " %",
+                { row.strategy, std::to_string(row.runId), formatPercent(row.result.finalTop1),
                     formatBytes(row.result.peakStepBytes), formatSeconds(row.result.secondsPerIteration) });
         table.print(std::cout);
         std::cout << std::flush;
         const std::string report = writeComparisonReport(rows, db, out.string());
         std::cout << "comparison report: " << report << "\n"
                   << "pretrained checkpoint: " << checkpoint << " (run " << pretrain.runId << ", top-1 on classes 0-4 "
-                  << formatNumber(100.0 * pretrain.result.finalTop1, 3) << " %)\n"
+                  << formatPercent(pretrain.result.finalTop1) << ")\n"
                   << "gradient-error heatmap: " << heatmapCsv << " (run " << heatmapRun << ")\n"
                   << "exported dr2net checkpoint: " << export_.outPath << " (" << export_.tensors << " tensors, "
                   << formatBytes(export_.bytes) << ", sha256 " << export_.sha256.substr(0, 16) << "…)\n"

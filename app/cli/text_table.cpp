@@ -52,4 +52,11 @@ std::string formatNumber(double value, int digits)
     return text;
 }
 
+std::string formatPercent(double fraction)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f %%", 100.0 * fraction);
+    return text;
+}
+
 } // namespace dr2::cli

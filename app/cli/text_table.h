@@ -22,5 +22,7 @@ private:
 std::string formatBytes(int64_t bytes);
 /// A number with `digits` significant digits in %g style.
 std::string formatNumber(double value, int digits = 4);
+/// A fraction as a percentage with one decimal: 0.69 -> "69.0 %" (columns of accuracies line up).
+std::string formatPercent(double fraction);
 
 } // namespace dr2::cli

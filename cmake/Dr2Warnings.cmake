@@ -4,7 +4,5 @@ target_compile_options(dr2_project_options INTERFACE -Wall -Wextra -Wno-unused-p
 if(DR2_FATAL_WARNINGS)
     target_compile_options(dr2_project_options INTERFACE -Werror)
 endif()
-if(DR2_SANITIZE_ADDRESS)
-    target_compile_options(dr2_project_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
-    target_link_options(dr2_project_options INTERFACE -fsanitize=address,undefined)
-endif()
+# DR2_SANITIZE_ADDRESS: flags, default runtime options and suppressions.
+include(${CMAKE_CURRENT_LIST_DIR}/Dr2Sanitizers.cmake)

@@ -93,8 +93,8 @@ private:
 
 class ReversibleSegment : public torch::autograd::Function<ReversibleSegment> {
 public:
-    static variable_list forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor y, torch::Tensor /*anchor*/,
-        c10::intrusive_ptr<SegmentState> state)
+    static variable_list forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor y,
+        const torch::Tensor& /*anchor*/, c10::intrusive_ptr<SegmentState> state)
     {
         // Function::apply already runs forward with grad mode off: nothing inside builds a graph.
         Dr2StackImpl& stack = *state->stack;

@@ -104,8 +104,9 @@ torch::Tensor sinusoidPositionTable(int64_t positions, int64_t dim)
     auto t = table.accessor<double, 2>();
     for (int64_t p = 0; p < positions; ++p)
         for (int64_t j = 0; j < dim; ++j) {
+            const int64_t pair = j / 2; // sin and cos of one frequency share it
             const double angle = static_cast<double>(p)
-                / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+                / std::pow(10000.0, 2.0 * static_cast<double>(pair) / static_cast<double>(dim));
             t[p][j] = j % 2 == 0 ? std::sin(angle) : std::cos(angle);
         }
     return table.to(torch::kFloat32).unsqueeze(0);

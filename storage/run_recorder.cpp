@@ -41,7 +41,7 @@ namespace {
 
 } // namespace
 
-RunRecorder::RunRecorder(const std::string& databasePath, RunRecord run, RunRecorderOptions options)
+RunRecorder::RunRecorder(const std::string& databasePath, const RunRecord& run, RunRecorderOptions options)
     : m_databasePath(databasePath)
     , m_options(std::move(options))
     , m_pending(std::make_unique<Pending>())

@@ -50,7 +50,7 @@ class RunRecorder {
 public:
     /// Opens the database at `databasePath`. A run with id 0 is created (status `running`); a run with an
     /// existing id is resumed (status `running` again, appending; its HDF5 file is reopened if it exists).
-    RunRecorder(const std::string& databasePath, RunRecord run, RunRecorderOptions options = {});
+    RunRecorder(const std::string& databasePath, const RunRecord& run, RunRecorderOptions options = {});
     /// Closes as `failed` if close() was not called (an exception unwound the training loop).
     ~RunRecorder();
     RunRecorder(const RunRecorder&) = delete;

@@ -186,7 +186,7 @@ void RunStore::markDeadRunsInterrupted()
     }
 }
 
-int64_t RunStore::createRun(RunRecord run)
+int64_t RunStore::createRun(const RunRecord& run)
 {
     const ProcessIdentity self = ProcessIdentity::current();
     SqliteStatement insert(*m_connection,

@@ -56,7 +56,7 @@ public:
 
     // --- runs
     /// Inserts a new run with status `running`, created now, written by the calling process; returns its id.
-    int64_t createRun(RunRecord run);
+    int64_t createRun(const RunRecord& run);
     /// Marks an existing run `running` again, written by the calling process (resuming it).
     void reopenRun(int64_t runId);
     /// Sets the final status, finish time, final metrics and peak memory of a run.

@@ -13,7 +13,7 @@
 #include <iostream>
 
 int main(int argc, char** argv)
-{
+try {
     // Count tensor memory from the first allocation on, so parameters are part of what is "held".
     dr2::MemoryMeter::forDevice(c10::Device(c10::kCPU));
 
@@ -45,4 +45,8 @@ int main(int argc, char** argv)
         return 1;
     }
     return exitStatus;
+} catch (const std::exception& error) {
+    // Setting up the commands and reporting a parse error (app.exit) can throw too.
+    std::cerr << "dr2net-cli: error: " << error.what() << std::endl;
+    return 1;
 }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -22,7 +23,7 @@ extern "C" void onInterrupt(int)
 
 std::string formatDuration(double seconds)
 {
-    const auto s = static_cast<long>(seconds + 0.5);
+    const long s = std::lround(seconds);
     char text[32];
     if (s >= 3600)
         std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
@@ -112,7 +113,7 @@ void ProgressPrinter::onIteration(const IterationEvent& e)
     const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(m_total - e.iteration - 1) : 0.0;
     char line[256];
     std::snprintf(line, sizeof line, "epoch %lld it %lld/%lld  loss %.4f  α %.3f β %.3f  mem %s  %.2f s/it  ETA %s",
-        static_cast<long long>(e.epoch + 1), static_cast<long long>(e.iteration + 1), static_cast<long long>(m_total),
+        static_cast<long long>(e.epoch) + 1, static_cast<long long>(e.iteration) + 1, static_cast<long long>(m_total),
         e.loss, e.alpha, e.beta, formatBytes(e.peakBytes).c_str(), e.stepSeconds, formatDuration(eta).c_str());
     if (m_style == Style::Terminal) {
         const int width = 24;
@@ -137,7 +138,7 @@ void ProgressPrinter::onEvaluation(const EvaluationEvent& e)
     endBar();
     char line[160];
     std::snprintf(line, sizeof line, "eval epoch %lld: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%lld images)",
-        static_cast<long long>(e.epoch + 1), e.loss, 100.0 * e.top1, 100.0 * e.top5, static_cast<long long>(e.samples));
+        static_cast<long long>(e.epoch) + 1, e.loss, 100.0 * e.top1, 100.0 * e.top5, static_cast<long long>(e.samples));
     m_out << line << std::endl;
 }
 

@@ -121,7 +121,7 @@ namespace {
     /// does not validate (an older or hand-made config), so the report still shows what is there.
     Json normalisedConfig(const std::string& configJson)
     {
-        const Json raw = Json::parse(configJson, nullptr, /*allow_exceptions=*/false);
+        Json raw = Json::parse(configJson, nullptr, /*allow_exceptions=*/false);
         if (!raw.is_object())
             return Json::object();
         try {

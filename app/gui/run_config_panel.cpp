@@ -360,7 +360,7 @@ bool RunConfigPanel::loadFile(const QString& path, QString* error)
             *error = QStringLiteral("config '%1': cannot read: %2").arg(path, file.errorString());
         return false;
     }
-    constexpr qint64 kMaxConfigBytes = 4 * 1024 * 1024; // a config is a few KiB; refuse to slurp a huge file
+    constexpr qint64 kMaxConfigBytes = qint64 { 4 } * 1024 * 1024; // a config is a few KiB; refuse to slurp a huge file
     if (file.size() > kMaxConfigBytes) {
         if (error)
             *error = QStringLiteral("config '%1': expected at most 4 MiB, found %2 bytes").arg(path).arg(file.size());

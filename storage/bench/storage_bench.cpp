@@ -120,7 +120,7 @@ nlohmann::json measureSyntheticRun(const std::string& directory, int64_t iterati
     {
         dr2::RunStore store(db);
     }
-    const nlohmann::json result = {
+    nlohmann::json result = {
         { "iterations", iterations },
         { "scalars_per_iteration", 6 },
         { "probe_every", 100 },

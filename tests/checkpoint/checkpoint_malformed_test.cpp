@@ -138,7 +138,7 @@ std::string editedCheckpoint(const std::string& fixture, const std::string& name
     LoadedCheckpoint checkpoint = readCheckpoint(test::fixture(fixture));
     StateDict tensors = checkpoint.tensors;
     edit(tensors);
-    const std::string path = (test::scratchDir() / name).string();
+    std::string path = (test::scratchDir() / name).string();
     writeSafetensors(path, tensors, checkpoint.metadata);
     return path;
 }

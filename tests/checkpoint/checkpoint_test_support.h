@@ -29,7 +29,7 @@ inline std::filesystem::path scratchDir()
 /// Writes raw bytes to a scratch file and returns its path.
 inline std::string writeBytes(const std::string& name, const std::string& bytes)
 {
-    const std::string path = (scratchDir() / name).string();
+    std::string path = (scratchDir() / name).string();
     std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;
 }

@@ -49,6 +49,7 @@ TEST(MemoryMeter, IsConsistentUnderConcurrentUse)
     MemoryMeter& meter = MemoryMeter::forDevice(c10::Device(c10::kCPU));
     const int64_t before = meter.currentBytes();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([] {
             for (int i = 0; i < 2000; ++i) {

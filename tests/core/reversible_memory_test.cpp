@@ -60,7 +60,8 @@ TEST(ReversibleMemory, SegmentsCutTheErrorAndCostOnlyTheirBoundaryPairs)
     // Memory: 6 segments keep 5 more (x, y) pairs than one segment, and nothing else.
     const int64_t one = stepPeak(12, ExecMode::Reversible, 1.0, 0.1);
     const int64_t six = stepPeak(12, ExecMode::Reversible, 1.0, 0.1, /*segmentEvery=*/4);
-    const int64_t pairBytes = 2 * 4 * 197 * 192 * static_cast<int64_t>(sizeof(float)); // batch 4, 197 tokens
+    const int64_t pairBytes
+        = int64_t { 2 } * 4 * 197 * 192 * static_cast<int64_t>(sizeof(float)); // batch 4, 197 tokens
     EXPECT_GE(six, one);
     EXPECT_LE(six - one, 5 * pairBytes) << "one segment " << one << " B, six segments " << six << " B";
 }

@@ -113,7 +113,7 @@ private:
 inline QString saveScreenshot(QWidget* widget, const QString& name)
 {
     QDir().mkpath(QStringLiteral(DR2_SCREENSHOT_DIR));
-    const QString path = QDir(QStringLiteral(DR2_SCREENSHOT_DIR)).filePath(name + QStringLiteral(".png"));
+    QString path = QDir(QStringLiteral(DR2_SCREENSHOT_DIR)).filePath(name + QStringLiteral(".png"));
     widget->grab().save(path);
     return path;
 }

@@ -97,8 +97,10 @@ namespace {
                     { "beta", beta }, { "current_bytes", current }, { "peak_bytes", current * 1.5 },
                     { "held_bytes", 20e6 } });
             recorder.addMemorySample({ i, int64_t(current), int64_t(current * 1.5) });
-            if (i % 100 == 99)
-                recorder.addEvaluation({ i, "val", { { "top1", 0.5 + 0.1 * (i / 100) }, { "loss", loss } } });
+            if (i % 100 == 99) {
+                const int64_t hundreds = i / 100; // top-1 rises in steps: 0.5, 0.6, ...
+                recorder.addEvaluation({ i, "val", { { "top1", 0.5 + 0.1 * double(hundreds) }, { "loss", loss } } });
+            }
             if (dynamic && i % 100 == 0)
                 recorder.addProbe({ i, alpha, beta, { { "mse", 1e-6 } }, {} });
         }

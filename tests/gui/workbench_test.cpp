@@ -157,7 +157,7 @@ TEST(Workbench, TrainsPausesResumesStopsAndRecordsTheRun)
     ASSERT_TRUE(dir.isValid());
     const QString database = dir.filePath(QStringLiteral("runs.sqlite"));
     // A finished conventional run of the same model, resolution and batch: the memory view's reference line.
-    constexpr qint64 kConventionalPeak = 48 * 1024 * 1024;
+    constexpr qint64 kConventionalPeak = qint64 { 48 } * 1024 * 1024;
     {
         RunStore store(database.toStdString());
         RunRecord conventional;

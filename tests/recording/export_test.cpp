@@ -188,7 +188,8 @@ TEST_F(ExportTest, FileSizeLimitFailsCleanlyWithNoPartialFile)
 
     // The weights are ~0.8 MB; 64 KiB is a disk that fills up in the middle of the file.
     const auto [code, output] = exportUnderFileSizeLimit(
-        { "export", std::to_string(s_runId), "--out", out, "--db", s_db }, 64 * 1024, (s_dir->path / "log").string());
+        { "export", std::to_string(s_runId), "--out", out, "--db", s_db }, rlim_t { 64 } * 1024,
+        (s_dir->path / "log").string());
     EXPECT_EQ(code, 1) << output;
     EXPECT_NE(output.find("dr2net-cli: error: export of run " + std::to_string(s_runId)), std::string::npos) << output;
     EXPECT_NE(output.find("File too large"), std::string::npos) << output;

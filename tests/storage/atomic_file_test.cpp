@@ -79,12 +79,12 @@ TEST(AtomicFile, FileSizeLimitFailsCleanlyWithoutPartialFile)
     if (child == 0) {
         ::close(pipeFds[0]);
         std::signal(SIGXFSZ, SIG_IGN); // otherwise the kernel kills the process instead of returning EFBIG
-        rlimit limit { 64 * 1024, 64 * 1024 };
+        rlimit limit { rlim_t { 64 } * 1024, rlim_t { 64 } * 1024 };
         ::setrlimit(RLIMIT_FSIZE, &limit);
         std::string message = "no error";
         try {
             AtomicFile file(path);
-            const std::string block(16 * 1024, 'x');
+            const std::string block(size_t { 16 } * 1024, 'x');
             for (int i = 0; i < 64; ++i) // 1 MiB in total
                 file.write(block);
             file.commit();

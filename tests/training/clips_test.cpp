@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 /// classes show the same set of frames; only their order tells the classes apart.
 fs::path writeClips(int perClass, int frames)
 {
-    const fs::path root = fs::temp_directory_path() / ("dr2_clips_" + std::to_string(::getpid()));
+    fs::path root = fs::temp_directory_path() / ("dr2_clips_" + std::to_string(::getpid()));
     fs::remove_all(root);
     std::mt19937 rng(5);
     for (const std::string direction : { "left", "right" }) {
@@ -33,13 +33,13 @@ fs::path writeClips(int perClass, int frames)
             const int row = static_cast<int>(rng() % 12);
             for (int t = 0; t < frames; ++t) {
                 const int step = direction == "right" ? t : frames - 1 - t;
-                std::vector<unsigned char> pixels(16 * 16);
+                std::vector<unsigned char> pixels(size_t { 16 } * 16);
                 for (auto& p : pixels)
                     p = static_cast<unsigned char>(20 + 30 * step + static_cast<int>(rng() % 20));
                 const int col = step * 12 / std::max(1, frames - 1);
                 for (int y = row; y < row + 4; ++y)
                     for (int x = col; x < col + 4; ++x)
-                        pixels[static_cast<size_t>(y * 16 + x)] = 230;
+                        pixels[static_cast<size_t>(y) * 16 + static_cast<size_t>(x)] = 230;
                 const std::string file = (dir / ("frame" + std::to_string(t) + ".png")).string();
                 stbi_write_png(file.c_str(), 16, 16, 1, pixels.data(), 16);
             }

@@ -83,7 +83,7 @@ public:
 
 fs::path scratchDir(const std::string& name)
 {
-    const auto dir = fs::temp_directory_path() / ("dr2_trainer_" + name + "_" + std::to_string(::getpid()));
+    auto dir = fs::temp_directory_path() / ("dr2_trainer_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;

@@ -30,7 +30,8 @@ void fill(LossView& view, int n)
     }
     view.appendSamples(LossView::kSeriesLoss, loss);
     view.appendSamples(LossView::kSeriesLearningRate, lr);
-    view.appendSamples(LossView::kSeriesTop1, { { double(n / 2), 0.5 }, { double(n - 1), 0.75 } });
+    const int middle = n / 2;
+    view.appendSamples(LossView::kSeriesTop1, { { double(middle), 0.5 }, { double(n - 1), 0.75 } });
     view.refresh();
     test::settle();
 }

@@ -108,7 +108,8 @@ TEST(PlotViews, CoefficientViewShowsPlannedActualAndEndPoint)
     std::vector<double> its, alphas, betas;
     const int tau = 3000, eta = 100;
     auto at = [&](int k) {
-        const double t = std::min(1.0, double((k / eta) * eta) / tau);
+        const int updated = (k / eta) * eta; // α and β move every η iterations
+        const double t = std::min(1.0, double(updated) / tau);
         return std::pair<double, double> { 1.0 - 0.7 * t, 0.1 + 0.6 * t };
     };
     for (int k = 0; k <= 4000; k += 10) {
@@ -137,6 +138,7 @@ TEST(PlotViews, BranchErrorViewShowsOneBarPerBranch)
 {
     BranchErrorView view;
     std::vector<double> errors;
+    errors.reserve(12);
     for (int i = 0; i < 12; ++i)
         errors.push_back(1e-13 * std::pow(4.0, i));
     errors[11] = std::nan("");

@@ -13,7 +13,7 @@ using namespace dr2;
 
 namespace {
 
-constexpr qint64 kMiB = 1024 * 1024;
+constexpr qint64 kMiB = qint64 { 1024 } * 1024;
 
 RunSummary run(qint64 id, const QString& name, const QString& strategy, const QString& status, double top1,
     qint64 peakMiB, double seconds, QStringList tags = {})
@@ -28,7 +28,7 @@ RunSummary run(qint64 id, const QString& name, const QString& strategy, const QS
     r.finalTop1 = top1 - 0.01;
     r.peakBytes = peakMiB * kMiB;
     r.seconds = seconds;
-    r.tags = tags;
+    r.tags = std::move(tags);
     return r;
 }
 

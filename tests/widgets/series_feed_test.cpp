@@ -68,6 +68,7 @@ TEST(SeriesFeed, WorkerAppendsArriveCompleteInOrderWithFewReplots)
 
     // The smoothed curve is the debiased EMA of the full-resolution loss.
     std::vector<double> raw;
+    raw.reserve(samples.size());
     for (const auto& s : samples)
         raw.push_back(s.value);
     const auto expected = emaDebiased(raw, loss.smoothing());

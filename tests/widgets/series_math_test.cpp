@@ -39,7 +39,8 @@ TEST(Decimation, EveryColumnKeepsItsExtremes)
     std::vector<double> xs(1000), ys(1000);
     for (size_t i = 0; i < 1000; ++i) {
         xs[i] = static_cast<double>(i);
-        ys[i] = static_cast<double>((i * 37) % 100) + static_cast<double>(i / 100) * 1000.0;
+        const size_t step = i / 100; // a jump of 1000 every 100 samples
+        ys[i] = static_cast<double>((i * 37) % 100) + static_cast<double>(step) * 1000.0;
     }
     const auto out = decimateMinMax(xs, ys, 0.0, 1000.0, 10);
     ASSERT_EQ(out.xs.size(), 20u);
@@ -106,6 +107,7 @@ TEST(DebiasedEma, NaNPassesThroughWithoutPoisoningTheAverage)
 TEST(DebiasedEma, IncrementalEqualsBatch)
 {
     std::vector<double> values;
+    values.reserve(500);
     for (int i = 0; i < 500; ++i)
         values.push_back(std::sin(i * 0.1) + i * 0.01);
     const auto batch = dr2::emaDebiased(values, 0.95);

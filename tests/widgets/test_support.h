@@ -44,7 +44,7 @@ inline QString saveScreenshot(QWidget& widget, const QString& name)
 {
     const QString dir = QStringLiteral(DR2_SCREENSHOT_DIR);
     QDir().mkpath(dir);
-    const QString path = dir + QLatin1Char('/') + name + QStringLiteral(".png");
+    QString path = dir + QLatin1Char('/') + name + QStringLiteral(".png");
     widget.grab().save(path);
     return path;
 }
@@ -52,7 +52,7 @@ inline QString saveScreenshot(QWidget& widget, const QString& name)
 /// A fresh empty folder under the build tree for files written by a test.
 inline QString scratchDir(const QString& name)
 {
-    const QString dir = QStringLiteral(DR2_TEST_OUTPUT_DIR) + QLatin1Char('/') + name;
+    QString dir = QStringLiteral(DR2_TEST_OUTPUT_DIR) + QLatin1Char('/') + name;
     QDir(dir).removeRecursively();
     QDir().mkpath(dir);
     return dir;

@@ -159,6 +159,7 @@ TEST(CrashResume, SigkillMidRunThenResumeToFinished)
             RunArrayFile file(artifact.path, RunArrayFile::Mode::Read);
             const auto memory = file.readMemory();
             std::vector<int64_t> iterations;
+            iterations.reserve(memory.size());
             for (const MemorySample& sample : memory)
                 iterations.push_back(sample.iteration);
             std::vector<int64_t> expected;

@@ -49,6 +49,15 @@ QString strategyDisplayName(const QString& strategy)
     return strategy;
 }
 
+QStringList table2Setups(const QVector<Table2Row>& rows)
+{
+    QStringList setups;
+    for (const Table2Row& row : rows)
+        if (!setups.contains(row.setup))
+            setups << row.setup;
+    return setups;
+}
+
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
 {
     QStringList setups; // in order of first appearance

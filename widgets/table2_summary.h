@@ -27,6 +27,9 @@ struct Table2Row {
 /// then other strategies alphabetically.
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs);
 
+/// The distinct setups of `rows`, in row order (a Setup column is worth showing when there are several).
+QStringList table2Setups(const QVector<Table2Row>& rows);
+
 /// Readable name of a strategy key for tables ("dr2net" -> "Dr²Net (dynamic α/β)").
 QString strategyDisplayName(const QString& strategy);
 

@@ -57,11 +57,7 @@ void Table2View::setRuns(const QVector<RunSummary>& runs)
             true);
         set(Setup, row.setup.isEmpty() ? QStringLiteral("–") : row.setup, false);
     }
-    QStringList setups;
-    for (const Table2Row& row : m_rows)
-        if (!setups.contains(row.setup))
-            setups << row.setup;
-    m_table->setColumnHidden(Setup, setups.size() < 2);
+    m_table->setColumnHidden(Setup, table2Setups(m_rows).size() < 2);
 }
 
 bool Table2View::exportCsv(const QString& path, QString* error) const

@@ -421,11 +421,8 @@ namespace {
         table2.header = { QStringLiteral("Strategy"), QStringLiteral("Finished runs"), QStringLiteral("Run"),
             QStringLiteral("Final top-1"), QStringLiteral("Peak memory"), QStringLiteral("Memory vs conventional") };
         const QVector<Table2Row> table2Rows = summarizeTable2(summaries);
-        QStringList setups;
-        for (const Table2Row& row : table2Rows)
-            if (!setups.contains(row.setup))
-                setups << row.setup;
-        if (setups.size() > 1)
+        const bool severalSetups = table2Setups(table2Rows).size() > 1;
+        if (severalSetups)
             table2.header << QStringLiteral("Setup");
         for (const Table2Row& row : table2Rows) {
             QString run = QStringLiteral("#%1").arg(row.runId);
@@ -436,7 +433,7 @@ namespace {
                 percent(row.finalTop1), shortBytes(row.peakBytes),
                 row.memoryVsConventional ? QStringLiteral("%1 %").arg(*row.memoryVsConventional * 100.0, 0, 'f', 1)
                                          : QStringLiteral("–") });
-            if (setups.size() > 1)
+            if (severalSetups)
                 table2.rows.back() << row.setup;
         }
         if (table2.rows.isEmpty())

@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <mutex>
 #include <stdexcept>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -75,6 +76,21 @@ at::Generator defaultGenerator(const c10::Device& device)
         return at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1);
 #endif
     throw std::invalid_argument("random state: unsupported device " + device.str());
+}
+
+at::Generator makeGenerator(const c10::Device& device, uint64_t seed)
+{
+    if (device.is_cpu())
+        return at::make_generator<at::CPUGeneratorImpl>(seed);
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda() && cudaAvailable()) {
+        at::Generator gen = at::cuda::detail::createCUDAGenerator(device.has_index() ? device.index() : -1);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_current_seed(seed);
+        return gen;
+    }
+#endif
+    throw std::invalid_argument("random stream: unsupported device " + device.str());
 }
 
 CudaMemoryStats cudaMemoryStats(int index)

@@ -26,6 +26,10 @@ void synchronize(const c10::Device& device);
 /// std::invalid_argument for other devices.
 at::Generator defaultGenerator(const c10::Device& device);
 
+/// A new generator of `device` (CPU, or a CUDA device when available) seeded with `seed`, independent of
+/// the default one; throws std::invalid_argument for other devices.
+at::Generator makeGenerator(const c10::Device& device, uint64_t seed);
+
 /// Allocated bytes (current and peak) of the CUDA caching allocator on device `index`.
 struct CudaMemoryStats {
     int64_t current = 0;

@@ -1,5 +1,6 @@
 #include "core/dr2_stack.h"
 
+#include "core/random_stream.h"
 #include "core/rng_state.h"
 
 #include <torch/autograd.h>
@@ -64,7 +65,10 @@ struct SegmentState : torch::CustomClassHolder {
     int64_t end = 0;
     double alpha = 1.0;
     double beta = 1.0;
-    std::vector<RngState> rng; // per branch in [begin, end), captured before its forward
+    // The generator the branches drew from in the forward (this thread's currentGenerator()). Held here,
+    // not looked up again: the backward may run on another thread, with another scope or none.
+    at::Generator generator;
+    std::vector<RngState> rng; // its state per branch in [begin, end), captured before that branch's forward
 };
 
 /// Puts a module's buffers (running statistics) back as they were when the snapshot was taken, so a
@@ -100,9 +104,11 @@ public:
         Dr2StackImpl& stack = *state->stack;
         const bool recordRng = stack.is_training();
         state->rng.clear();
+        if (recordRng)
+            state->generator = currentGenerator(x.device());
         for (int64_t i = state->begin; i < state->end; ++i) {
             if (recordRng)
-                state->rng.push_back(RngState::capture(x.device()));
+                state->rng.push_back(RngState::capture(state->generator));
             torch::Tensor next = stack.runBranch(i, x);
             // Accumulate into the branch output when it is a fresh tensor nobody else holds (the usual case);
             // a branch that returns its input, a view or a parameter gets an out-of-place sum.
@@ -133,6 +139,10 @@ public:
         torch::Tensor y = saved[1].detach();
         torch::Tensor gx = grads[0].defined() ? grads[0] : torch::zeros_like(x);
         torch::Tensor gy = grads[1]; // often undefined: the loss sees only x_N
+        // The recompute must draw from the forward's generator whatever is current on this thread.
+        std::unique_ptr<RandomStreamScope> replay;
+        if (state->generator.defined())
+            replay = std::make_unique<RandomStreamScope>(state->generator);
 
         for (int64_t i = state->end - 1; i >= state->begin; --i) {
             torch::Tensor xPrev = y / beta; // eq. 2, first half
@@ -142,7 +152,7 @@ public:
                 const size_t local = static_cast<size_t>(i - state->begin);
                 std::unique_ptr<RngFork> fork;
                 if (local < state->rng.size()) {
-                    fork = std::make_unique<RngFork>(x.device());
+                    fork = std::make_unique<RngFork>(state->generator);
                     state->rng[local].restore();
                 }
                 BufferSnapshot buffers(*stack.branchModule(i));

@@ -1,6 +1,6 @@
 #include "core/grad_probe.h"
 
-#include "core/rng_state.h"
+#include "core/random_stream.h"
 
 #include <torch/autograd.h>
 #include <torch/utils.h>
@@ -22,16 +22,22 @@ struct GradSnapshot {
 GradSnapshot runPass(const GradProbeTarget& target, ExecMode mode, c10::ScalarType dtype, uint64_t seed)
 {
     auto& model = *target.model;
-    auto& stack = *target.stack;
-    stack.setMode(mode);
+    for (auto* stack : target.stacks)
+        stack->setMode(mode);
     model.zero_grad(/*set_to_none=*/true);
 
     GradSnapshot snapshot;
-    torch::manual_seed(seed);
-    torch::Tensor loss = target.loss(dtype);
-    if (!loss.defined() || loss.numel() != 1)
-        throw std::invalid_argument("gradient probe: the loss closure must return a scalar tensor");
-    loss.backward();
+    {
+        // Each pass draws its masks from a fresh stream of the same seed, so both passes see the same
+        // masks without touching the default generator another thread (a training run) may be using.
+        const auto params = model.parameters();
+        RandomStream stream(seed, params.empty() ? c10::Device(c10::kCPU) : params.front().device());
+        RandomStreamScope scope(stream);
+        torch::Tensor loss = target.loss(dtype);
+        if (!loss.defined() || loss.numel() != 1)
+            throw std::invalid_argument("gradient probe: the loss closure must return a scalar tensor");
+        loss.backward();
+    }
 
     for (const auto& p : model.parameters()) {
         if (p.grad().defined()) {
@@ -76,30 +82,32 @@ class ModelStateGuard {
 public:
     explicit ModelStateGuard(const GradProbeTarget& target)
         : m_target(target)
-        , m_mode(target.stack->mode())
-        , m_alpha(target.stack->alpha())
-        , m_beta(target.stack->beta())
-        , m_rng(c10::Device(c10::kCPU))
     {
+        for (auto* stack : target.stacks)
+            m_saved.push_back({ stack->mode(), stack->alpha(), stack->beta() });
         auto params = target.model->parameters();
         m_dtype = params.empty() ? torch::kFloat32 : params.front().scalar_type();
     }
     ~ModelStateGuard()
     {
-        m_target.stack->setMode(m_mode);
-        m_target.stack->setCoefficients(m_alpha, m_beta);
+        for (size_t i = 0; i < m_saved.size(); ++i) {
+            m_target.stacks[i]->setMode(m_saved[i].mode);
+            m_target.stacks[i]->setCoefficients(m_saved[i].alpha, m_saved[i].beta);
+        }
         m_target.model->to(m_dtype);
         m_target.model->zero_grad(/*set_to_none=*/true);
     }
     c10::ScalarType dtype() const { return m_dtype; }
 
 private:
+    struct Saved {
+        ExecMode mode;
+        double alpha;
+        double beta;
+    };
     const GradProbeTarget& m_target;
-    ExecMode m_mode;
-    double m_alpha;
-    double m_beta;
+    std::vector<Saved> m_saved;
     c10::ScalarType m_dtype = torch::kFloat32;
-    RngFork m_rng;
 };
 
 } // namespace
@@ -107,8 +115,8 @@ private:
 GradErrorReport probeGradientError(
     const GradProbeTarget& target, double alpha, double beta, const GradProbeOptions& options)
 {
-    if (!target.model || !target.stack || !target.loss)
-        throw std::invalid_argument("gradient probe: target needs a model, its Dr2Stack and a loss closure");
+    if (!target.model || target.stacks.empty() || !target.loss)
+        throw std::invalid_argument("gradient probe: target needs a model, its Dr2Stacks and a loss closure");
     if (beta == 0.0)
         throw std::invalid_argument("gradient probe: β must be non-zero for reversible backprop, found 0");
 
@@ -116,7 +124,8 @@ GradErrorReport probeGradientError(
     const c10::ScalarType working = guard.dtype();
     const c10::ScalarType refType = options.float64Reference ? torch::kFloat64 : working;
     const c10::ScalarType revType = options.float64Reversible ? torch::kFloat64 : working;
-    target.stack->setCoefficients(alpha, beta);
+    for (auto* stack : target.stacks)
+        stack->setCoefficients(alpha, beta);
 
     // Module::to converts in place; float32 → float64 → float32 round-trips exactly.
     target.model->to(refType);
@@ -141,9 +150,11 @@ GradErrorReport probeGradientError(
     }
     report.overall = overall.result();
     std::vector<bool> inStack(params.size(), false);
-    for (int64_t b = 0; b < target.stack->size(); ++b) {
+    for (auto* stack : target.stacks) {
+      report.branchesPerStage.push_back(stack->size());
+      for (int64_t b = 0; b < stack->size(); ++b) {
         Accumulator branch;
-        for (const auto& p : target.stack->branchModule(b)->parameters()) {
+        for (const auto& p : stack->branchModule(b)->parameters()) {
             auto it = indexOf.find(p.unsafeGetTensorImpl());
             if (it == indexOf.end())
                 continue;
@@ -154,6 +165,7 @@ GradErrorReport probeGradientError(
                 branch.add(rev, ref);
         }
         report.perBranch.push_back(branch.result());
+      }
     }
     Accumulator outside;
     for (size_t i = 0; i < params.size(); ++i) {

@@ -27,15 +27,16 @@ struct GradErrorReport {
     /// Parameters outside the stack (embedding, head): their error is the error of the input gradient
     /// that reversible backprop hands to the layers before the stack.
     GradError outsideStack;
-    std::vector<GradError> perBranch; ///< parameters of branch i of the stack, i = 0..N-1
+    std::vector<GradError> perBranch; ///< parameters of each branch, stage after stage (stage 0's first)
+    std::vector<int64_t> branchesPerStage; ///< how perBranch splits into stages (one entry for a single stack)
     bool finite = true; ///< false when either gradient contained NaN or Inf
 };
 
-/// What the probe runs: a model holding a Dr2Stack, and a loss computed in the given dtype.
-/// The loss closure must build its inputs afresh each call (it runs twice per probe).
+/// What the probe runs: a model holding one or more Dr2Stacks (a backbone's stages), and a loss computed in the
+/// given dtype. The loss closure must build its inputs afresh each call (it runs twice per probe).
 struct GradProbeTarget {
     torch::nn::Module* model = nullptr;
-    Dr2StackImpl* stack = nullptr;
+    std::vector<Dr2StackImpl*> stacks; ///< every stack inside `model`, in order
     std::function<torch::Tensor(c10::ScalarType)> loss;
 };
 

@@ -22,13 +22,54 @@
 #endif
 
 namespace dr2 {
+
+/// Bytes allocated on the CPU while a PeakScope was current, wherever they are freed.
+///
+/// Reference counted by hand because the last reference may be dropped inside the allocator's free
+/// (any thread, any time): the scope holds one, every live allocation made under it one, and a nested
+/// account one on its parent. Allocations count toward the whole parent chain, so an outer scope sees
+/// what its inner scopes allocated.
+struct MemoryAccount {
+    std::atomic<int64_t> refs { 1 };
+    std::atomic<int64_t> current { 0 };
+    std::atomic<int64_t> peak { 0 };
+    MemoryAccount* parent = nullptr;
+
+    static void retain(MemoryAccount* account)
+    {
+        if (account)
+            account->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    static void release(MemoryAccount* account)
+    {
+        // A loop, not recursion: a long chain of ended scopes must not deepen the stack of a free.
+        while (account && account->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            MemoryAccount* parent = account->parent;
+            delete account;
+            account = parent;
+        }
+    }
+    static void add(MemoryAccount* account, int64_t delta)
+    {
+        for (; account; account = account->parent) {
+            const int64_t now = account->current.fetch_add(delta) + delta;
+            int64_t seen = account->peak.load();
+            while (now > seen && !account->peak.compare_exchange_weak(seen, now)) {
+            }
+        }
+    }
+};
+
 namespace {
+
+// The account allocations on this thread are charged to (the innermost CPU PeakScope), or none.
+thread_local MemoryAccount* t_account = nullptr;
 
 /// Wraps LibTorch's default CPU allocator and counts the bytes of every allocation it hands out.
 ///
 /// Some ATen code calls raw_allocate(), which requires the DataPtr's context to equal its data pointer.
 /// So the bookkeeping lives in a header just before the data (64 bytes, keeping LibTorch's alignment):
-/// the requested size and the inner allocation's deleter and context.
+/// the requested size, the account it was charged to and the inner allocation's deleter and context.
 class CountingCpuAllocator final : public c10::Allocator {
 public:
     explicit CountingCpuAllocator(c10::Allocator* inner)
@@ -48,6 +89,9 @@ public:
         header->owner = this;
         header->innerDeleter = context.get_deleter();
         header->innerContext = context.release();
+        header->account = t_account;
+        MemoryAccount::retain(header->account);
+        MemoryAccount::add(header->account, static_cast<int64_t>(bytes));
         add(static_cast<int64_t>(bytes));
         void* data = base + kHeaderBytes;
         return c10::DataPtr(data, data, &CountingCpuAllocator::release, c10::Device(c10::kCPU));
@@ -69,6 +113,7 @@ private:
         const CountingCpuAllocator* owner;
         c10::DeleterFnPtr innerDeleter;
         void* innerContext;
+        MemoryAccount* account; // charged at allocation; debited here even if freed on another thread
     };
     static constexpr size_t kHeaderBytes = 64;
     static_assert(sizeof(Header) <= kHeaderBytes, "header must fit before the data");
@@ -80,6 +125,8 @@ private:
         auto* header = reinterpret_cast<Header*>(static_cast<char*>(data) - kHeaderBytes);
         const Header copy = *header;
         copy.owner->add(-static_cast<int64_t>(copy.bytes));
+        MemoryAccount::add(copy.account, -static_cast<int64_t>(copy.bytes));
+        MemoryAccount::release(copy.account);
         if (copy.innerDeleter)
             copy.innerDeleter(copy.innerContext);
     }
@@ -156,12 +203,31 @@ MemoryMeter& MemoryMeter::forDevice(const c10::Device& device)
 PeakScope::PeakScope(MemoryMeter& meter)
     : m_meter(meter)
 {
+    if (dynamic_cast<CpuMemoryMeter*>(&meter)) {
+        m_account = new MemoryAccount();
+        m_account->parent = t_account;
+        MemoryAccount::retain(m_account->parent);
+        m_previous = t_account;
+        t_account = m_account;
+    }
+    // Still reset for callers that read meter.peakBytes() after the scope (process-wide, racy with other
+    // threads); this scope's own numbers do not depend on it.
     m_meter.resetPeak();
     m_baseline = m_meter.currentBytes();
 }
 
+PeakScope::~PeakScope()
+{
+    if (m_account) {
+        t_account = m_previous;
+        MemoryAccount::release(m_account);
+    }
+}
+
 int64_t PeakScope::peakAboveBaseline() const
 {
+    if (m_account)
+        return m_account->peak.load();
     return m_meter.peakBytes() - m_baseline;
 }
 

@@ -30,18 +30,40 @@ public:
     static MemoryMeter& forDevice(const c10::Device& device);
 };
 
-/// Measures the peak above the bytes alive when the scope started; resets the peak on entry.
+struct MemoryAccount;
+
+/// Measures the peak tensor memory of the work done inside the scope, on the thread that created it.
+///
+/// CPU: the scope opens an account current on this thread; every allocation the counting allocator makes
+/// while it is current is charged to it (and to the accounts of enclosing scopes), and debited when
+/// freed, on whatever thread. So the peak is that of this scope's own allocations: another thread
+/// allocating or opening its own scope meanwhile changes nothing here. Allocations made on other threads
+/// on this scope's behalf (a loader thread, LibTorch's intra-op workers) are not charged to it.
+/// CUDA: the caching allocator's statistics are per device, not per thread: the peak is the device's
+/// peak since the scope started (reset on entry), so concurrent work on the same GPU is included.
+///
+/// Also resets the meter's process-wide peak on entry, for callers that still read meter.peakBytes();
+/// prefer the scope's own peakBytes(). Must be destroyed on the thread that created it.
 class PeakScope {
 public:
     explicit PeakScope(MemoryMeter& meter);
-    /// Bytes alive when the scope started.
+    ~PeakScope();
+    PeakScope(const PeakScope&) = delete;
+    PeakScope& operator=(const PeakScope&) = delete;
+
+    /// Bytes alive on the device (all threads) when the scope started.
     int64_t baselineBytes() const { return m_baseline; }
-    /// Peak bytes minus baseline since the scope started.
+    /// Highest bytes alive at once that were allocated inside this scope (CPU), or the device's peak
+    /// minus the baseline (CUDA).
     int64_t peakAboveBaseline() const;
+    /// baselineBytes() + peakAboveBaseline(): the step's peak as if nothing else ran meanwhile.
+    int64_t peakBytes() const { return m_baseline + peakAboveBaseline(); }
 
 private:
     MemoryMeter& m_meter;
     int64_t m_baseline = 0;
+    MemoryAccount* m_account = nullptr; // CPU only; one reference held by this scope
+    MemoryAccount* m_previous = nullptr; // the account current on this thread before the scope
 };
 
 } // namespace dr2

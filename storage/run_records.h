@@ -30,8 +30,13 @@ struct RunRecord {
     std::string configJson = "{}"; ///< the full run config
     std::vector<std::string> tags;
     std::string notes;
-    std::string finalMetricsJson = "{}"; ///< e.g. {"val_accuracy": 0.91}
+    std::string finalMetricsJson = "{}"; ///< e.g. {"primary_metric": "top1", "best_top1": 0.91, ...}
     std::optional<int64_t> peakMemoryBytes;
+    // What the run is compared by and on (schema version 3); empty for runs recorded before. The store keeps
+    // the JSON as given (app/recording/run_metrics.h writes and reads it).
+    std::string setupJson; ///< what runs must share to be compared, e.g. {"backbone": ..., "task": ..., ...}
+    std::string primaryMetric; ///< the metric that decides "best", e.g. "top1"; empty: not recorded
+    std::string metricsJson; ///< the task's metrics, primary first, e.g. [{"name": "top1", ...}]
     // Writer identity (schema version 2), used to tell a live writer from a dead one.
     std::string writerHost;
     std::string writerBootId;

@@ -17,9 +17,10 @@
 namespace dr2 {
 namespace {
 
-    const char* kRunColumns = "id, name, created_at, finished_at, status, strategy, model_summary, source_checkpoint, "
-                              "source_sha256, config_json, tags_json, notes, final_metrics_json, peak_memory_bytes, "
-                              "writer_host, writer_boot_id, writer_pid, writer_start_ticks";
+    const char* kRunColumns
+        = "id, name, created_at, finished_at, status, strategy, model_summary, source_checkpoint, "
+          "source_sha256, config_json, tags_json, notes, final_metrics_json, peak_memory_bytes, "
+          "writer_host, writer_boot_id, writer_pid, writer_start_ticks, setup_json, primary_metric, metrics_json";
 
     RunRecord readRun(const SqliteStatement& row, const std::string& dbPath)
     {
@@ -48,6 +49,9 @@ namespace {
         run.writerBootId = row.columnText(15);
         run.writerPid = row.columnInt(16);
         run.writerStartTicks = row.columnInt(17);
+        run.setupJson = row.columnText(18);
+        run.primaryMetric = row.columnText(19);
+        run.metricsJson = row.columnText(20);
         return run;
     }
 
@@ -188,11 +192,23 @@ void RunStore::markDeadRunsInterrupted()
 
 int64_t RunStore::createRun(const RunRecord& run)
 {
+    // Opaque to the store, but a malformed document would only surface much later, in a reader.
+    auto checkJson = [&run](const std::string& text, const char* field, bool wantObject) {
+        if (text.empty())
+            return;
+        const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (wantObject ? !json.is_object() : !json.is_array())
+            throw std::invalid_argument("run '" + run.name + "': " + field + ": expected a JSON "
+                + (wantObject ? "object" : "array") + " or an empty string, found '" + text + "'");
+    };
+    checkJson(run.setupJson, "setupJson", /*wantObject=*/true);
+    checkJson(run.metricsJson, "metricsJson", /*wantObject=*/false);
     const ProcessIdentity self = ProcessIdentity::current();
     SqliteStatement insert(*m_connection,
         "INSERT INTO runs (name, created_at, status, strategy, model_summary, source_checkpoint, source_sha256, "
         "config_json, tags_json, notes, final_metrics_json, peak_memory_bytes, writer_host, writer_boot_id, "
-        "writer_pid, writer_start_ticks) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "writer_pid, writer_start_ticks, setup_json, primary_metric, metrics_json) "
+        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, run.name).bind(2, run.createdAt.empty() ? isoTimeNow() : run.createdAt);
     insert.bind(3, run.strategy).bind(4, run.modelSummary).bind(5, run.sourceCheckpoint).bind(6, run.sourceSha256);
     insert.bind(7, run.configJson.empty() ? std::string("{}") : run.configJson);
@@ -200,6 +216,7 @@ int64_t RunStore::createRun(const RunRecord& run)
     insert.bind(10, run.finalMetricsJson.empty() ? std::string("{}") : run.finalMetricsJson);
     insert.bind(11, run.peakMemoryBytes);
     insert.bind(12, self.host).bind(13, self.bootId).bind(14, self.pid).bind(15, self.startTicks);
+    insert.bind(16, run.setupJson).bind(17, run.primaryMetric).bind(18, run.metricsJson);
     insert.run();
     return m_connection->lastInsertRowId();
 }

@@ -87,6 +87,13 @@ ALTER TABLE runs ADD COLUMN writer_pid INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN writer_start_ticks INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_by_status ON runs(status);
 )sql",
+        // 3: what makes runs comparable (setup) and how their results are read (primary metric, metric list),
+        // written when the run is created. Rows from before stay empty: readers fall back to what they derived.
+        R"sql(
+ALTER TABLE runs ADD COLUMN setup_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN primary_metric TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN metrics_json TEXT NOT NULL DEFAULT '';
+)sql",
     };
 
 } // namespace

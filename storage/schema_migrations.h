@@ -11,6 +11,8 @@ class SqliteConnection;
 /// Version 1: the initial schema (runs, scalar names and series, evaluations, probes, events, artifacts).
 /// Version 2: the writer's process identity on each run (host, boot id, pid, process start time), used to
 /// mark runs whose writer died as `interrupted`.
+/// Version 3: the run's setup (opaque JSON, what Table 2 groups by), its primary metric and its metric list
+/// (opaque JSON), written at creation; empty for runs recorded before.
 /// A database written by an older build is migrated step by step on open, each step in one transaction.
 class SchemaMigrations {
 public:

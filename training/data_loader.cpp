@@ -119,9 +119,9 @@ Batch DataLoader::make(int64_t epoch, int64_t index, const std::vector<int64_t>&
     Batch batch;
     batch.epoch = epoch;
     batch.index = index;
-    batch.images = transformImages(m_dataset.images.index_select(0, selection), m_transform,
+    batch.input = transformImages(m_dataset.images.index_select(0, selection), m_transform,
         mix(m_seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)));
-    batch.labels = m_dataset.labels.index_select(0, selection);
+    batch.target.tensor = m_dataset.labels.index_select(0, selection);
     return batch;
 }
 

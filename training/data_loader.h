@@ -1,6 +1,7 @@
 #pragma once
 
 #include "training/image_dataset.h"
+#include "training/task.h"
 
 #include <condition_variable>
 #include <deque>
@@ -22,8 +23,8 @@ struct TransformOptions {
 
 /// One batch of model input.
 struct Batch {
-    at::Tensor images; ///< float32 [B, channels, size, size]
-    at::Tensor labels; ///< int64 [B]
+    at::Tensor input; ///< float32 [B, channels, size, size] (clips: [B, channels, frames, size, size])
+    TaskTarget target; ///< class labels int64 [B] in target.tensor
     int64_t epoch = 0;
     int64_t index = 0; ///< batch index within the epoch
 };

@@ -1,131 +1,121 @@
 #include "training/model_factory.h"
 
+#include "core/architecture_record.h"
+#include "core/random_stream.h"
 #include "core/safetensors.h"
-#include "core/vit_loader.h"
+#include "training/task_registry.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <cmath>
 #include <stdexcept>
 
 namespace dr2 {
+
 namespace {
 
-const char* kArchitectureKey = "dr2net.architecture";
-
-nlohmann::json architectureJson(const ViTOptions& o)
+/// The value of a described hyperparameter ("depth" → "4"), or empty.
+std::string detail(const BackboneDescription& description, const std::string& key)
 {
-    return { { "family", "vit" }, { "embed_dim", o.embedDim }, { "depth", o.depth }, { "heads", o.heads },
-        { "mlp_ratio", o.mlpRatio }, { "patch_size", o.patchSize }, { "image_size", o.imageSize },
-        { "in_channels", o.inChannels }, { "num_classes", o.numClasses }, { "qkv_bias", o.qkvBias },
-        { "layer_scale_init", o.layerScaleInit }, { "global_pool", o.globalPool } };
+    for (const auto& [k, v] : description.details)
+        if (k == key)
+            return v;
+    return {};
+}
+
+/// Config values the checkpoint's architecture replaces, one note each (they are not errors: the file decides).
+void reportOverridden(const TrainConfig& config, const BackboneDescription& loaded, std::vector<std::string>& notes)
+{
+    const std::pair<const char*, int64_t> asked[] = { { "depth", config.model.depth },
+        { "embed dim", config.model.embedDim }, { "heads", config.model.heads } };
+    for (const auto& [key, value] : asked) {
+        const std::string found = detail(loaded, key);
+        if (value != 0 && !found.empty() && found != std::to_string(value))
+            notes.push_back("config model." + std::string(key == std::string("embed dim") ? "embed_dim" : key) + " "
+                + std::to_string(value) + " not used: the checkpoint's backbone has " + key + " " + found);
+    }
 }
 
 } // namespace
 
-ViTOptions vitOptionsFor(const TrainConfig& config, int64_t numClasses)
+BackboneSpec backboneSpecFor(const TrainConfig& config)
 {
-    ViTOptions o = vitPreset(config.model.preset);
-    if (config.model.depth)
-        o.depth = config.model.depth;
-    if (config.model.embedDim)
-        o.embedDim = config.model.embedDim;
-    if (config.model.heads)
-        o.heads = config.model.heads;
-    o.imageSize = config.model.imageSize;
-    o.patchSize = config.model.patchSize;
-    o.inChannels = config.model.inChannels;
-    o.numFrames = config.model.numFrames;
-    o.tubeletSize = config.model.tubeletSize;
-    o.numClasses = numClasses;
-    o.dropout = config.model.dropout;
-    o.attnDropout = config.model.dropout;
-    o.dropPath = config.model.dropPath;
-    o.stack.firstSkip = parseFirstSkip(config.model.firstSkip);
-    o.validate();
-    return o;
+    BackboneSpec spec;
+    spec.preset = config.model.preset;
+    spec.depth = config.model.depth;
+    spec.embedDim = config.model.embedDim;
+    spec.heads = config.model.heads;
+    spec.input = { config.model.inChannels, config.model.imageSize, config.model.imageSize, config.model.numFrames };
+    spec.patchSize = config.model.patchSize;
+    spec.tubeletSize = config.model.tubeletSize;
+    spec.dropout = config.model.dropout;
+    spec.dropPath = config.model.dropPath;
+    spec.stack.firstSkip = parseFirstSkip(config.model.firstSkip);
+    return spec;
 }
 
-BuiltModel buildModel(const TrainConfig& config, int64_t numClasses)
+BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
 {
-    BuiltModel built;
-    torch::manual_seed(config.seed);
+    BuiltNetwork built;
+    // LibTorch's module constructors draw their initial weights from the process-wide default generator: seed it
+    // under its lock, so two runs started together do not interleave their draws (and nothing else is disturbed).
+    SeededDefaultGenerator seeded(config.seed);
+
     const bool scratch = config.strategy == Strategy::ReversibleScratch || config.model.checkpoint.empty();
-    ViTOptions options = vitOptionsFor(config, numClasses);
+    BackbonePtr backbone;
+    StateDict pretrainedHead;
     if (scratch) {
-        built.model = ViT(options);
+        backbone = createBackbone(backboneSpecFor(config));
         built.source = "random";
         if (!config.model.checkpoint.empty())
             built.notes.push_back("strategy " + toString(config.strategy) + " starts from random weights; checkpoint ignored");
-        return built;
+    } else {
+        const std::string& path = config.model.checkpoint;
+        BackboneLoadOptions load;
+        load.imageSize = config.model.imageSize;
+        if (config.model.numFrames > 0)
+            load.numFrames = config.model.numFrames;
+        load.numClasses = 0; // the task builds the head
+        load.dropout = config.model.dropout;
+        load.dropPath = config.model.dropPath;
+        load.stack.firstSkip = parseFirstSkip(config.model.firstSkip);
+        BackboneLoadReport report;
+        backbone = loadBackbone(path, load, &report);
+        const InputShape input = backbone->inputShape();
+        if (input.channels != config.model.inChannels)
+            throw std::invalid_argument("config model.in_channels " + std::to_string(config.model.inChannels)
+                + ": the checkpoint '" + path + "' expects " + std::to_string(input.channels) + " channels");
+        built.source = path + " (" + toString(report.format) + ", " + report.naming + " names)";
+        reportOverridden(config, backbone->describe(), built.notes);
+        for (const auto& note : report.notes)
+            if (note.rfind("heads ", 0) != 0)
+                built.notes.push_back(note);
+        for (const auto& name : report.unexpectedKeys)
+            built.notes.push_back("warning: checkpoint tensor " + name + " is not used");
+        for (const auto& name : report.nanTensors)
+            built.notes.push_back("warning: checkpoint tensor " + name + " holds NaN or Inf values");
+        pretrainedHead = std::move(report.headTensors);
     }
-
-    const std::string& path = config.model.checkpoint;
-    ViTLoadOptions load;
-    load.overrides.imageSize = config.model.imageSize;
-    load.overrides.numClasses = numClasses;
-    if (config.model.numFrames > 0)
-        load.overrides.numFrames = config.model.numFrames;
-    ViTLoadReport report;
-    ViT loaded = loadViT(path, load, &report);
-
-    // The architecture comes from the checkpoint; regularisation and the Dr²Net options from the config.
-    options = loaded->options();
-    options.dropout = config.model.dropout;
-    options.attnDropout = config.model.dropout;
-    options.dropPath = config.model.dropPath;
-    options.stack.firstSkip = parseFirstSkip(config.model.firstSkip);
-    if (options.inChannels != config.model.inChannels)
-        throw std::invalid_argument("config model.in_channels " + std::to_string(config.model.inChannels)
-            + ": the checkpoint '" + path + "' expects " + std::to_string(options.inChannels) + " channels");
-    built.model = ViT(options);
-    {
-        torch::NoGradGuard noGrad;
-        auto source = loaded->named_parameters();
-        for (auto& item : built.model->named_parameters())
-            item.value().copy_(source[item.key()]);
-        auto sourceBuffers = loaded->named_buffers();
-        for (auto& item : built.model->named_buffers())
-            item.value().copy_(sourceBuffers[item.key()]);
-    }
-    built.source = path + " (" + toString(report.format) + ", " + toString(report.info.scheme) + " names)";
-    if (report.posEmbedResized)
-        built.notes.push_back("position embedding resized " + std::to_string(report.oldGrid) + "×"
-            + std::to_string(report.oldGrid) + " → " + std::to_string(report.newGrid) + "×" + std::to_string(report.newGrid)
-            + " for " + std::to_string(options.imageSize) + "² images");
-    if (report.headReplaced) {
-        built.notes.push_back("classification head replaced: " + std::to_string(report.oldNumClasses) + " → "
-            + std::to_string(report.newNumClasses) + " classes");
-    } else if (config.model.resetHead) {
-        built.model->replaceHead(numClasses);
-        built.notes.push_back("classification head re-initialised for the new task (model.reset_head)");
-    }
-    for (const auto& name : report.unexpectedKeys)
-        built.notes.push_back("warning: checkpoint tensor " + name + " is not used");
-    for (const auto& name : report.nanTensors)
-        built.notes.push_back("warning: checkpoint tensor " + name + " holds NaN or Inf values");
-    for (const auto& note : report.notes)
-        built.notes.push_back(note);
+    std::shared_ptr<Task> task = createTask({ "classification" /* TODO(lead): config.task */, numClasses, config.optim.labelSmoothing });
+    for (auto& note : task->buildHead(*backbone, pretrainedHead, /*reuse=*/!config.model.resetHead))
+        built.notes.push_back(std::move(note));
+    built.network = Network(std::move(backbone), std::move(task));
     return built;
 }
 
-void saveNativeCheckpoint(const std::string& path, ViTImpl& model, const std::map<std::string, std::string>& extra)
+void saveNativeCheckpoint(const std::string& path, NetworkImpl& network, const std::map<std::string, std::string>& extra)
 {
-    StateDict tensors;
-    for (const auto& item : model.named_parameters(/*recurse=*/true))
-        tensors.emplace_back(item.key(), item.value().detach());
-    for (const auto& item : model.named_buffers(/*recurse=*/true))
-        tensors.emplace_back(item.key(), item.value().detach());
     Metadata metadata(extra.begin(), extra.end());
-    metadata["format"] = "pt"; // what safetensors' Python loader expects for torch tensors
-    metadata[kArchitectureKey] = architectureJson(model.options()).dump();
-    metadata["num_heads"] = std::to_string(model.options().heads); // read back by describeViT
-    // Shortest round-trip text (std::to_string keeps 6 decimals, which changes a mid-schedule α or β).
-    metadata["dr2net.alpha"] = nlohmann::json(model.stack().alpha()).dump();
-    metadata["dr2net.beta"] = nlohmann::json(model.stack().beta()).dump();
-    metadata["dr2net.first_skip"] = toString(model.stack().firstSkip());
-    writeSafetensors(path, tensors, metadata);
+    metadata[metadata_key::kFormat] = "pt";
+    Backbone& backbone = network.backbone();
+    ArchitectureRecord record;
+    record.family = backbone.family();
+    record.architectureJson = backbone.architectureJson();
+    record.alpha = backbone.alpha();
+    record.beta = backbone.beta();
+    record.firstSkip = backbone.firstSkip();
+    record.task = network.task().name();
+    record.writeTo(metadata);
+    writeSafetensors(path, network.exportTensors(), metadata);
 }
 
 } // namespace dr2

@@ -1,6 +1,7 @@
 #pragma once
 
-#include "core/vit.h"
+#include "core/backbone_registry.h"
+#include "training/network.h"
 #include "training/train_config.h"
 
 #include <map>
@@ -9,25 +10,25 @@
 
 namespace dr2 {
 
-/// A model ready for a run, and what was done to make it (for the log and the run record).
-struct BuiltModel {
-    ViT model { nullptr };
+/// A network ready for a run, and what was done to make it (for the log and the run record).
+struct BuiltNetwork {
+    Network network { nullptr };
     std::vector<std::string> notes; ///< e.g. "position embedding resized 7×7 → 14×14"
-    std::string source; ///< "random" or the checkpoint path
+    std::string source; ///< "random" or the checkpoint path with its format and naming
 };
 
-/// ViT options for `config` with a head of `numClasses` (before any checkpoint is read).
-ViTOptions vitOptionsFor(const TrainConfig& config, int64_t numClasses);
+/// The backbone `config` describes when built from scratch (preset plus overrides).
+BackboneSpec backboneSpecFor(const TrainConfig& config);
 
-/// Builds the model of a run: random initialisation, or pretrained weights from config.model.checkpoint
-/// (any format and naming core/vit_loader reads; the architecture comes from the checkpoint). Strategies
-/// that start from scratch ignore the checkpoint. Shapes that do not match fail with the key and both
-/// shapes; the position embedding is resized (bicubic on the patch grid) when the resolution differs; the
-/// head is re-initialised when config.model.reset_head is set or the class count differs.
-BuiltModel buildModel(const TrainConfig& config, int64_t numClasses);
+/// Builds the network of a run: the backbone (random initialisation, or pretrained weights from
+/// config.model.checkpoint in any format and naming a registered family reads; the architecture then comes from
+/// the checkpoint and config values it overrides are reported in the notes) and the task's head for `numClasses`
+/// (the checkpoint's head is kept only when model.reset_head is off and it fits). Strategies that start from
+/// scratch ignore the checkpoint. Construction draws from the default generator seeded with config.seed.
+BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses);
 
-/// Writes the model's weights with this product's names and its architecture (plus `extra`) as
-/// safetensors metadata, atomically.
-void saveNativeCheckpoint(const std::string& path, ViTImpl& model, const std::map<std::string, std::string>& extra = {});
+/// Writes the network's weights in the product's layout (Network::exportTensors) with its ArchitectureRecord
+/// (plus `extra`) as safetensors metadata, atomically.
+void saveNativeCheckpoint(const std::string& path, NetworkImpl& network, const std::map<std::string, std::string>& extra = {});
 
 } // namespace dr2

@@ -1,12 +1,20 @@
 #include "training/train_config.h"
 
+#include "core/backbone_registry.h"
+#include "training/config_fields.h"
+#include "training/task_registry.h"
+
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace dr2 {
 
@@ -27,77 +35,6 @@ const std::vector<std::pair<Strategy, std::string>>& strategyTable()
     return table;
 }
 
-/// Reads fields of one JSON object, remembering which keys were used so leftovers can be reported.
-class FieldReader {
-public:
-    FieldReader(const json& object, std::string path)
-        : m_object(object)
-        , m_path(std::move(path))
-    {
-        if (!m_object.is_object())
-            throw std::invalid_argument("config " + (m_path.empty() ? std::string("root") : m_path)
-                + ": expected an object, found " + m_object.type_name());
-    }
-
-    template <typename T>
-    void read(const char* key, T& target)
-    {
-        m_used.insert(key);
-        auto it = m_object.find(key);
-        if (it == m_object.end() || it->is_null())
-            return;
-        try {
-            target = it->template get<T>();
-        } catch (const json::exception&) {
-            throw std::invalid_argument("config " + field(key) + ": expected " + typeName<T>() + ", found "
-                + it->dump());
-        }
-    }
-
-    /// A nested object (absent: an empty object).
-    FieldReader child(const char* key)
-    {
-        m_used.insert(key);
-        auto it = m_object.find(key);
-        static const json empty = json::object();
-        return FieldReader(it == m_object.end() || it->is_null() ? empty : *it, field(key));
-    }
-
-    void rejectUnknown() const
-    {
-        for (auto it = m_object.begin(); it != m_object.end(); ++it) {
-            if (!m_used.count(it.key())) {
-                std::string known;
-                for (const auto& k : m_used)
-                    known += (known.empty() ? "" : ", ") + k;
-                throw std::invalid_argument("config " + field(it.key().c_str()) + ": unknown key (known here: " + known + ")");
-            }
-        }
-    }
-
-    std::string field(const char* key) const { return m_path.empty() ? key : m_path + "." + key; }
-
-private:
-    template <typename T>
-    static std::string typeName()
-    {
-        if constexpr (std::is_same_v<T, bool>)
-            return "true or false";
-        else if constexpr (std::is_integral_v<T>)
-            return "an integer";
-        else if constexpr (std::is_floating_point_v<T>)
-            return "a number";
-        else if constexpr (std::is_same_v<T, std::string>)
-            return "a string";
-        else
-            return "a list of integers";
-    }
-
-    const json& m_object;
-    std::string m_path;
-    std::set<std::string> m_used;
-};
-
 [[noreturn]] void outOfRange(const std::string& field, const std::string& expected, const std::string& found)
 {
     throw std::invalid_argument("config " + field + ": expected " + expected + ", found " + found);
@@ -110,7 +47,459 @@ std::string num(double v)
     return out.str();
 }
 
+/// "a, b or c", as the messages state choices.
+std::string joinChoices(const std::vector<std::string>& choices)
+{
+    std::string text;
+    for (size_t i = 0; i < choices.size(); ++i)
+        text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    return text;
+}
+
+std::string joinComma(const std::vector<std::string>& items)
+{
+    std::string text;
+    for (const auto& item : items)
+        text += (text.empty() ? "" : ", ") + item;
+    return text;
+}
+
+std::vector<std::string> splitKey(const std::string& key)
+{
+    std::vector<std::string> parts;
+    std::stringstream stream(key);
+    std::string part;
+    while (std::getline(stream, part, '.'))
+        parts.push_back(part);
+    return parts;
+}
+
+json::json_pointer pointerOf(const std::string& key)
+{
+    std::string path = key;
+    std::replace(path.begin(), path.end(), '.', '/');
+    return json::json_pointer("/" + path);
+}
+
+template <typename T>
+constexpr ConfigFieldType typeOf()
+{
+    if constexpr (std::is_same_v<T, bool>)
+        return ConfigFieldType::Bool;
+    else if constexpr (std::is_integral_v<T>)
+        return ConfigFieldType::Integer;
+    else if constexpr (std::is_floating_point_v<T>)
+        return ConfigFieldType::Real;
+    else if constexpr (std::is_same_v<T, std::string>)
+        return ConfigFieldType::String;
+    else
+        return ConfigFieldType::IntegerList;
+}
+
+template <typename T>
+std::string typeName()
+{
+    if constexpr (std::is_same_v<T, bool>)
+        return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+        return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+        return "a number";
+    else if constexpr (std::is_same_v<T, std::string>)
+        return "a string";
+    else
+        return "a list of integers";
+}
+
+/// An accessor through a chain of pointers to members: at(&TrainConfig::model, &TrainConfig::Model::depth)
+/// maps a config to config.model.depth (const or not).
+template <typename... Members>
+auto at(Members... members)
+{
+    return [members...](auto& config) -> auto& { return (config .* ... .* members); };
+}
+
+/// Where and how a field is shown.
+struct Shown {
+    const char* group;
+    const char* label;
+    const char* help;
+};
+
+/// A field stored as its JSON type (bool, integer, number, string, integer list).
+template <typename Ref>
+ConfigField valueField(const std::string& key, Ref ref, const Shown& shown, json example,
+    std::optional<ConfigRange> range = std::nullopt)
+{
+    using T = std::decay_t<decltype(ref(std::declval<TrainConfig&>()))>;
+    ConfigField field;
+    field.key = key;
+    field.type = typeOf<T>();
+    field.group = shown.group;
+    field.label = shown.label;
+    field.help = shown.help;
+    field.range = std::move(range);
+    field.example = std::move(example);
+    field.get = [ref](const TrainConfig& config) { return json(ref(config)); };
+    field.set = [ref, key](TrainConfig& config, const json& value) {
+        try {
+            ref(config) = value.template get<T>();
+        } catch (const json::exception&) {
+            throw std::invalid_argument("config " + key + ": expected " + typeName<T>() + ", found " + value.dump());
+        }
+    };
+    return field;
+}
+
+/// A string field restricted to `choices` (checked by validate(), so a config built in code is checked too).
+template <typename Ref>
+ConfigField choiceField(const std::string& key, Ref ref, const Shown& shown,
+    std::function<std::vector<std::string>()> choices, json example)
+{
+    ConfigField field = valueField(key, ref, shown, std::move(example));
+    field.type = ConfigFieldType::Choice;
+    field.choiceList = std::move(choices);
+    return field;
+}
+
+/// A field stored as an enum, named in JSON by toString(value) and read with `parse`. `prefixKey`: wrap parse's
+/// message in "config KEY: " (parse messages that do not name the field).
+template <typename Ref, typename E>
+ConfigField enumField(const std::string& key, Ref ref, const Shown& shown, std::vector<E> values,
+    E (*parse)(const std::string&), bool prefixKey, json example)
+{
+    ConfigField field;
+    field.key = key;
+    field.type = ConfigFieldType::Choice;
+    field.group = shown.group;
+    field.label = shown.label;
+    field.help = shown.help;
+    field.example = std::move(example);
+    field.choiceList = [values] {
+        std::vector<std::string> names;
+        names.reserve(values.size());
+        for (E value : values)
+            names.push_back(toString(value));
+        return names;
+    };
+    field.get = [ref](const TrainConfig& config) { return json(toString(ref(config))); };
+    field.set = [ref, key, parse, prefixKey](TrainConfig& config, const json& value) {
+        if (!value.is_string())
+            throw std::invalid_argument("config " + key + ": expected a string, found " + value.dump());
+        try {
+            ref(config) = parse(value.get<std::string>());
+        } catch (const std::invalid_argument& e) {
+            if (!prefixKey)
+                throw;
+            throw std::invalid_argument("config " + key + ": " + e.what());
+        }
+    };
+    return field;
+}
+
+ConfigRange atLeast(double min, std::string expected = ">= 0")
+{
+    ConfigRange range;
+    range.min = min;
+    range.hasMin = true;
+    range.expected = std::move(expected);
+    return range;
+}
+
+ConfigRange above(double min, std::string expected = "> 0")
+{
+    ConfigRange range = atLeast(min, std::move(expected));
+    range.minInclusive = false;
+    return range;
+}
+
+/// [min, max) or, with `maxInclusive`, [min, max].
+ConfigRange between(double min, double max, std::string expected, bool maxInclusive = false)
+{
+    ConfigRange range = atLeast(min, std::move(expected));
+    range.max = max;
+    range.hasMax = true;
+    range.maxInclusive = maxInclusive;
+    return range;
+}
+
+/// The first choice other than `current` (the choice itself when there is no other).
+json otherChoice(const std::vector<std::string>& choices, const std::string& current)
+{
+    for (const auto& choice : choices)
+        if (choice != current)
+            return choice;
+    return current;
+}
+
+std::vector<ConfigField> makeConfigFields()
+{
+    using C = TrainConfig;
+    const char* const kRun = "Run";
+    const char* const kData = "Dataset";
+    const char* const kModel = "Model and resolution";
+    const char* const kOptim = "Optimizer";
+    const char* const kSchedule = "α/β schedule";
+    const char* const kProbes = "Probes and segments";
+    const char* const kOutput = "Checkpoints and output";
+    const ConfigRange probability = between(0.0, 1.0, "a probability in [0, 1)");
+    const TrainConfig defaults;
+    return {
+        valueField("name", at(&C::name), { kRun, "Name", "the run's name in the registry and reports" }, "every-field"),
+        choiceField("task", at(&C::task), { kRun, "Task", "what the network learns (its head and loss)" }, taskNames,
+            otherChoice(taskNames(), defaults.task)),
+        enumField("strategy", at(&C::strategy), { kRun, "Strategy", "the Table 2 row: how the backbone is finetuned" },
+            std::vector<Strategy> { Strategy::Conventional, Strategy::Frozen, Strategy::ReversibleScratch,
+                Strategy::HardFinetune, Strategy::Vanilla, Strategy::Dr2Net },
+            parseStrategy, /*prefixKey=*/true, "hard-finetune"),
+        valueField("seed", at(&C::seed), { kRun, "Seed", "seeds initialisation, data order and augmentation" }, 7),
+        valueField("device", at(&C::device), { kRun, "Device", "cpu, cuda or cuda:N" }, "cuda:1"),
+        valueField("threads", at(&C::threads), { kRun, "Threads (0: default)", "intra-op threads; 0 keeps LibTorch's" },
+            2, atLeast(0)),
+
+        choiceField("data.dataset", at(&C::data, &C::Data::dataset),
+            { kData, "Dataset", "fashion-mnist, folder (root/<class>/<image>) or clips (root/<class>/<clip>/<frame>)" },
+            [] { return std::vector<std::string> { "fashion-mnist", "folder", "clips" }; }, "clips"),
+        valueField("data.root", at(&C::data, &C::Data::root), { kData, "Root", "the folder holding the dataset" },
+            "/nonexistent/clips"),
+        valueField("data.classes", at(&C::data, &C::Data::classes),
+            { kData, "Classes (e.g. 5,6,7)", "subset of labels, relabelled 0..k-1 (empty: all)" }, json::array({ 1, 3 })),
+        valueField("data.train_limit", at(&C::data, &C::Data::trainLimit),
+            { kData, "Train images (0: all)", "use at most this many training images" }, 100),
+        valueField("data.val_limit", at(&C::data, &C::Data::valLimit),
+            { kData, "Validation images (0: all)", "evaluate on at most this many images" }, 50),
+        valueField("data.val_fraction", at(&C::data, &C::Data::valFraction),
+            { kData, "Validation fraction", "> 0: split validation off the training set instead of the test set" },
+            0.25, between(0.0, 1.0, "a fraction in [0, 1)")),
+        valueField("data.random_crop", at(&C::data, &C::Data::randomCrop),
+            { kData, "Random crop", "augment training images with random crops" }, false),
+        valueField("data.flip", at(&C::data, &C::Data::flip),
+            { kData, "Horizontal flip", "augment training images with random horizontal flips" }, false),
+        valueField("data.workers", at(&C::data, &C::Data::workers),
+            { kData, "Loader threads", "background loader threads (0: load on the training thread)" }, 3,
+            between(0.0, 16.0, "0..16", /*maxInclusive=*/true)),
+
+        valueField("model.checkpoint", at(&C::model, &C::Model::checkpoint),
+            { kModel, "Checkpoint", "pretrained weights (empty: random initialisation)" },
+            "/nonexistent/pretrained.safetensors"),
+        choiceField("model.preset", at(&C::model, &C::Model::preset),
+            { kModel, "Preset", "the backbone built from scratch (a checkpoint brings its own)" }, backbonePresetNames,
+            "vit-s"),
+        valueField("model.image_size", at(&C::model, &C::Model::imageSize),
+            { kModel, "Image size", "input resolution in pixels (a multiple of the patch size)" }, 64),
+        valueField("model.patch_size", at(&C::model, &C::Model::patchSize),
+            { kModel, "Patch size", "pixels per patch side" }, 8),
+        valueField("model.in_channels", at(&C::model, &C::Model::inChannels),
+            { kModel, "Input channels", "1 (grey) or 3 (colour)" }, 3),
+        valueField("model.embed_dim", at(&C::model, &C::Model::embedDim),
+            { kModel, "Embedding (0: preset)", "token width" }, 96),
+        valueField("model.depth", at(&C::model, &C::Model::depth),
+            { kModel, "Depth (0: preset)", "transformer blocks" }, 6, atLeast(0)),
+        valueField("model.heads", at(&C::model, &C::Model::heads),
+            { kModel, "Heads (0: preset)", "attention heads" }, 3),
+        valueField("model.num_frames", at(&C::model, &C::Model::numFrames),
+            { kModel, "Frames (0: images)", "> 0: a video backbone over clips of this many frames (dataset clips)" }, 8),
+        valueField("model.tubelet_size", at(&C::model, &C::Model::tubeletSize),
+            { kModel, "Tubelet size", "frames per video token" }, 4),
+        valueField("model.dropout", at(&C::model, &C::Model::dropout), { kModel, "Dropout", "dropout probability" },
+            0.2, probability),
+        valueField("model.drop_path", at(&C::model, &C::Model::dropPath),
+            { kModel, "Drop path", "stochastic depth probability" }, 0.3, probability),
+        choiceField("model.first_skip", at(&C::model, &C::Model::firstSkip),
+            { kModel, "First skip", "what the first reversible block's skip carries" },
+            [] { return std::vector<std::string> { "scaled", "input" }; }, "input"),
+        valueField("model.reset_head", at(&C::model, &C::Model::resetHead),
+            { kModel, "Reset head", "re-initialise the checkpoint's head for the new task" }, false),
+
+        valueField("optim.epochs", at(&C::optim, &C::Optim::epochs), { kOptim, "Epochs", "passes over the training set" },
+            3, above(0)),
+        valueField("optim.batch_size", at(&C::optim, &C::Optim::batchSize),
+            { kOptim, "Batch size", "images per forward pass" }, 16, above(0)),
+        valueField("optim.accumulation", at(&C::optim, &C::Optim::accumulation),
+            { kOptim, "Accumulation", "gradient accumulation steps per optimizer step" }, 2, above(0)),
+        valueField("optim.lr", at(&C::optim, &C::Optim::lr), { kOptim, "Learning rate", "peak learning rate" }, 0.01),
+        valueField("optim.min_lr", at(&C::optim, &C::Optim::minLr),
+            { kOptim, "Minimum learning rate", "the cosine decay ends here" }, 0.001),
+        valueField("optim.weight_decay", at(&C::optim, &C::Optim::weightDecay),
+            { kOptim, "Weight decay", "AdamW decoupled weight decay" }, 0.1, atLeast(0)),
+        valueField("optim.warmup_iterations", at(&C::optim, &C::Optim::warmupIterations),
+            { kOptim, "Warm-up iterations", "linear learning-rate warm-up" }, 10, atLeast(0)),
+        valueField("optim.clip_grad", at(&C::optim, &C::Optim::clipGrad),
+            { kOptim, "Clip gradient norm", "max global gradient norm (0: off)" }, 2.5,
+            atLeast(0, ">= 0 (0 turns clipping off)")),
+        valueField("optim.label_smoothing", at(&C::optim, &C::Optim::labelSmoothing),
+            { kOptim, "Label smoothing", "of the training loss" }, 0.2, between(0.0, 1.0, "in [0, 1)")),
+
+        valueField("schedule.start.alpha", at(&C::schedule, &ScheduleOptions::start, &Coefficients::alpha),
+            { kSchedule, "Start α", "α at iteration 0" }, 0.9),
+        valueField("schedule.start.beta", at(&C::schedule, &ScheduleOptions::start, &Coefficients::beta),
+            { kSchedule, "Start β", "β at iteration 0" }, 0.2),
+        valueField("schedule.end.alpha", at(&C::schedule, &ScheduleOptions::end, &Coefficients::alpha),
+            { kSchedule, "End α", "α from τ on" }, 0.1),
+        valueField("schedule.end.beta", at(&C::schedule, &ScheduleOptions::end, &Coefficients::beta),
+            { kSchedule, "End β", "β from τ on" }, 0.9),
+        valueField("schedule.tau_iterations", at(&C::schedule, &ScheduleOptions::tauIterations),
+            { kSchedule, "τ (iterations)", "the end point is reached at this iteration" }, 500, above(0)),
+        valueField("schedule.tau_epochs", at(&C::tauEpochs),
+            { kSchedule, "τ (epochs, 0: iterations)", "> 0: τ = tau_epochs × iterations per epoch" }, 1.5,
+            atLeast(0, ">= 0 (0: use tau_iterations)")),
+        valueField("schedule.eta", at(&C::schedule, &ScheduleOptions::eta),
+            { kSchedule, "η (update every)", "coefficients change only at multiples of η" }, 5, above(0)),
+        enumField("schedule.policy", at(&C::schedule, &ScheduleOptions::policy),
+            { kSchedule, "Policy", "how the coefficients travel from start to end" },
+            std::vector<SchedulePolicy> { SchedulePolicy::Linear, SchedulePolicy::Exponential,
+                SchedulePolicy::Logarithmic },
+            parseSchedulePolicy, /*prefixKey=*/false, "exponential"),
+        enumField("schedule.order", at(&C::schedule, &ScheduleOptions::order),
+            { kSchedule, "Order", "which coefficient moves when" },
+            std::vector<ScheduleOrder> { ScheduleOrder::Simultaneous, ScheduleOrder::AlphaFirst,
+                ScheduleOrder::BetaFirst },
+            parseScheduleOrder, /*prefixKey=*/false, "alpha-first"),
+        valueField("schedule.curvature", at(&C::schedule, &ScheduleOptions::curvature),
+            { kSchedule, "Curvature", "k of the exponential and logarithmic policies" }, 2.0),
+        valueField("schedule.auto_end.enabled", at(&C::autoEnd, &C::AutoEnd::enabled),
+            { kSchedule, "Auto end point", "choose the end point from gradient probes" }, true),
+        valueField("schedule.auto_end.target_mse", at(&C::autoEnd, &C::AutoEnd::targetMse),
+            { kSchedule, "Auto end target MSE", "the gradient error the end point may reach" }, 1e-6),
+        valueField("schedule.auto_end.points", at(&C::autoEnd, &C::AutoEnd::points),
+            { kSchedule, "Auto end points", "probed points along the path" }, 5),
+
+        valueField("probe.every", at(&C::probe, &C::Probe::every),
+            { kProbes, "Probe every (0: never)", "probe the gradient error every K iterations" }, 20, atLeast(0)),
+        valueField("segments.every", at(&C::segments, &C::Segments::every),
+            { kProbes, "Segment length (0: one)", "fixed segment length in branches" }, 2, atLeast(0)),
+        valueField("segments.error_target", at(&C::segments, &C::Segments::errorTarget),
+            { kProbes, "Segment error target", "> 0: choose the segment length to keep the MSE below this" }, 1e-5,
+            atLeast(0)),
+
+        valueField("checkpoint.dir", at(&C::checkpoint, &C::Checkpoint::dir),
+            { kOutput, "Checkpoint folder", "where resumable checkpoints go (empty: none)" }, "/nonexistent/ck"),
+        valueField("checkpoint.every", at(&C::checkpoint, &C::Checkpoint::every),
+            { kOutput, "Checkpoint every", "iterations between checkpoints (0: only at the end)" }, 100, atLeast(0)),
+        valueField("output", at(&C::output),
+            { kOutput, "Output", "pretrain: where the final safetensors checkpoint is written" },
+            "/nonexistent/out.safetensors"),
+    };
+}
+
+/// Lookups over configFields(): fields by key and the keys inside each object.
+struct ConfigIndex {
+    std::map<std::string, const ConfigField*> fields;
+    std::map<std::string, std::set<std::string>> children; ///< object key ("" root) → its keys
+
+    ConfigIndex()
+    {
+        for (const ConfigField& field : configFields()) {
+            fields[field.key] = &field;
+            std::string parent;
+            for (const std::string& part : splitKey(field.key)) {
+                children[parent].insert(part);
+                parent = parent.empty() ? part : parent + "." + part;
+            }
+        }
+    }
+};
+
+const ConfigIndex& configIndex()
+{
+    static const ConfigIndex index;
+    return index;
+}
+
+/// Structure of the JSON against the table: objects where the table has groups, no unknown keys.
+void checkObject(const json& node, const std::string& path)
+{
+    if (!node.is_object())
+        throw std::invalid_argument("config " + (path.empty() ? std::string("root") : path)
+            + ": expected an object, found " + node.type_name());
+    for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string key = path.empty() ? it.key() : path + "." + it.key();
+        // A key holding a dot ("model.depth" at the root) is no field, whatever it spells.
+        const bool plain = !it.key().empty() && it.key().find('.') == std::string::npos;
+        if (plain && findConfigField(key))
+            continue;
+        if (plain && isConfigGroupKey(key)) {
+            if (!it->is_null())
+                checkObject(*it, key);
+            continue;
+        }
+        throw std::invalid_argument(
+            "config " + key + ": unknown key (known here: " + joinComma(configKeysUnder(path)) + ")");
+    }
+}
+
+/// The value at a dotted key; null when it (or an object on the way) is absent or null.
+const json* findValue(const json& root, const std::string& key)
+{
+    const json* node = &root;
+    for (const std::string& part : splitKey(key)) {
+        if (!node->is_object())
+            return nullptr;
+        auto it = node->find(part);
+        if (it == node->end() || it->is_null())
+            return nullptr;
+        node = &*it;
+    }
+    return node;
+}
+
 } // namespace
+
+bool ConfigRange::contains(double value) const
+{
+    if (hasMin && (minInclusive ? value < min : value <= min))
+        return false;
+    if (hasMax && (maxInclusive ? value > max : value >= max))
+        return false;
+    return true;
+}
+
+const std::vector<ConfigField>& configFields()
+{
+    static const std::vector<ConfigField> fields = makeConfigFields();
+    return fields;
+}
+
+const ConfigField* findConfigField(const std::string& key)
+{
+    const auto& fields = configIndex().fields;
+    auto it = fields.find(key);
+    return it == fields.end() ? nullptr : it->second;
+}
+
+bool isConfigGroupKey(const std::string& key)
+{
+    return configIndex().children.count(key) > 0;
+}
+
+std::vector<std::string> configKeysUnder(const std::string& key)
+{
+    const auto& children = configIndex().children;
+    auto it = children.find(key);
+    return it == children.end() ? std::vector<std::string> {}
+                                : std::vector<std::string>(it->second.begin(), it->second.end());
+}
+
+std::string configValueText(const json& value)
+{
+    if (value.is_string())
+        return value.get<std::string>();
+    if (value.is_array()) {
+        std::string text;
+        for (const auto& item : value)
+            text += (text.empty() ? "" : ",") + configValueText(item);
+        return text;
+    }
+    return value.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> configSummary(const TrainConfig& config)
+{
+    std::vector<std::pair<std::string, std::string>> lines;
+    for (const ConfigField& field : configFields())
+        lines.emplace_back(field.key, configValueText(field.get(config)));
+    return lines;
+}
 
 Strategy parseStrategy(const std::string& name)
 {
@@ -145,106 +534,16 @@ bool isReversible(Strategy strategy)
         || strategy == Strategy::Vanilla || strategy == Strategy::Dr2Net;
 }
 
-TrainConfig TrainConfig::fromJson(const json& root)
+TrainConfig TrainConfig::fromJson(const json& root, InputCheck inputs)
 {
+    checkObject(root, "");
     TrainConfig c;
-    FieldReader r(root, "");
-    std::string strategy = toString(c.strategy);
-    r.read("name", c.name);
-    r.read("strategy", strategy);
-    r.read("seed", c.seed);
-    r.read("device", c.device);
-    r.read("threads", c.threads);
-    r.read("output", c.output);
-    try {
-        c.strategy = parseStrategy(strategy);
-    } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("config strategy: ") + e.what());
-    }
-
-    auto m = r.child("model");
-    m.read("preset", c.model.preset);
-    m.read("checkpoint", c.model.checkpoint);
-    m.read("depth", c.model.depth);
-    m.read("embed_dim", c.model.embedDim);
-    m.read("heads", c.model.heads);
-    m.read("image_size", c.model.imageSize);
-    m.read("patch_size", c.model.patchSize);
-    m.read("in_channels", c.model.inChannels);
-    m.read("num_frames", c.model.numFrames);
-    m.read("tubelet_size", c.model.tubeletSize);
-    m.read("dropout", c.model.dropout);
-    m.read("drop_path", c.model.dropPath);
-    m.read("first_skip", c.model.firstSkip);
-    m.read("reset_head", c.model.resetHead);
-    m.rejectUnknown();
-
-    auto d = r.child("data");
-    d.read("dataset", c.data.dataset);
-    d.read("root", c.data.root);
-    d.read("classes", c.data.classes);
-    d.read("train_limit", c.data.trainLimit);
-    d.read("val_limit", c.data.valLimit);
-    d.read("val_fraction", c.data.valFraction);
-    d.read("random_crop", c.data.randomCrop);
-    d.read("flip", c.data.flip);
-    d.read("workers", c.data.workers);
-    d.rejectUnknown();
-
-    auto o = r.child("optim");
-    o.read("epochs", c.optim.epochs);
-    o.read("batch_size", c.optim.batchSize);
-    o.read("accumulation", c.optim.accumulation);
-    o.read("lr", c.optim.lr);
-    o.read("min_lr", c.optim.minLr);
-    o.read("weight_decay", c.optim.weightDecay);
-    o.read("warmup_iterations", c.optim.warmupIterations);
-    o.read("clip_grad", c.optim.clipGrad);
-    o.read("label_smoothing", c.optim.labelSmoothing);
-    o.rejectUnknown();
-
-    auto s = r.child("schedule");
-    auto start = s.child("start");
-    start.read("alpha", c.schedule.start.alpha);
-    start.read("beta", c.schedule.start.beta);
-    start.rejectUnknown();
-    auto end = s.child("end");
-    end.read("alpha", c.schedule.end.alpha);
-    end.read("beta", c.schedule.end.beta);
-    end.rejectUnknown();
-    std::string policy = toString(c.schedule.policy);
-    std::string order = toString(c.schedule.order);
-    s.read("tau_iterations", c.schedule.tauIterations);
-    s.read("tau_epochs", c.tauEpochs);
-    s.read("eta", c.schedule.eta);
-    s.read("policy", policy);
-    s.read("order", order);
-    s.read("curvature", c.schedule.curvature);
-    c.schedule.policy = parseSchedulePolicy(policy);
-    c.schedule.order = parseScheduleOrder(order);
-    auto a = s.child("auto_end");
-    a.read("enabled", c.autoEnd.enabled);
-    a.read("target_mse", c.autoEnd.targetMse);
-    a.read("points", c.autoEnd.points);
-    a.rejectUnknown();
-    s.rejectUnknown();
-
-    auto seg = r.child("segments");
-    seg.read("every", c.segments.every);
-    seg.read("error_target", c.segments.errorTarget);
-    seg.rejectUnknown();
-
-    auto p = r.child("probe");
-    p.read("every", c.probe.every);
-    p.rejectUnknown();
-
-    auto ck = r.child("checkpoint");
-    ck.read("dir", c.checkpoint.dir);
-    ck.read("every", c.checkpoint.every);
-    ck.rejectUnknown();
-
-    r.rejectUnknown();
+    for (const ConfigField& field : configFields())
+        if (const json* value = findValue(root, field.key))
+            field.set(c, *value);
     c.validate();
+    if (inputs == InputCheck::Check)
+        c.checkInputs();
     return c;
 }
 
@@ -252,55 +551,36 @@ void TrainConfig::validate() const
 {
     if (name.empty())
         outOfRange("name", "a non-empty string", "\"\"");
-    if (threads < 0)
-        outOfRange("threads", ">= 0", std::to_string(threads));
+    // The bounds and choices the table declares; the rules across fields follow.
+    for (const ConfigField& field : configFields()) {
+        const json value = field.get(*this);
+        if (field.range && value.is_number() && !field.range->contains(value.get<double>()))
+            outOfRange(field.key, field.range->expected, value.is_number_float() ? num(value.get<double>()) : value.dump());
+        if (field.type == ConfigFieldType::Choice && value.is_string()) {
+            const std::vector<std::string> choices = field.choices();
+            if (std::find(choices.begin(), choices.end(), value.get<std::string>()) == choices.end())
+                outOfRange(field.key, joinChoices(choices), value.dump());
+        }
+    }
     if (model.imageSize <= 0 || model.patchSize <= 0 || model.imageSize % model.patchSize != 0)
         outOfRange("model.image_size", "a positive multiple of model.patch_size " + std::to_string(model.patchSize),
             std::to_string(model.imageSize));
     if (model.inChannels != 1 && model.inChannels != 3)
         outOfRange("model.in_channels", "1 or 3", std::to_string(model.inChannels));
-    if (model.depth < 0)
-        outOfRange("model.depth", ">= 0", std::to_string(model.depth));
-    if (model.dropout < 0 || model.dropout >= 1)
-        outOfRange("model.dropout", "a probability in [0, 1)", num(model.dropout));
-    if (model.dropPath < 0 || model.dropPath >= 1)
-        outOfRange("model.drop_path", "a probability in [0, 1)", num(model.dropPath));
-    if (model.firstSkip != "scaled" && model.firstSkip != "input")
-        outOfRange("model.first_skip", "scaled or input", "\"" + model.firstSkip + "\"");
-    if (data.dataset != "fashion-mnist" && data.dataset != "folder" && data.dataset != "clips")
-        outOfRange("data.dataset", "fashion-mnist, folder or clips", "\"" + data.dataset + "\"");
     if ((data.dataset == "clips") != (model.numFrames > 0))
         outOfRange("model.num_frames", "> 0 exactly when data.dataset is clips", std::to_string(model.numFrames));
     if (model.numFrames < 0 || model.tubeletSize <= 0 || (model.numFrames > 0 && model.numFrames % model.tubeletSize))
         outOfRange("model.num_frames", "a positive multiple of model.tubelet_size " + std::to_string(model.tubeletSize),
             std::to_string(model.numFrames));
-    if (data.valFraction < 0 || data.valFraction >= 1)
-        outOfRange("data.val_fraction", "a fraction in [0, 1)", num(data.valFraction));
     if (data.trainLimit < 0 || data.valLimit < 0)
         outOfRange("data.train_limit/val_limit", ">= 0", std::to_string(std::min(data.trainLimit, data.valLimit)));
-    if (data.workers < 0 || data.workers > 16)
-        outOfRange("data.workers", "0..16", std::to_string(data.workers));
     for (int64_t label : data.classes)
         if (label < 0)
             outOfRange("data.classes", "non-negative labels", std::to_string(label));
-    if (optim.epochs <= 0)
-        outOfRange("optim.epochs", "> 0", std::to_string(optim.epochs));
-    if (optim.batchSize <= 0)
-        outOfRange("optim.batch_size", "> 0", std::to_string(optim.batchSize));
-    if (optim.accumulation <= 0)
-        outOfRange("optim.accumulation", "> 0", std::to_string(optim.accumulation));
     if (!(optim.lr > 0) || !std::isfinite(optim.lr))
         outOfRange("optim.lr", "a finite number > 0", num(optim.lr));
     if (optim.minLr < 0 || optim.minLr > optim.lr)
         outOfRange("optim.min_lr", "in [0, optim.lr]", num(optim.minLr));
-    if (optim.weightDecay < 0)
-        outOfRange("optim.weight_decay", ">= 0", num(optim.weightDecay));
-    if (optim.warmupIterations < 0)
-        outOfRange("optim.warmup_iterations", ">= 0", std::to_string(optim.warmupIterations));
-    if (optim.clipGrad < 0)
-        outOfRange("optim.clip_grad", ">= 0 (0 turns clipping off)", num(optim.clipGrad));
-    if (optim.labelSmoothing < 0 || optim.labelSmoothing >= 1)
-        outOfRange("optim.label_smoothing", "in [0, 1)", num(optim.labelSmoothing));
 
     auto checkPoint = [&](const char* field, const Coefficients& c) {
         if (c.alpha < 0 || c.alpha > 1)
@@ -314,68 +594,29 @@ void TrainConfig::validate() const
         checkPoint("start", schedule.start);
         checkPoint("end", schedule.end);
     }
-    if (schedule.tauIterations <= 0)
-        outOfRange("schedule.tau_iterations", "> 0", std::to_string(schedule.tauIterations));
-    if (tauEpochs < 0)
-        outOfRange("schedule.tau_epochs", ">= 0 (0: use tau_iterations)", num(tauEpochs));
-    if (schedule.eta <= 0)
-        outOfRange("schedule.eta", "> 0", std::to_string(schedule.eta));
     if (autoEnd.enabled && (!(autoEnd.targetMse > 0) || autoEnd.points < 2))
         outOfRange("schedule.auto_end", "target_mse > 0 and points >= 2",
             num(autoEnd.targetMse) + ", " + std::to_string(autoEnd.points));
-    if (segments.every < 0)
-        outOfRange("segments.every", ">= 0", std::to_string(segments.every));
-    if (segments.errorTarget < 0)
-        outOfRange("segments.error_target", ">= 0", num(segments.errorTarget));
-    if (probe.every < 0)
-        outOfRange("probe.every", ">= 0", std::to_string(probe.every));
-    if (checkpoint.every < 0)
-        outOfRange("checkpoint.every", ">= 0", std::to_string(checkpoint.every));
+}
+
+void TrainConfig::checkInputs() const
+{
     if (!model.checkpoint.empty()) {
         std::ifstream file(model.checkpoint, std::ios::binary);
         if (!file)
             outOfRange("model.checkpoint", "a readable file", "\"" + model.checkpoint + "\"");
     }
+    std::error_code error;
+    if (!std::filesystem::is_directory(data.root, error))
+        outOfRange("data.root", "an existing directory", "\"" + data.root + "\"");
 }
 
 json TrainConfig::toJson() const
 {
-    return json {
-        { "name", name },
-        { "strategy", toString(strategy) },
-        { "seed", seed },
-        { "device", device },
-        { "threads", threads },
-        { "output", output },
-        { "model",
-            { { "preset", model.preset }, { "checkpoint", model.checkpoint }, { "depth", model.depth },
-                { "embed_dim", model.embedDim }, { "heads", model.heads }, { "image_size", model.imageSize },
-                { "patch_size", model.patchSize }, { "in_channels", model.inChannels },
-                { "num_frames", model.numFrames }, { "tubelet_size", model.tubeletSize }, { "dropout", model.dropout },
-                { "drop_path", model.dropPath }, { "first_skip", model.firstSkip },
-                { "reset_head", model.resetHead } } },
-        { "data",
-            { { "dataset", data.dataset }, { "root", data.root }, { "classes", data.classes },
-                { "train_limit", data.trainLimit }, { "val_limit", data.valLimit }, { "val_fraction", data.valFraction },
-                { "random_crop", data.randomCrop }, { "flip", data.flip }, { "workers", data.workers } } },
-        { "optim",
-            { { "epochs", optim.epochs }, { "batch_size", optim.batchSize }, { "accumulation", optim.accumulation },
-                { "lr", optim.lr }, { "min_lr", optim.minLr }, { "weight_decay", optim.weightDecay },
-                { "warmup_iterations", optim.warmupIterations }, { "clip_grad", optim.clipGrad },
-                { "label_smoothing", optim.labelSmoothing } } },
-        { "schedule",
-            { { "start", { { "alpha", schedule.start.alpha }, { "beta", schedule.start.beta } } },
-                { "end", { { "alpha", schedule.end.alpha }, { "beta", schedule.end.beta } } },
-                { "tau_iterations", schedule.tauIterations }, { "tau_epochs", tauEpochs }, { "eta", schedule.eta },
-                { "policy", toString(schedule.policy) }, { "order", toString(schedule.order) },
-                { "curvature", schedule.curvature },
-                { "auto_end",
-                    { { "enabled", autoEnd.enabled }, { "target_mse", autoEnd.targetMse },
-                        { "points", autoEnd.points } } } } },
-        { "segments", { { "every", segments.every }, { "error_target", segments.errorTarget } } },
-        { "probe", { { "every", probe.every } } },
-        { "checkpoint", { { "dir", checkpoint.dir }, { "every", checkpoint.every } } },
-    };
+    json out = json::object();
+    for (const ConfigField& field : configFields())
+        out[pointerOf(field.key)] = field.get(*this);
+    return out;
 }
 
 void applyOverride(json& root, const std::string& assignment)
@@ -397,9 +638,28 @@ void applyOverride(json& root, const std::string& assignment)
     std::vector<std::string> keys;
     while (std::getline(parts, part, '.'))
         keys.push_back(part);
-    for (size_t i = 0; i < keys.size(); ++i) {
-        if (keys[i].empty())
+    if (path.back() == '.')
+        keys.emplace_back();
+    for (const std::string& key : keys)
+        if (key.empty())
             throw std::invalid_argument("--set '" + assignment + "': empty key in '" + path + "'");
+    if (const ConfigField* field = findConfigField(path)) {
+        // A name or path that reads as JSON (2024, true, null) is still meant as text.
+        if ((field->type == ConfigFieldType::String || field->type == ConfigFieldType::Choice) && !value.is_string())
+            value = text;
+    } else if (!isConfigGroupKey(path)) {
+        std::string parent;
+        for (const std::string& key : keys) {
+            const std::string next = parent.empty() ? key : parent + "." + key;
+            if (!isConfigGroupKey(next))
+                break;
+            parent = next;
+        }
+        throw std::invalid_argument("--set '" + assignment + "': unknown key '" + path + "' (known "
+            + (parent.empty() ? std::string("at the top level") : "in " + parent) + ": "
+            + joinComma(configKeysUnder(parent)) + ")");
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
         if (node->is_null())
             *node = json::object();
         if (!node->is_object())
@@ -409,7 +669,7 @@ void applyOverride(json& root, const std::string& assignment)
     *node = value;
 }
 
-TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::string>& overrides)
+TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::string>& overrides, InputCheck inputs)
 {
     json root = json::object();
     if (!path.empty()) {
@@ -424,7 +684,7 @@ TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::st
     }
     for (const auto& assignment : overrides)
         applyOverride(root, assignment);
-    return fromJson(root);
+    return fromJson(root, inputs);
 }
 
 } // namespace dr2

@@ -20,7 +20,9 @@ enum class Strategy {
     Dr2Net, ///< pretrained, dynamic α/β schedule, reversible
 };
 
+/// The strategy named `name`; throws std::invalid_argument listing strategyNames().
 Strategy parseStrategy(const std::string& name);
+/// The strategy's config name ("dr2net").
 std::string toString(Strategy strategy);
 /// All strategy names, in Table 2 order.
 std::vector<std::string> strategyNames();
@@ -30,6 +32,7 @@ bool isReversible(Strategy strategy);
 /// Everything one run needs, serialisable to JSON and validated in one place (TrainConfig::fromJson).
 struct TrainConfig {
     std::string name = "run";
+    std::string task = "classification"; ///< what the network learns (one of taskNames())
     Strategy strategy = Strategy::Dr2Net;
     uint64_t seed = 0;
     std::string device = "cpu";
@@ -44,7 +47,7 @@ struct TrainConfig {
         int64_t imageSize = 56;
         int64_t patchSize = 4;
         int64_t inChannels = 1;
-        int64_t numFrames = 0; ///< > 0: a video ViT over clips of this many frames (data.dataset "clips")
+        int64_t numFrames = 0; ///< > 0: a video backbone over clips of this many frames (data.dataset "clips")
         int64_t tubeletSize = 2; ///< frames per video token
         double dropout = 0.0;
         double dropPath = 0.1;
@@ -101,17 +104,28 @@ struct TrainConfig {
 
     std::string output; ///< pretrain: where the final safetensors checkpoint is written
 
-    /// Parses and validates; unknown keys and out-of-range values throw std::invalid_argument naming the field.
-    static TrainConfig fromJson(const nlohmann::json& json);
+    /// Whether fromJson/load also run checkInputs(). Skip (the default): the config only describes a run (`schedule`,
+    /// the GUI form, a recorded run's config whose files may have moved since); the Trainer checks before training.
+    enum class InputCheck { Check, Skip };
+
+    /// Parses and validates (every field of configFields()); unknown keys and out-of-range values throw
+    /// std::invalid_argument naming the field. With InputCheck::Check also checkInputs().
+    static TrainConfig fromJson(const nlohmann::json& json, InputCheck inputs = InputCheck::Skip);
     /// The config as JSON (every field, so a run records exactly what it used).
     nlohmann::json toJson() const;
-    /// Reads a JSON file and applies "key.path=value" overrides (value parsed as JSON, else taken as a string).
-    static TrainConfig load(const std::string& path, const std::vector<std::string>& overrides);
-    /// Range checks across fields; called by fromJson.
+    /// Reads a JSON file and applies "key.path=value" overrides (applyOverride), then fromJson(json, inputs).
+    static TrainConfig load(
+        const std::string& path, const std::vector<std::string>& overrides, InputCheck inputs = InputCheck::Skip);
+    /// Range and choice checks of every field and across fields; pure (no filesystem access); called by fromJson.
     void validate() const;
+    /// Checks that the inputs exist: model.checkpoint (when set) is a readable file, data.root an existing
+    /// directory; throws std::invalid_argument naming the field. Called before training.
+    void checkInputs() const;
 };
 
-/// Applies one "a.b.c=value" override to a JSON object; throws std::invalid_argument on a malformed one.
+/// Applies one "a.b.c=value" override to a JSON object: the key must be a field of configFields() (or an object
+/// holding fields); the value is parsed as JSON, else taken as a string (always a string for a string field).
+/// Throws std::invalid_argument naming the assignment on a malformed or unknown one.
 void applyOverride(nlohmann::json& json, const std::string& assignment);
 
 } // namespace dr2

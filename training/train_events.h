@@ -1,7 +1,9 @@
 #pragma once
 
+#include "core/backbone.h"
 #include "core/grad_probe.h"
 #include "training/schedule.h"
+#include "training/task.h"
 
 #include <cstdint>
 #include <string>
@@ -9,12 +11,39 @@
 
 namespace dr2 {
 
+/// How a run ended.
+enum class RunOutcome {
+    Finished,
+    Failed, ///< NaN/Inf loss or gradient (RunFinishedEvent::message says where)
+    Cancelled,
+};
+/// "finished", "failed" or "cancelled".
+std::string toString(RunOutcome outcome);
+
+/// What makes runs comparable in Table 2: strategies are compared only within one setup.
+struct RunSetup {
+    std::string backbone; ///< BackboneDescription::summary, e.g. "vit 192d×6 (12 branches, 3 heads), 40² patch 4"
+    std::string task; ///< task name, e.g. "classification"
+    std::string dataset; ///< config data.dataset
+    std::string dataRoot; ///< config data.root
+    std::vector<int64_t> classes; ///< config data.classes (empty: all)
+
+    bool operator==(const RunSetup& other) const;
+    bool operator!=(const RunSetup& other) const { return !(*this == other); }
+};
+
 /// Sent once when a run starts (or resumes).
 struct RunStartedEvent {
     std::string name;
     std::string strategy;
     std::string configJson; ///< the full, validated config
-    std::string modelSummary; ///< e.g. "vit 192d×12 (24 branches), 56² patch 4, 5 classes"
+    std::string modelSummary; ///< e.g. "vit 192d×12 (24 branches, 3 heads), 56² patch 4, 5 classes"
+    BackboneDescription backbone; ///< family, stages, branches per stage, parameters
+    std::string task; ///< task name ("classification")
+    std::vector<MetricInfo> metrics; ///< what evaluations report, primary first
+    RunSetup setup;
+    std::string sourceCheckpoint; ///< the pretrained weights the run starts from; empty: random initialisation
+    std::string checkpointDir; ///< where resumable checkpoints go (config checkpoint.dir), empty: none
     std::string device; ///< describeDevice() line
     int threads = 1;
     int64_t parameters = 0;
@@ -47,9 +76,7 @@ struct IterationEvent {
 struct EvaluationEvent {
     int64_t iteration = 0;
     int64_t epoch = 0;
-    double loss = 0.0;
-    double top1 = 0.0; ///< fraction in [0, 1]
-    double top5 = 0.0;
+    MetricMap metrics; ///< the task's metrics, including "loss"
     int64_t samples = 0;
 };
 
@@ -77,12 +104,13 @@ struct AutoEndEvent {
 
 /// Sent when a run ends, whatever the reason.
 struct RunFinishedEvent {
-    std::string status; ///< finished | failed | cancelled
+    RunOutcome outcome = RunOutcome::Finished;
     std::string message; ///< why it failed, or empty
     int64_t iterations = 0; ///< iterations completed
-    double bestTop1 = 0.0;
-    double finalTop1 = 0.0;
-    double finalLoss = 0.0;
+    std::string primaryMetric; ///< the task's primary metric name ("top1")
+    double bestPrimary = 0.0; ///< best value of the primary metric over the evaluations
+    MetricMap finalMetrics; ///< the last evaluation (empty when none ran)
+    double finalLoss = 0.0; ///< training loss of the last iteration
     int64_t peakBytes = 0; ///< highest tensor bytes of any step (everything alive: data, model, optimizer)
     int64_t peakStepBytes = 0; ///< highest peak above the bytes held before a step (activations, temporaries)
     double seconds = 0.0;

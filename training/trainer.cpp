@@ -6,6 +6,7 @@
 #include "training/data_loader.h"
 #include "training/image_dataset.h"
 #include "training/model_factory.h"
+#include "training/probe_target.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace dr2 {
@@ -25,8 +27,9 @@ struct Trainer::State {
     int64_t iteration = 0;
     int64_t epoch = 0;
     int64_t batchInEpoch = 0;
-    double bestTop1 = 0.0;
-    double lastTop1 = 0.0;
+    double bestPrimary = 0.0;
+    bool evaluated = false; ///< bestPrimary holds a real evaluation (not the initial 0)
+    MetricMap lastMetrics;
     double lastLoss = 0.0;
     int64_t peakBytes = 0;
     int64_t peakStepBytes = 0;
@@ -56,10 +59,37 @@ double learningRate(const TrainConfig::Optim& o, int64_t iteration, int64_t tota
     return o.minLr + 0.5 * (o.lr - o.minLr) * (1.0 + std::cos(M_PI * p));
 }
 
-/// Parameters that get weight decay: matrices and convolution kernels, not norms, biases, tokens or gains.
-bool decays(const std::string& name, const torch::Tensor& p)
+/// Parameters that get weight decay: matrices and convolution kernels, not norms, biases, or what the
+/// backbone names (position tables, class tokens).
+bool decays(const std::string& name, const torch::Tensor& p, const std::set<std::string>& backboneExempt)
 {
-    return p.dim() >= 2 && name != "pos_embed" && name != "cls_token";
+    const std::string prefix = "backbone.";
+    if (name.compare(0, prefix.size(), prefix) == 0 && backboneExempt.count(name.substr(prefix.size())))
+        return false;
+    return p.dim() >= 2;
+}
+
+/// The training and validation sets of the config: the dataset's own split (Fashion-MNIST) or a seeded split of
+/// one folder, restricted to the chosen classes and sizes.
+std::pair<ImageDataset, ImageDataset> loadSplits(const TrainConfig& config)
+{
+    const auto& d = config.data;
+    const auto& m = config.model;
+    ImageDataset train;
+    ImageDataset val;
+    if (d.dataset == "fashion-mnist") {
+        train = loadFashionMnist(d.root, /*train=*/true);
+        val = d.valFraction > 0 ? ImageDataset() : loadFashionMnist(d.root, /*train=*/false);
+    } else if (d.dataset == "clips") {
+        train = loadClipFolder(d.root, m.imageSize, m.inChannels, m.numFrames);
+    } else {
+        train = loadImageFolder(d.root, m.imageSize, m.inChannels);
+    }
+    if (d.dataset != "fashion-mnist" || d.valFraction > 0)
+        std::tie(train, val) = splitValidation(train, d.valFraction > 0 ? d.valFraction : 0.2, config.seed);
+    train = takeSubset(selectClasses(train, d.classes), d.trainLimit, config.seed);
+    val = takeSubset(selectClasses(val, d.classes), d.valLimit, config.seed + 1);
+    return { std::move(train), std::move(val) };
 }
 
 int64_t countParameters(torch::nn::Module& module, bool trainableOnly)
@@ -134,21 +164,13 @@ bool Trainer::waitWhilePaused()
     return !m_cancelled;
 }
 
-GradProbeTarget Trainer::probeTarget(const at::Tensor& images, const at::Tensor& labels)
-{
-    return { m_model.ptr().get(), &m_model->stack(), [this, &images, &labels](c10::ScalarType dtype) {
-                return torch::nn::functional::cross_entropy(m_model->forward(images.to(dtype)), labels);
-            } };
-}
-
-void Trainer::chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels)
+void Trainer::chooseAutoEnd(const GradProbeTarget& target)
 {
     const ScheduleOptions& options = m_schedule->options();
     ScheduleOptions path = options;
     path.tauIterations = m_config.autoEnd.points - 1;
     path.eta = 1;
     const CoefficientSchedule walk(path);
-    const GradProbeTarget target = probeTarget(images, labels);
     AutoEndEvent event;
     event.targetMse = m_config.autoEnd.targetMse;
     event.chosen = options.end;
@@ -174,22 +196,24 @@ void Trainer::chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels)
         o->onAutoEnd(event);
 }
 
-void Trainer::chooseSegments(int64_t iteration, const at::Tensor& images, const at::Tensor& labels)
+void Trainer::chooseSegments(int64_t iteration, const GradProbeTarget& target)
 {
-    auto& stack = m_model->stack();
-    const double alpha = stack.alpha();
-    const double beta = stack.beta();
+    Backbone& backbone = m_model->backbone();
+    const double alpha = backbone.alpha();
+    const double beta = backbone.beta();
     // Re-choose only when the coefficients moved noticeably: each choice costs a few probes.
     if (m_segmentChosenAt.first >= 0 && std::abs(alpha - m_segmentChosenAt.first) < 0.05
         && std::abs(beta - m_segmentChosenAt.second) < 0.05)
         return;
     m_segmentChosenAt = { alpha, beta };
-    const GradProbeTarget target = probeTarget(images, labels);
-    const int64_t n = stack.size();
+    // One length for every stage, searched up to the largest stage (a stage shorter than it is one segment).
+    int64_t n = 1;
+    for (auto* stack : backbone.stacks())
+        n = std::max(n, stack->size());
     int64_t chosen = 1;
     double measured = 0.0;
     for (int64_t length = n; length >= 1; length = length == 1 ? 0 : std::max<int64_t>(1, length / 2)) {
-        stack.setSegmentEvery(length);
+        backbone.setSegmentEvery(length);
         const auto report = probeGradientError(target, alpha, beta, { false, false, m_config.seed });
         measured = report.finite ? report.overall.mse : INFINITY;
         if (measured <= m_config.segments.errorTarget || length == 1) {
@@ -197,7 +221,7 @@ void Trainer::chooseSegments(int64_t iteration, const at::Tensor& images, const 
             break;
         }
     }
-    stack.setSegmentEvery(chosen);
+    backbone.setSegmentEvery(chosen);
     if (chosen != m_segmentLength) {
         m_segmentLength = chosen;
         SegmentEvent event { iteration, alpha, beta, chosen, measured };
@@ -211,33 +235,16 @@ EvaluationEvent Trainer::evaluate(DataLoader& loader, int64_t iteration, int64_t
     torch::NoGradGuard noGrad;
     m_model->eval();
     const c10::Device device = m_device;
-    double lossSum = 0.0;
-    int64_t correct1 = 0;
-    int64_t correct5 = 0;
-    int64_t seen = 0;
+    auto evaluation = m_model->task().startEvaluation();
     loader.startEpoch(0);
-    while (auto batch = loader.next()) {
-        auto images = batch->images.to(device);
-        auto labels = batch->labels.to(device);
-        auto logits = m_model->forward(images);
-        lossSum += torch::nn::functional::cross_entropy(logits, labels,
-                       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                       .item<double>();
-        const int64_t k = std::min<int64_t>(5, logits.size(1));
-        auto top = std::get<1>(logits.topk(k, 1));
-        auto hits = top.eq(labels.unsqueeze(1));
-        correct1 += hits.select(1, 0).sum().item<int64_t>();
-        correct5 += hits.any(1).sum().item<int64_t>();
-        seen += labels.size(0);
-    }
+    while (auto batch = loader.next())
+        evaluation->add(m_model->forward(batch->input.to(device)), batch->target.to(device));
     m_model->train();
     EvaluationEvent event;
     event.iteration = iteration;
     event.epoch = epoch;
-    event.samples = seen;
-    event.loss = seen ? lossSum / static_cast<double>(seen) : 0.0;
-    event.top1 = seen ? static_cast<double>(correct1) / static_cast<double>(seen) : 0.0;
-    event.top5 = seen ? static_cast<double>(correct5) / static_cast<double>(seen) : 0.0;
+    event.samples = evaluation->samples();
+    event.metrics = evaluation->result();
     return event;
 }
 
@@ -256,14 +263,13 @@ void Trainer::saveCheckpoint(const State& state)
     archive.write("iteration", c10::IValue(state.iteration));
     archive.write("epoch", c10::IValue(state.epoch));
     archive.write("batch_in_epoch", c10::IValue(state.batchInEpoch));
-    archive.write("best_top1", c10::IValue(state.bestTop1));
+    archive.write("best_primary", c10::IValue(state.bestPrimary));
+    archive.write("evaluated", c10::IValue(state.evaluated));
     archive.write("segment_length", c10::IValue(m_segmentLength));
     archive.write("segment_alpha", c10::IValue(m_segmentChosenAt.first));
     archive.write("segment_beta", c10::IValue(m_segmentChosenAt.second));
-    archive.write("rng_cpu", RngState::capture(c10::Device(c10::kCPU)).tensor());
-    const c10::Device device = m_device;
-    if (!device.is_cpu()) // dropout masks on a GPU come from its own generator
-        archive.write("rng_device", RngState::capture(device).tensor());
+    // Dropout and drop-path masks come from the run's stream (on a GPU, its generator for that device).
+    archive.write("rng_stream", RngState::capture(m_stream->generator()).tensor());
     const auto& end = m_schedule->options().end;
     archive.write("schedule_end_alpha", c10::IValue(end.alpha));
     archive.write("schedule_end_beta", c10::IValue(end.beta));
@@ -292,12 +298,18 @@ void Trainer::loadCheckpoint(State& state)
     } catch (const c10::Error& e) {
         throw std::runtime_error("resume '" + path + "': not a readable checkpoint (" + e.what_without_backtrace() + ")");
     }
-    torch::serialize::InputArchive model;
-    archive.read("model", model);
-    m_model->load(model);
-    torch::serialize::InputArchive optimizer;
-    archive.read("optimizer", optimizer);
-    m_optimizer->load(optimizer);
+    try {
+        torch::serialize::InputArchive model;
+        archive.read("model", model);
+        m_model->load(model);
+        torch::serialize::InputArchive optimizer;
+        archive.read("optimizer", optimizer);
+        m_optimizer->load(optimizer);
+    } catch (const c10::Error& e) {
+        // Since the backbone/task split the network is saved as "backbone.*" and "head.*".
+        throw std::runtime_error("resume '" + path + "': the checkpoint does not fit this run's network (written for "
+            "another config, or by a version before the backbone/task split): " + e.what_without_backtrace());
+    }
     c10::IValue value;
     archive.read("iteration", value);
     state.iteration = value.toInt();
@@ -305,8 +317,10 @@ void Trainer::loadCheckpoint(State& state)
     state.epoch = value.toInt();
     archive.read("batch_in_epoch", value);
     state.batchInEpoch = value.toInt();
-    archive.read("best_top1", value);
-    state.bestTop1 = value.toDouble();
+    if (archive.try_read("best_primary", value))
+        state.bestPrimary = value.toDouble();
+    if (archive.try_read("evaluated", value))
+        state.evaluated = value.toBool();
     archive.read("segment_length", value);
     m_segmentLength = value.toInt();
     archive.read("segment_alpha", value);
@@ -314,7 +328,7 @@ void Trainer::loadCheckpoint(State& state)
     archive.read("segment_beta", value);
     m_segmentChosenAt.second = value.toDouble();
     if (m_segmentLength > 0)
-        m_model->stack().setSegmentEvery(m_segmentLength);
+        m_model->backbone().setSegmentEvery(m_segmentLength);
     ScheduleOptions schedule = m_schedule->options();
     archive.read("schedule_end_alpha", value);
     schedule.end.alpha = value.toDouble();
@@ -323,43 +337,87 @@ void Trainer::loadCheckpoint(State& state)
     if (!m_schedule->isConstant())
         m_schedule = std::make_unique<CoefficientSchedule>(schedule);
     at::Tensor rng;
-    archive.read("rng_cpu", rng);
-    RngState::fromTensor(c10::Device(c10::kCPU), rng).restore();
-    const c10::Device device = m_device;
-    if (!device.is_cpu()) {
-        at::Tensor deviceRng;
-        if (archive.try_read("rng_device", deviceRng))
-            RngState::fromTensor(device, deviceRng).restore();
-    }
+    if (archive.try_read("rng_stream", rng))
+        RngState::fromTensor(m_stream->generator(), rng).restore();
+    else
+        throw std::runtime_error("resume '" + path + "': no random stream state (rng_stream) in the checkpoint: it was "
+            "written by a version whose dropout drew from the process-wide generator; start the run again");
     state.checkpointPath = path;
+}
+
+void Trainer::applyStrategy(int64_t itersPerEpoch)
+{
+    Backbone& backbone = m_model->backbone();
+    auto constant = [](double alpha, double beta) {
+        return std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ alpha, beta }));
+    };
+    switch (m_config.strategy) {
+    case Strategy::Conventional:
+        backbone.setMode(ExecMode::Plain);
+        m_schedule = constant(1.0, 0.0);
+        break;
+    case Strategy::Frozen:
+        backbone.setMode(ExecMode::Plain);
+        for (auto& p : backbone.parameters())
+            p.set_requires_grad(false);
+        m_schedule = constant(1.0, 0.0);
+        break;
+    case Strategy::ReversibleScratch:
+    case Strategy::HardFinetune:
+        backbone.setMode(ExecMode::Reversible);
+        m_schedule = constant(0.0, 1.0);
+        break;
+    case Strategy::Vanilla:
+        backbone.setMode(ExecMode::Reversible);
+        m_schedule = constant(1.0, 0.1);
+        break;
+    case Strategy::Dr2Net: {
+        backbone.setMode(ExecMode::Reversible);
+        ScheduleOptions options = m_config.schedule;
+        if (m_config.tauEpochs > 0)
+            options.tauIterations = std::max<int64_t>(1, std::llround(m_config.tauEpochs * static_cast<double>(itersPerEpoch)));
+        m_schedule = std::make_unique<CoefficientSchedule>(options);
+        break;
+    }
+    }
+}
+
+std::unique_ptr<torch::optim::Optimizer> Trainer::makeOptimizer()
+{
+    // AdamW, no weight decay on norms, biases, and the backbone's tables and tokens.
+    const std::set<std::string> exempt = m_model->backbone().noWeightDecay();
+    std::vector<torch::Tensor> decay;
+    std::vector<torch::Tensor> noDecay;
+    for (auto& item : m_model->named_parameters()) {
+        if (!item.value().requires_grad())
+            continue;
+        (decays(item.key(), item.value(), exempt) ? decay : noDecay).push_back(item.value());
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay,
+        std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(m_config.optim.weightDecay)));
+    groups.emplace_back(noDecay,
+        std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(0.0)));
+    return std::make_unique<torch::optim::AdamW>(std::move(groups));
 }
 
 RunFinishedEvent Trainer::run()
 {
     const auto startTime = std::chrono::steady_clock::now();
+    m_config.checkInputs(); // the config was validated on construction; its files must exist now
     if (m_config.threads > 0)
         torch::set_num_threads(m_config.threads);
     m_device = parseDevice(m_config.device);
     const c10::Device device = m_device;
+    m_stream = std::make_unique<RandomStream>(m_config.seed, device);
+    const RandomStreamScope streamScope(*m_stream);
     MemoryMeter& meter = MemoryMeter::forDevice(device);
     m_cancelled = false;
 
     // Data.
     const auto& d = m_config.data;
-    ImageDataset train;
-    ImageDataset val;
-    if (d.dataset == "fashion-mnist") {
-        train = loadFashionMnist(d.root, /*train=*/true);
-        val = d.valFraction > 0 ? ImageDataset() : loadFashionMnist(d.root, /*train=*/false);
-    } else if (d.dataset == "clips") {
-        train = loadClipFolder(d.root, m_config.model.imageSize, m_config.model.inChannels, m_config.model.numFrames);
-    } else {
-        train = loadImageFolder(d.root, m_config.model.imageSize, m_config.model.inChannels);
-    }
-    if (d.dataset != "fashion-mnist" || d.valFraction > 0)
-        std::tie(train, val) = splitValidation(train, d.valFraction > 0 ? d.valFraction : 0.2, m_config.seed);
-    train = takeSubset(selectClasses(train, d.classes), d.trainLimit, m_config.seed);
-    val = takeSubset(selectClasses(val, d.classes), d.valLimit, m_config.seed + 1);
+    auto [train, val] = loadSplits(m_config);
     const int64_t numClasses = train.numClasses();
 
     TransformOptions trainTransform { m_config.model.imageSize, m_config.model.inChannels, d.randomCrop, d.flip };
@@ -375,97 +433,56 @@ RunFinishedEvent Trainer::run()
             + std::to_string(trainLoader.batchesPerEpoch()) + " batches of an epoch");
     const int64_t totalIterations = itersPerEpoch * m_config.optim.epochs;
 
-    // Model and strategy.
-    BuiltModel built = buildModel(m_config, numClasses);
-    m_model = built.model;
+    // Network and strategy.
+    BuiltNetwork built = buildNetwork(m_config, numClasses);
+    m_model = built.network;
     m_model->to(device);
     m_model->train();
-    auto& stack = m_model->stack();
-    switch (m_config.strategy) {
-    case Strategy::Conventional:
-        stack.setMode(ExecMode::Plain);
-        m_schedule = std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ 1.0, 0.0 }));
-        break;
-    case Strategy::Frozen:
-        stack.setMode(ExecMode::Plain);
-        for (auto& item : m_model->named_parameters())
-            if (item.key().rfind("head.", 0) != 0)
-                item.value().set_requires_grad(false);
-        m_schedule = std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ 1.0, 0.0 }));
-        break;
-    case Strategy::ReversibleScratch:
-    case Strategy::HardFinetune:
-        stack.setMode(ExecMode::Reversible);
-        m_schedule = std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ 0.0, 1.0 }));
-        break;
-    case Strategy::Vanilla:
-        stack.setMode(ExecMode::Reversible);
-        m_schedule = std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ 1.0, 0.1 }));
-        break;
-    case Strategy::Dr2Net: {
-        stack.setMode(ExecMode::Reversible);
-        ScheduleOptions options = m_config.schedule;
-        if (m_config.tauEpochs > 0)
-            options.tauIterations = std::max<int64_t>(1, std::llround(m_config.tauEpochs * static_cast<double>(itersPerEpoch)));
-        m_schedule = std::make_unique<CoefficientSchedule>(options);
-        break;
-    }
-    }
-    const bool reversible = stack.mode() == ExecMode::Reversible;
+    Backbone& backbone = m_model->backbone();
+    Task& task = m_model->task();
+    applyStrategy(itersPerEpoch);
+    const bool reversible = backbone.mode() == ExecMode::Reversible;
     if (reversible && m_config.segments.every > 0) {
-        stack.setSegmentEvery(m_config.segments.every);
+        backbone.setSegmentEvery(m_config.segments.every);
         m_segmentLength = m_config.segments.every;
     } else if (reversible) {
-        m_segmentLength = stack.size();
+        m_segmentLength = backbone.segmentLength();
     }
-
-    // Optimizer: AdamW, no weight decay on norms, biases, tokens and layer-scale gains.
-    std::vector<torch::Tensor> decay;
-    std::vector<torch::Tensor> noDecay;
-    for (auto& item : m_model->named_parameters()) {
-        if (!item.value().requires_grad())
-            continue;
-        (decays(item.key(), item.value()) ? decay : noDecay).push_back(item.value());
-    }
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay,
-        std::make_unique<torch::optim::AdamWOptions>(
-            torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(m_config.optim.weightDecay)));
-    groups.emplace_back(noDecay,
-        std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(0.0)));
-    m_optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
+    m_optimizer = makeOptimizer();
 
     // A fixed probe batch from the validation set (no augmentation).
     valLoader.startEpoch(0);
     Batch first = *valLoader.next();
-    const int64_t probeCount = std::min<int64_t>(8, first.labels.size(0));
-    const at::Tensor probeImages = first.images.narrow(0, 0, probeCount).to(device);
-    const at::Tensor probeLabels = first.labels.narrow(0, 0, probeCount).to(device);
+    const int64_t probeCount = std::min<int64_t>(8, first.target.samples());
+    const at::Tensor probeInput = first.input.narrow(0, 0, probeCount).to(device);
+    const TaskTarget probeTaskTarget = first.target.head(probeCount).to(device);
+    const GradProbeTarget probe = makeProbeTarget(*m_model, probeInput, probeTaskTarget);
 
     State state;
     if (!m_resumeDir.empty()) {
         loadCheckpoint(state);
         emitLog("info", "resumed from " + state.checkpointPath + " at iteration " + std::to_string(state.iteration));
     } else if (m_config.strategy == Strategy::Dr2Net && m_config.autoEnd.enabled) {
-        chooseAutoEnd(probeImages, probeLabels);
+        chooseAutoEnd(probe);
     }
 
     RunStartedEvent started;
     started.name = m_config.name;
     started.strategy = toString(m_config.strategy);
     started.configJson = m_config.toJson().dump();
-    {
-        const auto& o = m_model->options();
-        std::ostringstream summary;
-        summary << "vit " << o.embedDim << "d×" << o.depth << " (" << stack.size() << " branches, " << o.heads
-                << " heads), " << o.imageSize << "² patch " << o.patchSize << ", " << o.numClasses << " classes";
-        started.modelSummary = summary.str();
-    }
+    started.backbone = backbone.describe();
+    started.modelSummary = started.backbone.summary + ", " + task.describe();
+    started.task = task.name();
+    started.metrics = task.metrics();
+    started.setup = { started.backbone.summary, task.name(), d.dataset, d.root, d.classes };
+    if (built.source != "random")
+        started.sourceCheckpoint = m_config.model.checkpoint;
+    started.checkpointDir = m_config.checkpoint.dir;
     started.device = describeDevice(device);
     started.threads = torch::get_num_threads();
     started.parameters = countParameters(*m_model, false);
     started.trainableParameters = countParameters(*m_model, true);
-    started.branches = stack.size();
+    started.branches = backbone.branchCount();
     started.iterationsPerEpoch = itersPerEpoch;
     started.totalIterations = totalIterations;
     started.startIteration = state.iteration;
@@ -479,13 +496,12 @@ RunFinishedEvent Trainer::run()
         emitLog(note.rfind("warning", 0) == 0 ? "warning" : "info", note);
 
     RunFinishedEvent finished;
-    finished.status = "finished";
+    finished.primaryMetric = task.primaryMetric().name;
     auto params = m_model->parameters();
     std::vector<torch::Tensor> trainable;
     for (const auto& p : params)
         if (p.requires_grad())
             trainable.push_back(p);
-    const auto ceOptions = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(m_config.optim.labelSmoothing);
     const int64_t startIteration = state.iteration;
 
     try {
@@ -497,9 +513,9 @@ RunFinishedEvent Trainer::run()
                 const int64_t iteration = state.iteration;
                 const Coefficients c = m_schedule->at(iteration);
                 if (reversible || m_config.strategy == Strategy::Dr2Net)
-                    stack.setCoefficients(c.alpha, c.beta);
+                    backbone.setCoefficients(c.alpha, c.beta);
                 if (reversible && m_config.segments.errorTarget > 0)
-                    chooseSegments(iteration, probeImages, probeLabels);
+                    chooseSegments(iteration, probe);
                 const double lr = learningRate(m_config.optim, iteration, totalIterations);
                 for (auto& group : m_optimizer->param_groups())
                     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -513,9 +529,8 @@ RunFinishedEvent Trainer::run()
                     auto batch = trainLoader.next();
                     if (!batch)
                         throw std::logic_error("data loader ended early in epoch " + std::to_string(state.epoch));
-                    auto images = batch->images.to(device);
-                    auto labels = batch->labels.to(device);
-                    auto loss = torch::nn::functional::cross_entropy(m_model->forward(images), labels, ceOptions);
+                    const TaskTarget target = batch->target.to(device);
+                    auto loss = task.loss(m_model->forward(batch->input.to(device)), target);
                     const double value = loss.item<double>();
                     if (!std::isfinite(value))
                         throw NonFinite("non-finite loss (" + std::to_string(value) + ") at iteration "
@@ -523,7 +538,7 @@ RunFinishedEvent Trainer::run()
                             + formatCoefficients(c.alpha, c.beta));
                     (accumulation > 1 ? loss / static_cast<double>(accumulation) : loss).backward();
                     lossValue += value / static_cast<double>(accumulation);
-                    samples += labels.size(0);
+                    samples += target.samples();
                 }
                 const double clip = m_config.optim.clipGrad > 0 ? m_config.optim.clipGrad : INFINITY;
                 const double gradNorm = torch::nn::utils::clip_grad_norm_(trainable, clip);
@@ -539,15 +554,15 @@ RunFinishedEvent Trainer::run()
                 event.epoch = state.epoch;
                 event.loss = lossValue;
                 event.learningRate = lr;
-                event.alpha = stack.alpha();
-                event.beta = stack.beta();
+                event.alpha = backbone.alpha();
+                event.beta = backbone.beta();
                 event.gradNorm = gradNorm;
                 event.stepSeconds = seconds;
                 event.samplesPerSecond = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
                 event.currentBytes = meter.currentBytes();
-                event.peakBytes = meter.peakBytes();
+                event.peakBytes = scope.peakBytes(); // this step's own allocations, not another thread's
                 event.heldBytes = scope.baselineBytes();
-                event.segmentLength = reversible ? stack.segmentLengths().front() : 0;
+                event.segmentLength = reversible ? backbone.segmentLength() : 0;
                 state.peakBytes = std::max(state.peakBytes, event.peakBytes);
                 state.peakStepBytes = std::max(state.peakStepBytes, event.peakBytes - event.heldBytes);
                 state.lastLoss = lossValue;
@@ -557,11 +572,11 @@ RunFinishedEvent Trainer::run()
                 state.iteration += 1;
                 state.batchInEpoch += accumulation;
                 if (reversible && m_config.probe.every > 0 && state.iteration % m_config.probe.every == 0) {
-                    ProbeEvent probe;
-                    probe.iteration = iteration;
-                    probe.report = probeGradientError(probeTarget(probeImages, probeLabels), stack.alpha(), stack.beta(), { false, false, m_config.seed });
+                    ProbeEvent probeEvent;
+                    probeEvent.iteration = iteration;
+                    probeEvent.report = probeGradientError(probe, backbone.alpha(), backbone.beta(), { false, false, m_config.seed });
                     for (auto* o : m_observers)
-                        o->onProbe(probe);
+                        o->onProbe(probeEvent);
                 }
                 if (m_config.checkpoint.every > 0 && state.iteration % m_config.checkpoint.every == 0) {
                     saveCheckpoint(state);
@@ -572,28 +587,32 @@ RunFinishedEvent Trainer::run()
                 break;
             state.batchInEpoch = 0;
             EvaluationEvent evaluation = evaluate(valLoader, state.iteration, state.epoch);
-            state.lastTop1 = evaluation.top1;
-            state.bestTop1 = std::max(state.bestTop1, evaluation.top1);
+            const MetricInfo primary = task.primaryMetric();
+            const double value = evaluation.metrics.count(primary.name) ? evaluation.metrics.at(primary.name) : 0.0;
+            state.lastMetrics = evaluation.metrics;
+            if (!state.evaluated || (primary.higherIsBetter ? value > state.bestPrimary : value < state.bestPrimary))
+                state.bestPrimary = value;
+            state.evaluated = true;
             for (auto* o : m_observers)
                 o->onEvaluation(evaluation);
         }
         if (m_cancelled) {
-            finished.status = "cancelled";
+            finished.outcome = RunOutcome::Cancelled;
             emitLog("info", "cancelled at iteration " + std::to_string(state.iteration));
         }
         saveCheckpoint(state);
         if (!m_config.checkpoint.dir.empty())
             state.checkpointPath = (fs::path(m_config.checkpoint.dir) / kCheckpointFile).string();
     } catch (const NonFinite& e) {
-        finished.status = "failed";
+        finished.outcome = RunOutcome::Failed;
         finished.message = e.what();
         emitLog("error", finished.message + (state.checkpointPath.empty() ? "" : "; last good checkpoint: " + state.checkpointPath));
     }
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - startTime).count();
     finished.iterations = state.iteration;
-    finished.bestTop1 = state.bestTop1;
-    finished.finalTop1 = state.lastTop1;
+    finished.bestPrimary = state.bestPrimary;
+    finished.finalMetrics = state.lastMetrics;
     finished.finalLoss = state.lastLoss;
     finished.peakBytes = state.peakBytes;
     finished.peakStepBytes = state.peakStepBytes;

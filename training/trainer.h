@@ -1,6 +1,7 @@
 #pragma once
 
-#include "core/vit.h"
+#include "core/random_stream.h"
+#include "training/network.h"
 #include "training/train_config.h"
 #include "training/train_events.h"
 
@@ -43,8 +44,8 @@ public:
     void cancel();
     bool paused() const { return m_paused.load(); }
 
-    /// The model (after run(): the trained weights). Null before run() has built it.
-    ViT model() const { return m_model; }
+    /// The network (after run(): the trained weights). Null before run() has built it.
+    Network model() const { return m_model; }
     const TrainConfig& config() const { return m_config; }
     /// The schedule in effect (after run() has resolved τ and any automatic end point).
     const CoefficientSchedule* schedule() const { return m_schedule.get(); }
@@ -55,11 +56,12 @@ public:
 private:
     struct State;
     void emitLog(const std::string& level, const std::string& text);
-    /// The gradient probe's view of the model: cross-entropy on a fixed batch (the tensors must outlive it).
-    GradProbeTarget probeTarget(const at::Tensor& images, const at::Tensor& labels);
     bool waitWhilePaused();
-    void chooseAutoEnd(const at::Tensor& images, const at::Tensor& labels);
-    void chooseSegments(int64_t iteration, const at::Tensor& images, const at::Tensor& labels);
+    /// Sets the mode, the frozen parameters and the α/β schedule of the configured strategy.
+    void applyStrategy(int64_t itersPerEpoch);
+    std::unique_ptr<torch::optim::Optimizer> makeOptimizer();
+    void chooseAutoEnd(const GradProbeTarget& target);
+    void chooseSegments(int64_t iteration, const GradProbeTarget& target);
     EvaluationEvent evaluate(DataLoader& loader, int64_t iteration, int64_t epoch);
     void saveCheckpoint(const State& state);
     void loadCheckpoint(State& state);
@@ -68,9 +70,12 @@ private:
     c10::Device m_device { c10::kCPU }; ///< parsed from m_config.device when run() starts
     std::vector<TrainObserver*> m_observers;
     std::string m_resumeDir;
-    ViT m_model { nullptr };
+    Network m_model { nullptr };
     std::unique_ptr<CoefficientSchedule> m_schedule;
     std::unique_ptr<torch::optim::Optimizer> m_optimizer;
+    /// The run's own random numbers (dropout, drop path; replayed by the reversible backward): a sweep or another
+    /// run on another thread cannot disturb them. Made current for the whole of run().
+    std::unique_ptr<RandomStream> m_stream;
 
     std::atomic<bool> m_paused { false };
     std::atomic<bool> m_cancelled { false };

@@ -36,6 +36,7 @@ LossView::LossView(QWidget* parent)
     m_raw = addTrace(kSeriesLoss, raw);
     m_smoothed = addTrace(kSeriesLossSmoothed, smoothed);
     m_top1 = addTrace(kSeriesTop1, top1);
+    m_top1Graph = top1;
     setTraceScale(m_top1, 100.0);
     m_lr = addTrace(kSeriesLearningRate, lr);
     includeInRange(p->yAxis2, 0.0, 100.0);
@@ -44,6 +45,15 @@ LossView::LossView(QWidget* parent)
     p->legend->setVisible(true);
     p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     applyStyle();
+}
+
+void LossView::setPrimaryMetric(const QString& label, bool fraction)
+{
+    QCustomPlot* p = plot();
+    const bool accuracy = label == QLatin1String("top-1");
+    m_top1Graph->setName(accuracy ? tr("top-1 accuracy") : label);
+    p->yAxis2->setLabel(fraction ? (accuracy ? tr("top-1 accuracy (%)") : label + QStringLiteral(" (%)")) : label);
+    setTraceScale(m_top1, fraction ? 100.0 : 1.0);
 }
 
 bool LossView::appendSamples(const QString& series, const std::vector<SeriesSample>& samples)

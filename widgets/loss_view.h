@@ -4,6 +4,7 @@
 #include "widgets/series_math.h"
 
 class QCPAxis;
+class QCPGraph;
 
 namespace dr2 {
 
@@ -14,7 +15,8 @@ class LossView : public PlotView {
 public:
     /// Series of the training loss per iteration.
     static inline const QString kSeriesLoss = QStringLiteral("loss");
-    /// Series of top-1 accuracy per evaluation, as a fraction in [0, 1] (shown in percent).
+    /// Series of the task's primary metric per evaluation (top-1 accuracy for classification, a fraction in
+    /// [0, 1] shown in percent; see setPrimaryMetric for other tasks).
     static inline const QString kSeriesTop1 = QStringLiteral("top1");
     /// Series of the learning rate per iteration.
     static inline const QString kSeriesLearningRate = QStringLiteral("lr");
@@ -30,6 +32,8 @@ public:
     void setSmoothing(double weight);
     /// The EMA weight in use.
     double smoothing() const { return m_ema.weight(); }
+    /// Names the right axis and the evaluation trace after the task's primary metric; a fraction is shown in percent.
+    void setPrimaryMetric(const QString& label, bool fraction);
     /// The axis of the learning rate.
     QCPAxis* learningRateAxis() const { return m_lrAxis; }
 
@@ -43,6 +47,7 @@ private:
     int m_raw = -1;
     int m_smoothed = -1;
     int m_top1 = -1;
+    QCPGraph* m_top1Graph = nullptr;
     int m_lr = -1;
     DebiasedEma m_ema { 0.9 };
 };

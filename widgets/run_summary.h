@@ -14,14 +14,33 @@ struct RunSummary {
     QString strategy; ///< conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net, ...
     QString status; ///< running, finished, failed, cancelled, interrupted
     QString model; ///< model summary, e.g. "vit-ti depth 12, 56²"
-    std::optional<double> bestTop1; ///< best top-1 accuracy over evaluations, fraction in [0, 1]
-    std::optional<double> finalTop1; ///< top-1 accuracy of the last evaluation, fraction in [0, 1]
+    /// The metric that decides "best" and ranks Table 2 (the task's primary metric), e.g. "top1".
+    QString primaryMetric = QStringLiteral("top1");
+    QString primaryLabel = QStringLiteral("top-1"); ///< the primary metric for people
+    bool higherIsBetter = true; ///< of the primary metric
+    bool primaryIsFraction = true; ///< the primary metric is in [0, 1] (shown in percent)
+    std::optional<double> bestPrimary; ///< best value of the primary metric over evaluations
+    std::optional<double> finalPrimary; ///< the primary metric of the last evaluation
     std::optional<qint64> peakBytes; ///< peak tensor memory of the run in bytes
     std::optional<double> seconds; ///< wall time of the run
     QStringList tags; ///< free-form tags
-    /// What runs must share to be compared in Table 2: model, input and data (e.g. "vit 64d×4 ..., 40² patch 4,
-    /// 5 classes · fashion-mnist classes 5,6,7,8,9"). Empty: unknown (such runs form one group of their own).
+    /// What runs must share to be compared in Table 2, for people: model, task and data (e.g. "vit 64d×4 ..., 40²
+    /// patch 4 · classification · fashion-mnist classes 5,6,7,8,9"). Empty: unknown.
     QString setup;
+    /// What Table 2 groups by (the recorded setup JSON; equal text = same setup). Empty: `setup` is the key (runs
+    /// recorded before setups were; such runs with an empty setup too form one group of their own).
+    QString setupKey;
+
+    /// The key Table 2 groups this run by.
+    QString groupKey() const { return setupKey.isEmpty() ? setup : setupKey; }
 };
+
+/// A metric value for tables: "91.20 %" for a fraction, else 4 significant digits ("0.3127"); "–" when missing.
+inline QString formatMetricValue(std::optional<double> value, bool fraction)
+{
+    if (!value)
+        return QStringLiteral("–");
+    return fraction ? QStringLiteral("%1 %").arg(*value * 100.0, 0, 'f', 2) : QString::number(*value, 'g', 4);
+}
 
 } // namespace dr2

@@ -6,6 +6,7 @@
 #include <QPalette>
 
 #include <cmath>
+#include <limits>
 
 namespace dr2 {
 
@@ -54,8 +55,12 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
             return run.status;
         case Model:
             return run.model;
-        case BestTop1:
-            return run.bestTop1 ? QStringLiteral("%1 %").arg(*run.bestTop1 * 100.0, 0, 'f', 2) : QString();
+        case BestPrimary: {
+            if (!run.bestPrimary)
+                return QString();
+            const QString value = formatMetricValue(run.bestPrimary, run.primaryIsFraction);
+            return commonPrimaryLabel().isEmpty() ? QStringLiteral("%1 %2").arg(value, run.primaryLabel) : value;
+        }
         case PeakMemory:
             return run.peakBytes ? MemoryView::formatBytes(static_cast<double>(*run.peakBytes)) : QString();
         case Time:
@@ -68,8 +73,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
     }
     if (role == kSortRole) {
         switch (column) {
-        case BestTop1:
-            return run.bestTop1 ? QVariant(*run.bestTop1) : QVariant(-1.0);
+        case BestPrimary:
+            return run.bestPrimary ? QVariant(*run.bestPrimary) : QVariant(std::numeric_limits<double>::lowest());
         case PeakMemory:
             return run.peakBytes ? QVariant(*run.peakBytes) : QVariant(qint64 { -1 });
         case Time:
@@ -79,7 +84,7 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::TextAlignmentRole) {
-        if (column == BestTop1 || column == PeakMemory || column == Time)
+        if (column == BestPrimary || column == PeakMemory || column == Time)
             return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
         return QVariant::fromValue(Qt::AlignLeft | Qt::AlignVCenter);
     }
@@ -105,8 +110,10 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
         return tr("Status");
     case Model:
         return tr("Model");
-    case BestTop1:
-        return tr("Best top-1");
+    case BestPrimary: {
+        const QString label = commonPrimaryLabel();
+        return label.isEmpty() ? tr("Best") : tr("Best %1").arg(label);
+    }
     case PeakMemory:
         return tr("Peak memory");
     case Time:
@@ -116,6 +123,16 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
     default:
         return {};
     }
+}
+
+QString RunTableModel::commonPrimaryLabel() const
+{
+    if (m_runs.isEmpty())
+        return QStringLiteral("top-1");
+    for (const RunSummary& run : m_runs)
+        if (run.primaryMetric != m_runs.front().primaryMetric)
+            return {};
+    return m_runs.front().primaryLabel;
 }
 
 void RunTableModel::setRuns(const QVector<RunSummary>& runs)
@@ -136,16 +153,21 @@ int RunTableModel::rowOf(qint64 id) const
 
 void RunTableModel::upsertRun(const RunSummary& run)
 {
+    const QString label = commonPrimaryLabel();
     const int row = rowOf(run.id);
     if (row >= 0) {
         m_runs[row] = run;
         emit dataChanged(index(row, 0), index(row, ColumnCount - 1));
-        return;
+    } else {
+        const int end = static_cast<int>(m_runs.size());
+        beginInsertRows(QModelIndex(), end, end);
+        m_runs.append(run);
+        endInsertRows();
     }
-    const int end = static_cast<int>(m_runs.size());
-    beginInsertRows(QModelIndex(), end, end);
-    m_runs.append(run);
-    endInsertRows();
+    if (commonPrimaryLabel() != label) { // a run of another task: the Best column names each metric now
+        emit headerDataChanged(Qt::Horizontal, BestPrimary, BestPrimary);
+        emit dataChanged(index(0, BestPrimary), index(static_cast<int>(m_runs.size()) - 1, BestPrimary));
+    }
 }
 
 void RunTableModel::removeRun(qint64 id)
@@ -153,9 +175,14 @@ void RunTableModel::removeRun(qint64 id)
     const int row = rowOf(id);
     if (row < 0)
         return;
+    const QString label = commonPrimaryLabel();
     beginRemoveRows(QModelIndex(), row, row);
     m_runs.removeAt(row);
     endRemoveRows();
+    if (commonPrimaryLabel() != label && !m_runs.isEmpty()) {
+        emit headerDataChanged(Qt::Horizontal, BestPrimary, BestPrimary);
+        emit dataChanged(index(0, BestPrimary), index(static_cast<int>(m_runs.size()) - 1, BestPrimary));
+    }
 }
 
 } // namespace dr2

@@ -7,14 +7,15 @@
 
 namespace dr2 {
 
-/// Table model over RunSummary values: name, strategy, status, model, best top-1, peak memory, time, tags.
+/// Table model over RunSummary values: name, strategy, status, model, best value of the primary metric (top-1
+/// for classification), peak memory, time, tags.
 /// DisplayRole gives formatted text; kSortRole gives raw numbers so a QSortFilterProxyModel sorts 9 % below
 /// 10 % and 900 MiB below 1.2 GiB; kRunIdRole gives the run id on every cell.
 class RunTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     /// The columns, in order.
-    enum Column { Name, Strategy, Status, Model, BestTop1, PeakMemory, Time, Tags, ColumnCount };
+    enum Column { Name, Strategy, Status, Model, BestPrimary, PeakMemory, Time, Tags, ColumnCount };
     /// Role with the raw value to sort by (numbers for numeric columns; missing values sort first).
     static constexpr int kSortRole = Qt::UserRole + 1;
     /// Role with the run id (qint64).
@@ -38,6 +39,9 @@ public:
     const QVector<RunSummary>& runs() const { return m_runs; }
     /// Row of the run with `id`, -1 when absent.
     int rowOf(qint64 id) const;
+    /// The primary metric every run shares, for people ("top-1"); empty when the runs' metrics differ (then each
+    /// Best cell names its metric). "top-1" when there are no runs.
+    QString commonPrimaryLabel() const;
     /// Formats seconds as "42.0 s", "3 min 05 s" or "2 h 03 min".
     static QString formatDuration(double seconds);
 

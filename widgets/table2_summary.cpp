@@ -19,12 +19,15 @@ namespace {
         return kOrder;
     }
 
+    // Missing values rank last whichever way the metric points.
     bool better(const RunSummary& a, const RunSummary& b)
     {
-        const double ta = a.finalTop1.value_or(-1.0);
-        const double tb = b.finalTop1.value_or(-1.0);
+        const double worst
+            = a.higherIsBetter ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        const double ta = a.finalPrimary.value_or(worst);
+        const double tb = b.finalPrimary.value_or(worst);
         if (ta != tb)
-            return ta > tb;
+            return a.higherIsBetter ? ta > tb : ta < tb;
         const qint64 ma = a.peakBytes.value_or(std::numeric_limits<qint64>::max());
         const qint64 mb = b.peakBytes.value_or(std::numeric_limits<qint64>::max());
         return ma < mb;
@@ -51,36 +54,56 @@ QString strategyDisplayName(const QString& strategy)
 
 QStringList table2Setups(const QVector<Table2Row>& rows)
 {
+    QStringList keys;
     QStringList setups;
     for (const Table2Row& row : rows)
-        if (!setups.contains(row.setup))
+        if (!keys.contains(row.setupKey)) {
+            keys << row.setupKey;
             setups << row.setup;
+        }
     return setups;
+}
+
+QString table2PrimaryMetric(const QVector<Table2Row>& rows)
+{
+    if (rows.isEmpty())
+        return QStringLiteral("top1");
+    for (const Table2Row& row : rows)
+        if (row.primaryMetric != rows.front().primaryMetric)
+            return {};
+    return rows.front().primaryMetric;
 }
 
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
 {
-    QStringList setups; // in order of first appearance
-    std::map<std::pair<QString, QString>, std::pair<const RunSummary*, int>> best; // (setup, strategy)
+    QStringList setups; // keys, in order of first appearance
+    std::map<std::pair<QString, QString>, std::pair<const RunSummary*, int>> best; // (setup key, strategy)
     for (const RunSummary& run : runs) {
-        if (run.status != QLatin1String("finished") || !run.finalTop1)
+        if (run.status != QLatin1String("finished") || !run.finalPrimary)
             continue;
-        if (!setups.contains(run.setup))
-            setups << run.setup;
-        auto& slot = best[{ run.setup, run.strategy }];
+        const QString key = run.groupKey();
+        if (!setups.contains(key))
+            setups << key;
+        auto& slot = best[{ key, run.strategy }];
         ++slot.second;
         if (!slot.first || better(run, *slot.first))
             slot.first = &run;
     }
     QVector<Table2Row> rows;
     for (const auto& [key, entry] : best) {
+        const RunSummary& run = *entry.first;
         Table2Row row;
-        row.setup = key.first;
+        row.setup = run.setup;
+        row.setupKey = key.first;
         row.strategy = key.second;
         row.finishedRuns = entry.second;
-        row.runId = entry.first->id;
-        row.finalTop1 = entry.first->finalTop1;
-        row.peakBytes = entry.first->peakBytes;
+        row.runId = run.id;
+        row.primaryMetric = run.primaryMetric;
+        row.primaryLabel = run.primaryLabel;
+        row.higherIsBetter = run.higherIsBetter;
+        row.primaryIsFraction = run.primaryIsFraction;
+        row.finalPrimary = run.finalPrimary;
+        row.peakBytes = run.peakBytes;
         rows.append(row);
     }
     auto rank = [](const QString& strategy) {
@@ -88,7 +111,7 @@ QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
         return position < 0 ? static_cast<int>(paperOrder().size()) : position;
     };
     std::stable_sort(rows.begin(), rows.end(), [&](const Table2Row& a, const Table2Row& b) {
-        const qsizetype sa = setups.indexOf(a.setup), sb = setups.indexOf(b.setup);
+        const qsizetype sa = setups.indexOf(a.setupKey), sb = setups.indexOf(b.setupKey);
         if (sa != sb)
             return sa < sb;
         const int ra = rank(a.strategy), rb = rank(b.strategy);
@@ -96,13 +119,13 @@ QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs)
     });
     for (const QString& setup : setups) {
         const auto conventional = std::find_if(rows.begin(), rows.end(), [&setup](const Table2Row& row) {
-            return row.setup == setup && row.strategy == QLatin1String("conventional");
+            return row.setupKey == setup && row.strategy == QLatin1String("conventional");
         });
         if (conventional == rows.end() || !conventional->peakBytes || *conventional->peakBytes <= 0)
             continue;
         const double reference = static_cast<double>(*conventional->peakBytes);
         for (Table2Row& row : rows)
-            if (row.setup == setup && row.peakBytes)
+            if (row.setupKey == setup && row.peakBytes)
                 row.memoryVsConventional = static_cast<double>(*row.peakBytes) / reference;
     }
     return rows;

@@ -26,8 +26,9 @@ Table2View::Table2View(QWidget* parent)
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_caption->setWordWrap(true);
-    m_caption->setText(tr("Final accuracy and peak tensor memory per strategy (best finished run of each), "
-                          "compared within runs of the same model, input and data."));
+    m_caption->setText(tr("Final result (the task's primary metric, e.g. top-1 accuracy) and peak tensor memory "
+                          "per strategy (best finished run of each), compared within runs of the same model, task, "
+                          "input and data."));
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_caption);
@@ -37,6 +38,10 @@ Table2View::Table2View(QWidget* parent)
 void Table2View::setRuns(const QVector<RunSummary>& runs)
 {
     m_rows = summarizeTable2(runs);
+    const bool oneMetric = !table2PrimaryMetric(m_rows).isEmpty();
+    const QString label = m_rows.isEmpty() ? QStringLiteral("top-1") : m_rows.front().primaryLabel;
+    m_table->setHorizontalHeaderItem(
+        FinalPrimary, new QTableWidgetItem(oneMetric ? tr("Final %1").arg(label) : tr("Final (primary metric)")));
     m_table->setRowCount(static_cast<int>(m_rows.size()));
     for (int r = 0; r < m_rows.size(); ++r) {
         const Table2Row& row = m_rows[r];
@@ -47,8 +52,10 @@ void Table2View::setRuns(const QVector<RunSummary>& runs)
         };
         set(Strategy, strategyDisplayName(row.strategy), false);
         set(FinishedRuns, QString::number(row.finishedRuns), true);
-        set(FinalTop1,
-            row.finalTop1 ? QStringLiteral("%1 %").arg(*row.finalTop1 * 100.0, 0, 'f', 2) : QStringLiteral("–"), true);
+        QString result = formatMetricValue(row.finalPrimary, row.primaryIsFraction);
+        if (!oneMetric && row.finalPrimary)
+            result += QStringLiteral(" %1").arg(row.primaryLabel);
+        set(FinalPrimary, result, true);
         set(PeakMemory,
             row.peakBytes ? MemoryView::formatBytes(static_cast<double>(*row.peakBytes)) : QStringLiteral("–"), true);
         set(VsConventional,
@@ -56,6 +63,10 @@ void Table2View::setRuns(const QVector<RunSummary>& runs)
                                      : QStringLiteral("–"),
             true);
         set(Setup, row.setup.isEmpty() ? QStringLiteral("–") : row.setup, false);
+        if (!oneMetric || !row.higherIsBetter)
+            m_table->item(r, FinalPrimary)
+                ->setToolTip(row.higherIsBetter ? tr("%1: higher is better").arg(row.primaryLabel)
+                                                : tr("%1: lower is better").arg(row.primaryLabel));
     }
     m_table->setColumnHidden(Setup, table2Setups(m_rows).size() < 2);
 }
@@ -71,13 +82,18 @@ bool Table2View::exportCsv(const QString& path, QString* error) const
                 return false;
             }
             QTextStream out(&file);
-            out << "strategy,finished_runs,run_id,final_top1,peak_bytes,memory_vs_conventional,setup\n";
+            const QString metric = table2PrimaryMetric(m_rows);
+            out << "strategy,finished_runs,run_id,final_" << (metric.isEmpty() ? QStringLiteral("primary") : metric)
+                << ",peak_bytes,memory_vs_conventional,setup" << (metric.isEmpty() ? ",primary_metric" : "") << "\n";
             for (const Table2Row& row : m_rows) {
                 out << row.strategy << ',' << row.finishedRuns << ',' << row.runId << ','
-                    << (row.finalTop1 ? QString::number(*row.finalTop1, 'g', 17) : QString()) << ','
+                    << (row.finalPrimary ? QString::number(*row.finalPrimary, 'g', 17) : QString()) << ','
                     << (row.peakBytes ? QString::number(*row.peakBytes) : QString()) << ','
                     << (row.memoryVsConventional ? QString::number(*row.memoryVsConventional, 'g', 17) : QString())
-                    << ",\"" << QString(row.setup).replace(QLatin1Char('"'), QStringLiteral("\"\"")) << "\"\n";
+                    << ",\"" << QString(row.setup).replace(QLatin1Char('"'), QStringLiteral("\"\"")) << '"';
+                if (metric.isEmpty())
+                    out << ',' << row.primaryMetric;
+                out << "\n";
             }
             out.flush();
             if (out.status() != QTextStream::Ok || !file.flush()) {

@@ -5,7 +5,7 @@
 
 #include "core/device.h"
 #include "core/step_profile.h"
-#include "core/vit.h"
+#include "training/network.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -72,36 +72,43 @@ void runBench(const BenchArgs& args)
     for (int64_t depth : depths) {
         ModelArgs modelArgs = args.model;
         modelArgs.depth = depth;
-        ViTOptions options = vitOptionsFrom(modelArgs);
-        options.stack.alpha = args.alpha;
-        options.stack.beta = args.beta;
-        torch::manual_seed(args.model.seed);
-        ViT model(options);
-        model->to(device);
-        model->train();
-        if (args.model.segmentEvery > 0)
-            model->stack().setSegmentEvery(args.model.segmentEvery);
-        auto [images, labels] = randomBatch(options, args.model.batch, device);
+        ProbeSetup setup = makeProbeSetup(probeSourceFrom(modelArgs, device), args.model.batch, args.model.seed);
+        NetworkImpl& network = *setup.network;
+        Backbone& backbone = network.backbone();
+        backbone.setCoefficients(args.alpha, args.beta);
+        const BackboneDescription description = backbone.describe();
+        int64_t tokens = 0;
+        {
+            // Tokens per sample of the first stage (transformers lay stages out as [B, N, C]).
+            torch::NoGradGuard noGrad;
+            const BackboneOutput features = backbone.forwardFeatures(setup.input.narrow(0, 0, 1));
+            if (!features.stages.empty() && features.stages.front().dim() == 3)
+                tokens = features.stages.front().size(1);
+        }
 
         for (ExecMode mode : modes) {
             if (!args.json)
                 std::cerr << "bench: depth " << depth << ", " << toString(mode) << " ..." << std::endl;
-            model->stack().setMode(mode);
-            auto loss = [&, &images = images, &labels = labels] {
-                return torch::nn::functional::cross_entropy(model->forward(images), labels);
-            };
-            const StepProfile profile = profileTrainingStep(*model, loss, device, args.warmup, args.repeats);
+            backbone.setMode(mode);
+            auto loss
+                = [&network, &setup] { return network.task().probeLoss(network.forward(setup.input), setup.target); };
+            const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
+            int64_t segments = 0;
+            for (Dr2StackImpl* stack : backbone.stacks())
+                segments += static_cast<int64_t>(stack->segmentLengths().size());
             nlohmann::json row = {
                 { "model", args.model.model },
                 { "depth", depth },
-                { "branches", 2 * depth },
+                { "family", description.family },
+                { "branches", backbone.branchCount() },
+                { "stages", description.stages.size() },
                 { "mode", toString(mode) },
                 { "batch", args.model.batch },
-                { "image", options.imageSize },
-                { "tokens", options.numPatches() + 1 },
+                { "image", backbone.inputShape().height },
+                { "tokens", tokens },
                 { "alpha", args.alpha },
                 { "beta", args.beta },
-                { "segments", model->stack().segmentLengths().size() },
+                { "segments", segments },
                 { "device", device.str() },
                 { "threads", torch::get_num_threads() },
                 { "repeats", args.repeats },
@@ -152,7 +159,8 @@ void addBenchCommand(CLI::App& app)
         "Time and tensor memory of one training step (forward, loss, backward) per mode and depth. "
         "Memory is the peak of live tensor bytes above what is held before the step (parameters, gradients, batch).");
     addModelOptions(*command, args->model);
-    command->add_option("--depths", args->depths, "comma-separated transformer depths")->capture_default_str();
+    command->add_option("--depths", args->depths, "comma-separated backbone depths (transformer layers)")
+        ->capture_default_str();
     command->add_option("--modes", args->modes, "comma-separated: plain, stored, reversible")->capture_default_str();
     command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();
     command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();

@@ -1,5 +1,7 @@
 #include "app/cli/checkpoint_args.h"
 
+#include "training/task_registry.h"
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -8,7 +10,9 @@ namespace dr2::cli {
 
 void addCheckpointOptions(CLI::App& command, CheckpointArgs& args)
 {
-    command.add_option("checkpoint", args.path, "safetensors, torch.save or TorchScript file (timm or torchvision names)")
+    command
+        .add_option(
+            "checkpoint", args.path, "safetensors, torch.save or TorchScript file (timm, torchvision or dr2 names)")
         ->required();
     command.add_option("--heads", args.heads, "attention heads (default: metadata or the standard size table)");
     command.add_option("--image-size", args.imageSize, "input side in pixels (default: the checkpoint's; "
@@ -19,26 +23,41 @@ void addCheckpointOptions(CLI::App& command, CheckpointArgs& args)
     command.add_option("--frames", args.frames, "video models: frames per clip (default: metadata or 16)");
 }
 
-ViTOverrides overridesFrom(const CheckpointArgs& args)
+BackboneLoadOptions loadOptionsFrom(const CheckpointArgs& args)
 {
     auto positive = [](int64_t value, const char* flag) -> std::optional<int64_t> {
         if (value < 0)
             throw std::invalid_argument(std::string(flag) + ": expected > 0, found " + std::to_string(value));
         return value > 0 ? std::optional<int64_t>(value) : std::nullopt;
     };
-    ViTOverrides overrides;
-    overrides.heads = positive(args.heads, "--heads");
-    overrides.imageSize = positive(args.imageSize, "--image-size");
-    overrides.patchSize = positive(args.patchSize, "--patch-size");
-    overrides.numFrames = positive(args.frames, "--frames");
+    BackboneLoadOptions options;
+    options.heads = positive(args.heads, "--heads");
+    options.imageSize = positive(args.imageSize, "--image-size");
+    options.patchSize = positive(args.patchSize, "--patch-size");
+    options.numFrames = positive(args.frames, "--frames");
     if (args.numClasses < -1)
         throw std::invalid_argument("--num-classes: expected >= 0, found " + std::to_string(args.numClasses));
-    if (args.numClasses >= 0)
-        overrides.numClasses = args.numClasses;
-    return overrides;
+    options.numClasses = 0;
+    return options;
 }
 
-void printLoadWarnings(const ViTLoadReport& report)
+CheckpointNetwork loadCheckpointNetwork(
+    const LoadedCheckpoint& checkpoint, const CheckpointArgs& args, const BackboneLoadOptions& options)
+{
+    CheckpointNetwork loaded;
+    BackboneLoadOptions load = options;
+    load.numClasses = 0; // the task builds the head from the file's tensors
+    loaded.backbone = loadBackbone(checkpoint, load, &loaded.report);
+    loaded.numClasses = args.numClasses >= 0 ? args.numClasses : loaded.report.checkpointNumClasses;
+    if (loaded.numClasses > 0) {
+        std::shared_ptr<Task> task = createTask({ "classification", loaded.numClasses, /*labelSmoothing=*/0.0 });
+        loaded.headNotes = task->buildHead(*loaded.backbone, loaded.report.headTensors, /*reuse=*/true);
+        loaded.network = Network(loaded.backbone, std::move(task));
+    }
+    return loaded;
+}
+
+void printLoadWarnings(const BackboneLoadReport& report)
 {
     if (!report.nanTensors.empty()) {
         std::string names;

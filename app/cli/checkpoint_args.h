@@ -1,8 +1,10 @@
 #pragma once
 
-#include "core/vit_loader.h"
+#include "core/backbone_registry.h"
+#include "training/network.h"
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -23,10 +25,25 @@ struct CheckpointArgs {
 /// Registers CHECKPOINT, --heads, --image-size, --patch-size, --num-classes and --frames on a subcommand.
 void addCheckpointOptions(CLI::App& command, CheckpointArgs& args);
 
-/// The overrides the arguments describe.
-ViTOverrides overridesFrom(const CheckpointArgs& args);
+/// The load options the arguments describe. The backbone is loaded without the file's classifier
+/// (numClasses = 0): loadCheckpointNetwork() gives it to the classification task instead.
+BackboneLoadOptions loadOptionsFrom(const CheckpointArgs& args);
+
+/// A checkpoint as a network: its backbone and, when there are classes (--num-classes, else the file's
+/// classifier), a classification head that reproduces the file's classifier when it has that many classes.
+struct CheckpointNetwork {
+    BackbonePtr backbone;
+    Network network { nullptr }; ///< null for a file without a classifier and no --num-classes
+    BackboneLoadReport report;
+    int64_t numClasses = 0; ///< classes of the head (0: none)
+    std::vector<std::string> headNotes; ///< what building the head did (kept, replaced)
+};
+
+/// Loads `checkpoint` with `options` (from loadOptionsFrom(), plus the caller's α, β, mode) and builds its head.
+CheckpointNetwork loadCheckpointNetwork(
+    const LoadedCheckpoint& checkpoint, const CheckpointArgs& args, const BackboneLoadOptions& options);
 
 /// One warning line per problem the loader found that does not stop it (NaN tensors, missing keys).
-void printLoadWarnings(const ViTLoadReport& report);
+void printLoadWarnings(const BackboneLoadReport& report);
 
 } // namespace dr2::cli

@@ -2,30 +2,24 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
 #include "app/cli/text_table.h"
+#include "app/recording/heatmap_sweep.h"
+#include "app/recording/recorded_run.h"
 #include "app/recording/run_export.h"
-#include "app/recording/run_recording_observer.h"
 
 #include "core/grad_probe.h"
-#include "training/model_factory.h"
 #include "training/trainer.h"
 
-#include "storage/atomic_file.h"
-#include "storage/run_recorder.h"
 #include "storage/run_store.h"
-#include "storage/sha256.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -62,7 +56,7 @@ namespace {
         int64_t heatmapBatch = 8;
         std::string expectedDuration;
         /// Random crops and flips. They pay off over long schedules; a run of a few hundred iterations learns
-        /// faster without (FMNIST 0-4, ViT 64d×4, 3,000 images, 2 epochs: 72.2 % top-1 without, 49.8 % with).
+        /// faster without (FMNIST 0-4, vit 64d×4, 3,000 images, 2 epochs: 72.2 % top-1 without, 49.8 % with).
         bool augment = false;
     };
 
@@ -75,7 +69,7 @@ namespace {
         } else if (quick) {
             size = { "quick", 64, 4, 4, 3000, 3, 1500, 2, 40, 500, 32, "0:1:0.25", "0.25:1:0.25", 8, "about 3 minutes" };
         } else {
-            // The shipped example configs' sizes (resources/configs): ViT-Ti width at depth 6.
+            // The shipped example configs' sizes (resources/configs): vit-ti width at depth 6.
             size = { "full", 192, 6, 3, 4000, 2, 2000, 2, 40, 1000, 64, "0:1:0.1", "0.1:1:0.1", 8,
                 "roughly an hour (scaled from --quick, which takes about 3 minutes)", /*augment=*/true };
         }
@@ -165,36 +159,32 @@ namespace {
         return config;
     }
 
-    /// Trains one config, recorded in the database; returns the finished event and run id.
+    /// Trains one config, recorded in the database (RecordedRun, as `train` does); returns the finished event and run
+    /// id. A config with an output also writes the weights there, recorded as a `checkpoint` artifact.
     DemoRow runRecorded(TrainConfig config, const std::string& db, const std::string& filesDir)
     {
         const std::string strategy = toString(config.strategy);
-        Trainer trainer(std::move(config));
-        RunRecordingObserver recording(db, filesDir);
-        recording.recordFinalWeightsOf(&trainer);
-        trainer.addObserver(&recording);
+        RecordedRunOptions options;
+        options.databasePath = db;
+        options.filesDir = filesDir;
+        RecordedRun run(std::move(config), options);
+        Trainer& trainer = run.trainer();
         ProgressPrinter printer(
             ProgressPrinter::chooseStyle(/*json=*/false), std::cout, [&trainer] { trainer.cancel(); });
-        trainer.addObserver(&printer);
-        DemoRow row { strategy, 0, trainer.run() };
-        row.runId = recording.runId();
-        if (!recording.error().empty())
+        run.addObserver(&printer);
+        const RecordedRunResult result = run.run();
+        DemoRow row { strategy, result.runId, result.finished };
+        if (!result.recordingError.empty())
             throw std::runtime_error(
-                "recording run " + std::to_string(row.runId) + " in '" + db + "' failed: " + recording.error());
-        if (row.result.status != "finished")
+                "recording run " + std::to_string(row.runId) + " in '" + db + "' failed: " + result.recordingError);
+        if (row.result.outcome != RunOutcome::Finished)
             throw std::runtime_error("demo: " + strategy + " run " + std::to_string(row.runId) + " ended '"
-                + row.result.status + "'" + (row.result.message.empty() ? "" : ": " + row.result.message));
-        if (!trainer.config().output.empty()) {
-            saveNativeCheckpoint(trainer.config().output, *trainer.model(),
-                { { "dr2net.strategy", strategy }, { "dr2net.run", trainer.config().name },
-                    { "dr2net.iterations", std::to_string(row.result.iterations) } });
-            recording.recordArtifact(trainer.config().output, "checkpoint");
-        }
+                + toString(row.result.outcome) + "'" + (row.result.message.empty() ? "" : ": " + row.result.message));
         return row;
     }
 
     /// Sweeps the gradient error of the pretrained checkpoint over α × β, writes it as CSV and records it as a
-    /// run of its own (HDF5 heatmap + CSV artifact). Returns the run id.
+    /// run of its own (HDF5 heatmap + CSV artifact), with the same helper as `heatmap` and the GUI. Returns the run id.
     int64_t runHeatmap(const DemoSize& size, const DemoArgs& args, const std::string& checkpoint, const std::string& db,
         const std::string& filesDir, const std::string& csvPath)
     {
@@ -203,85 +193,23 @@ namespace {
         config.model.checkpoint = checkpoint;
         config.model.resetHead = false;
         config.output.clear();
-        BuiltModel built = buildModel(config, /*numClasses=*/5);
-        ViT model = built.model;
-        model->train();
-        const ViTOptions& o = model->options();
-        torch::manual_seed(static_cast<int64_t>(args.seed));
-        const torch::Tensor images = torch::randn({ size.heatmapBatch, o.inChannels, o.imageSize, o.imageSize });
-        const torch::Tensor labels = torch::randint(0, o.numClasses, { size.heatmapBatch }, torch::kLong);
-        GradProbeTarget target;
-        target.model = model.ptr().get();
-        target.stack = &model->stack();
-        target.loss = [&](c10::ScalarType dtype) {
-            return torch::nn::functional::cross_entropy(model->forward(images.to(dtype)), labels);
-        };
-        const Grid grid { parseRange(size.heatmapAlphas, "heatmap alphas"),
-            parseRange(size.heatmapBetas, "heatmap betas") };
-        GradProbeOptions options;
-        options.seed = args.seed;
-        const auto reports = sweepGradientError(target, grid, options, [](size_t done, size_t total) {
+        HeatmapSweepRequest request;
+        request.network.config = config;
+        request.network.numClasses = 5;
+        request.batch = size.heatmapBatch;
+        request.seed = args.seed;
+        request.grid = { parseRange(size.heatmapAlphas, "heatmap alphas"), parseRange(size.heatmapBetas, "heatmap betas") };
+        request.csvPath = csvPath;
+        request.recording.databasePath = db;
+        request.recording.filesDir = filesDir;
+        request.recording.runName = config.name;
+        request.recording.tags = { "demo", "heatmap" };
+        request.recording.heatmapName = "pretrained";
+        const HeatmapSweepResult result = runHeatmapSweep(request, [](size_t done, size_t total) {
             std::cout << "\rheatmap: " << done << "/" << total << std::flush;
-            return true;
         });
         std::cout << std::endl;
-
-        std::ostringstream csv;
-        csv.precision(17);
-        csv << "alpha,beta,mse,max_abs,rel_l2,finite\n";
-        HeatmapRecord heatmap;
-        heatmap.name = "pretrained";
-        heatmap.alphas = grid.alphas;
-        heatmap.betas = grid.betas;
-        for (const auto& r : reports) {
-            csv << r.alpha << ',' << r.beta << ',' << r.overall.mse << ',' << r.overall.maxAbs << ',' << r.overall.relL2
-                << ',' << (r.finite ? 1 : 0) << '\n';
-            const double nan = std::numeric_limits<double>::quiet_NaN();
-            heatmap.metrics["mse"].push_back(r.finite ? r.overall.mse : nan);
-            heatmap.metrics["max_abs"].push_back(r.finite ? r.overall.maxAbs : nan);
-            heatmap.metrics["rel_l2"].push_back(r.finite ? r.overall.relL2 : nan);
-        }
-        writeFileAtomically(csvPath, csv.str());
-
-        RunRecord run;
-        run.name = config.name;
-        run.strategy = "heatmap";
-        run.modelSummary = "vit " + std::to_string(o.embedDim) + "d×" + std::to_string(o.depth) + " ("
-            + std::to_string(2 * o.depth) + " branches), " + std::to_string(o.imageSize) + "² patch "
-            + std::to_string(o.patchSize) + ", gradient-error sweep " + std::to_string(grid.alphas.size()) + "×"
-            + std::to_string(grid.betas.size());
-        run.sourceCheckpoint = checkpoint;
-        run.sourceSha256 = sha256OfFile(checkpoint);
-        run.configJson = config.toJson().dump();
-        run.tags = { "demo", "heatmap" };
-        const int64_t id = RunStore(db).createRun(run);
-        // The recording observer's default folder (a `runs` folder next to the database), absolute: the path is
-        // recorded as the run's artifact and must not depend on the folder the demo ran in.
-        const fs::path filesRoot = filesDir.empty()
-            ? (fs::path(db).parent_path().empty() ? fs::path(".") : fs::path(db).parent_path()) / "runs"
-            : fs::path(filesDir);
-        const fs::path runDir = fs::absolute(filesRoot / ("run-" + std::to_string(id))).lexically_normal();
-        fs::create_directories(runDir);
-        RunRecorderOptions recorderOptions;
-        recorderOptions.arraysPath = (runDir / "arrays.h5").string();
-        RunRecord existing;
-        existing.id = id;
-        RunRecorder recorder(db, existing, recorderOptions);
-        recorder.addHeatmap(heatmap);
-        ArtifactRecord artifact;
-        artifact.path = fs::absolute(csvPath).string();
-        artifact.kind = "csv";
-        artifact.sha256 = sha256OfFile(csvPath);
-        artifact.bytes = static_cast<int64_t>(fs::file_size(csvPath));
-        recorder.addArtifact(artifact);
-        double best = std::numeric_limits<double>::infinity();
-        for (const auto& r : reports)
-            if (r.finite && r.alpha == 0.0)
-                best = std::min(best, r.overall.mse);
-        recorder.close(RunStatus::Finished,
-            nlohmann::json { { "points", reports.size() }, { "mse_at_alpha_0_min", std::isfinite(best) ? best : -1.0 } }
-                .dump());
-        return id;
+        return result.runId;
     }
 
     /// The workbench executable that renders reports: next to this program (installed), then ../gui/dr2net
@@ -419,6 +347,13 @@ namespace {
         return written[0] + ", " + written[1];
     }
 
+    /// The last evaluation's value of the task's primary metric (top-1 here).
+    double finalPrimary(const RunFinishedEvent& result)
+    {
+        auto it = result.finalMetrics.find(result.primaryMetric);
+        return it == result.finalMetrics.end() ? 0.0 : it->second;
+    }
+
     std::string formatSeconds(double seconds)
     {
         std::ostringstream text;
@@ -447,7 +382,7 @@ namespace {
         const std::string exported = (out / "dr2net-fmnist-5-9.safetensors").string();
         const std::string filesDir; // the recording observer's default: a `runs` folder next to the database
 
-        std::cout << "dr2net demo (" << size.name << "): ViT " << size.embedDim << "d×" << size.depth
+        std::cout << "dr2net demo (" << size.name << "): vit " << size.embedDim << "d×" << size.depth
                   << ", pretrain on " << size.pretrainImages
                   << " Fashion-MNIST images of classes 0-4 at 28², finetune on " << size.finetuneImages
                   << " images of classes 5-9 at " << size.finetuneImageSize << "² with conventional, "
@@ -480,14 +415,14 @@ namespace {
         TextTable table({ "strategy", "run", "top-1", "peak step memory", "time/iteration" });
         for (const DemoRow& row : rows)
             table.addRow(
-                { row.strategy, std::to_string(row.runId), formatPercent(row.result.finalTop1),
+                { row.strategy, std::to_string(row.runId), formatPercent(finalPrimary(row.result)),
                     formatBytes(row.result.peakStepBytes), formatSeconds(row.result.secondsPerIteration) });
         table.print(std::cout);
         std::cout << std::flush;
         const std::string report = writeComparisonReport(rows, db, out.string());
         std::cout << "comparison report: " << report << "\n"
                   << "pretrained checkpoint: " << checkpoint << " (run " << pretrain.runId << ", top-1 on classes 0-4 "
-                  << formatPercent(pretrain.result.finalTop1) << ")\n"
+                  << formatPercent(finalPrimary(pretrain.result)) << ")\n"
                   << "gradient-error heatmap: " << heatmapCsv << " (run " << heatmapRun << ")\n"
                   << "exported dr2net checkpoint: " << export_.outPath << " (" << export_.tensors << " tensors, "
                   << formatBytes(export_.bytes) << ", sha256 " << export_.sha256.substr(0, 16) << "…)\n"
@@ -501,7 +436,7 @@ void addDemoCommand(CLI::App& app)
 {
     auto args = std::make_shared<DemoArgs>();
     auto* command = app.add_subcommand("demo",
-        "The whole pipeline on Fashion-MNIST: pretrain a small ViT on classes 0-4, map its gradient error over "
+        "The whole pipeline on Fashion-MNIST: pretrain a small Vision Transformer on classes 0-4, map its gradient error over "
         "alpha x beta, finetune on classes 5-9 at a higher resolution with conventional, vanilla and dr2net, "
         "record everything, export the dr2net checkpoint, print a comparison table and, when the dr2net workbench "
         "is installed next to dr2net-cli, write the comparison report OUT/demo-comparison.html and .pdf.");

@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 
 #include "app/recording/run_export.h"
+#include "core/architecture_record.h"
 #include "storage/run_store.h"
 
 #include <CLI/CLI.hpp>
@@ -24,17 +25,17 @@ void runExport(ExportArgs args)
         args.options.databasePath = RunStore::defaultPath();
     const RunExportResult result = exportRun(args.options);
     if (args.json) {
-        std::cout << nlohmann::json { { "run_id", result.runId }, { "out", result.outPath },
-            { "naming", toString(result.naming) }, { "tensors", result.tensors }, { "bytes", result.bytes },
-            { "sha256", result.sha256 }, { "weights", result.weightsPath }, { "metadata", result.metadata } }
-                         .dump()
-                  << std::endl;
+        std::cout << nlohmann::json {
+            { "run_id", result.runId }, { "out", result.outPath }, { "naming", result.naming },
+            { "tensors", result.tensors }, { "bytes", result.bytes }, { "sha256", result.sha256 },
+            { "weights", result.weightsPath }, { "metadata", result.metadata }
+        }.dump() << std::endl;
         return;
     }
-    std::cout << "exported run " << result.runId << " to " << result.outPath << " (" << toString(result.naming)
-              << " names, " << result.tensors << " tensors, " << result.bytes << " bytes, alpha "
-              << result.metadata.at("dr2net.alpha") << ", beta " << result.metadata.at("dr2net.beta")
-              << ", first skip " << result.metadata.at("dr2net.first_skip") << ")\nsha256 " << result.sha256
+    std::cout << "exported run " << result.runId << " to " << result.outPath << " (" << result.naming << " names, "
+              << result.tensors << " tensors, " << result.bytes << " bytes, alpha "
+              << result.metadata.at(metadata_key::kAlpha) << ", beta " << result.metadata.at(metadata_key::kBeta)
+              << ", first skip " << result.metadata.at(metadata_key::kFirstSkip) << ")\nsha256 " << result.sha256
               << std::endl;
 }
 

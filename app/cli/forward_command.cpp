@@ -3,7 +3,6 @@
 #include "app/cli/commands.h"
 
 #include "core/safetensors.h"
-#include "core/vit_loader.h"
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -35,16 +34,17 @@ std::string number(double value)
 
 void runForward(const ForwardArgs& args)
 {
-    ViTLoadOptions options;
-    options.overrides = overridesFrom(args.checkpoint);
+    BackboneLoadOptions options = loadOptionsFrom(args.checkpoint);
     options.stack.alpha = args.alpha;
     options.stack.beta = args.beta;
     options.stack.firstSkip = parseFirstSkip(args.firstSkip);
     options.stack.mode = parseExecMode(args.mode);
     if (options.stack.mode == ExecMode::Reversible && args.beta == 0.0)
         throw std::invalid_argument("--beta 0 with --mode reversible: β must be non-zero to reconstruct activations");
-    ViTLoadReport report;
-    ViT model = loadViT(args.checkpoint.path, options, &report);
+    // The backbone comes without its classifier; the classification head rebuilt from the file's tensors
+    // reproduces it (or replaces it for another --num-classes).
+    CheckpointNetwork loaded = loadCheckpointNetwork(readCheckpoint(args.checkpoint.path), args.checkpoint, options);
+    const BackboneLoadReport& report = loaded.report;
     printLoadWarnings(report);
 
     const SafetensorsContents inputs = readSafetensors(args.input);
@@ -55,15 +55,22 @@ void runForward(const ForwardArgs& args)
     torch::Tensor output;
     {
         torch::NoGradGuard noGrad;
-        model->eval();
-        output = model->forward(input->to(torch::kFloat32));
+        loaded.backbone->eval();
+        const torch::Tensor x = input->to(torch::kFloat32);
+        // A file without a classifier (and no --num-classes) gives the backbone's pooled features.
+        if (loaded.network.is_empty()) {
+            output = loaded.backbone->forwardFeatures(x).pooled;
+        } else {
+            loaded.network->eval();
+            output = loaded.network->forward(x);
+        }
     }
     writeSafetensors(args.out, { { "output", output } },
         { { "checkpoint", args.checkpoint.path }, { "mode", args.mode }, { "alpha", number(args.alpha) },
             { "beta", number(args.beta) }, { "first_skip", args.firstSkip } });
     std::cout << "wrote " << args.out << ": output " << c10::str(output.sizes()) << " (" << toString(report.format)
-              << ", " << toString(report.info.scheme) << " names, mode " << args.mode << ", alpha " << args.alpha
-              << ", beta " << args.beta << ")" << std::endl;
+              << ", " << report.naming << " names, mode " << args.mode << ", alpha " << args.alpha << ", beta "
+              << args.beta << ")" << std::endl;
 }
 
 } // namespace

@@ -2,11 +2,10 @@
 #include "app/cli/checkpoint_args.h"
 #include "app/cli/commands.h"
 
-#include "core/vit_loader.h"
-
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -18,62 +17,73 @@ struct InspectArgs {
     bool json = false;
 };
 
+/// "embed dim" → "embed_dim": the description's keys as JSON keys.
+std::string jsonKey(std::string key)
+{
+    std::replace(key.begin(), key.end(), ' ', '_');
+    return key;
+}
+
 void runInspect(const InspectArgs& args)
 {
     const LoadedCheckpoint checkpoint = readCheckpoint(args.checkpoint.path);
-    ViTLoadOptions options;
-    options.overrides = overridesFrom(args.checkpoint);
+    BackboneLoadOptions options = loadOptionsFrom(args.checkpoint);
     options.allowMissing = true; // inspect shows the gaps instead of refusing
-    ViTLoadReport report;
-    ViT model = loadViT(checkpoint, options, &report);
-    const ViTOptions& o = model->options();
-    int64_t modelParameters = 0;
-    for (const auto& p : model->parameters())
-        modelParameters += p.numel();
+    const CheckpointNetwork loaded = loadCheckpointNetwork(checkpoint, args.checkpoint, options);
+    const BackboneLoadReport& report = loaded.report;
+    const BackboneDescription description = loaded.backbone->describe();
+    int64_t headParameters = 0;
+    if (!loaded.network.is_empty())
+        for (const auto& p : loaded.network->task().head()->parameters())
+            headParameters += p.numel();
 
     nlohmann::ordered_json json = {
         { "path", checkpoint.path },
         { "format", toString(checkpoint.format) },
-        { "naming", toString(report.info.scheme) },
-        { "architecture", report.info.video ? "video_vit" : "vit" },
-        { "embed_dim", o.embedDim },
-        { "depth", o.depth },
-        { "heads", o.heads },
-        { "heads_source", report.info.headsSource },
-        { "mlp_ratio", o.mlpRatio },
-        { "patch_size", o.patchSize },
-        { "image_size", o.imageSize },
-        { "checkpoint_image_size", report.info.checkpointImageSize },
-        { "in_channels", o.inChannels },
-        { "num_classes", o.numClasses },
-        { "checkpoint_num_classes", report.info.checkpointNumClasses },
-        { "class_token", o.classToken },
-        { "global_pool", o.globalPool },
-        { "fc_norm", o.globalPool && o.fcNorm },
-        { "qkv_bias", o.qkvBias },
-        { "layer_scale", o.layerScaleInit > 0.0 },
-        { "position_embedding", o.fixedPosEmbed ? "sinusoid" : "learned" },
-        { "tensors", checkpoint.tensors.size() },
-        { "file_parameters", report.info.parameterCount },
-        { "model_parameters", modelParameters },
-        { "branches", model->stack().size() },
-        { "head_replaced", report.headReplaced },
-        { "pos_embed_resized", report.posEmbedResized },
-        { "missing_keys", report.missingKeys },
-        { "unexpected_keys", report.unexpectedKeys },
-        { "nan_tensors", report.nanTensors },
-        { "notes", report.notes },
-        { "metadata", checkpoint.metadata },
+        { "naming", report.naming },
+        { "family", description.family },
+        { "architecture", report.video ? "video_" + description.family : description.family },
+        { "summary", description.summary },
     };
-    if (report.info.video) {
-        json["frames"] = o.numFrames;
-        json["tubelet_size"] = o.tubeletSize;
+    for (const auto& [key, value] : description.details) {
+        // Numbers stay numbers ("depth": 2); the rest ("class token", "yes") stays text.
+        nlohmann::json parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+        const std::string name = json.contains(jsonKey(key)) ? "detail_" + jsonKey(key) : jsonKey(key);
+        json[name] = parsed.is_number() ? parsed : nlohmann::json(value);
     }
+    nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+    for (const auto& stage : description.stages)
+        stages.push_back({ { "name", stage.name }, { "branches", stage.branches }, { "width", stage.width },
+            { "stride", stage.stride } });
+    json["stages"] = stages;
+    json["checkpoint_image_size"] = report.checkpointImageSize;
+    json["num_classes"] = loaded.numClasses;
+    json["checkpoint_num_classes"] = report.checkpointNumClasses;
+    json["tensors"] = checkpoint.tensors.size();
+    json["file_parameters"] = report.fileParameters;
+    json["backbone_parameters"] = description.parameters;
+    json["model_parameters"] = description.parameters + headParameters;
+    json["branches"] = description.branches();
+    json["head_replaced"] = loaded.numClasses != report.checkpointNumClasses;
+    json["missing_keys"] = report.missingKeys;
+    json["unexpected_keys"] = report.unexpectedKeys;
+    json["nan_tensors"] = report.nanTensors;
+    std::vector<std::string> notes = report.notes;
+    notes.insert(notes.end(), loaded.headNotes.begin(), loaded.headNotes.end());
+    json["notes"] = notes;
+    json["metadata"] = checkpoint.metadata;
     if (args.json) {
         std::cout << json.dump() << std::endl;
         return;
     }
     for (const auto& [key, value] : json.items()) {
+        if (key == "stages") {
+            std::cout << "stages: " << description.stages.size() << "\n";
+            for (const auto& stage : description.stages)
+                std::cout << "  " << stage.name << ": " << stage.branches << " branches, width " << stage.width
+                          << ", stride " << stage.stride << "\n";
+            continue;
+        }
         if ((value.is_array() || value.is_object()) && value.empty())
             continue;
         std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
@@ -88,7 +98,7 @@ void addInspectCommand(CLI::App& app)
 {
     auto args = std::make_shared<InspectArgs>();
     CLI::App* command = app.add_subcommand("inspect",
-        "Show a checkpoint's format, naming, inferred ViT hyperparameters, sizes and metadata");
+        "Show a checkpoint's format, naming, backbone family, stages, inferred hyperparameters, sizes and metadata");
     addCheckpointOptions(*command, args->checkpoint);
     command->add_flag("--json", args->json, "one JSON object on stdout");
     command->callback([args] { runInspect(*args); });

@@ -7,13 +7,25 @@
 
 namespace dr2::cli {
 
+namespace {
+
+    std::string presetList()
+    {
+        std::string names;
+        for (const auto& name : backbonePresetNames())
+            names += (names.empty() ? "" : ", ") + name;
+        return names;
+    }
+
+} // namespace
+
 void addModelOptions(CLI::App& command, ModelArgs& args)
 {
-    command.add_option("--model", args.model, "ViT size: vit-ti, vit-s, vit-b, vit-l")->capture_default_str();
-    command.add_option("--depth", args.depth, "transformer layers (default: the model's)");
+    command.add_option("--model", args.model, "backbone preset: " + presetList())->capture_default_str();
+    command.add_option("--depth", args.depth, "depth of the backbone, e.g. transformer layers (default: the preset's)");
     command.add_option("--image", args.imageSize, "image side in pixels (default: 224)");
     command.add_option("--patch", args.patchSize, "patch side in pixels (default: 16)");
-    command.add_option("--heads", args.heads, "attention heads (default: the model's)");
+    command.add_option("--heads", args.heads, "attention heads (default: the preset's)");
     command.add_option("--classes", args.numClasses, "classes of the linear head")->capture_default_str();
     command.add_option("--batch", args.batch, "images per step")->capture_default_str();
     command.add_option("--dropout", args.dropout, "dropout probability in the branches")->capture_default_str();
@@ -38,34 +50,42 @@ c10::Device setUpRuntime(const ModelArgs& args)
     return parseDevice(args.device);
 }
 
-ViTOptions vitOptionsFrom(const ModelArgs& args)
+BackboneSpec backboneSpecFrom(const ModelArgs& args)
 {
-    ViTOptions options = vitPreset(args.model);
-    if (args.depth)
-        options.depth = args.depth;
-    if (args.imageSize)
-        options.imageSize = args.imageSize;
-    if (args.patchSize)
-        options.patchSize = args.patchSize;
-    if (args.heads)
-        options.heads = args.heads;
+    familyOfPreset(args.model);
+    auto nonNegative = [](int64_t value, const char* flag) {
+        if (value < 0)
+            throw std::invalid_argument(std::string(flag) + ": expected >= 0, found " + std::to_string(value));
+        return value;
+    };
     if (args.batch <= 0)
         throw std::invalid_argument("--batch: expected > 0, found " + std::to_string(args.batch));
-    options.numClasses = args.numClasses;
-    options.dropout = args.dropout;
-    options.dropPath = args.dropPath;
-    options.stack.firstSkip = parseFirstSkip(args.firstSkip);
-    if (args.segmentEvery < 0)
-        throw std::invalid_argument("--segment-every: expected >= 0, found " + std::to_string(args.segmentEvery));
-    options.validate();
-    return options;
+    BackboneSpec spec;
+    spec.preset = args.model;
+    spec.depth = nonNegative(args.depth, "--depth");
+    spec.heads = nonNegative(args.heads, "--heads");
+    if (nonNegative(args.imageSize, "--image") > 0)
+        spec.input.height = spec.input.width = args.imageSize;
+    if (nonNegative(args.patchSize, "--patch") > 0)
+        spec.patchSize = args.patchSize;
+    spec.dropout = args.dropout;
+    spec.dropPath = args.dropPath;
+    spec.stack.firstSkip = parseFirstSkip(args.firstSkip);
+    nonNegative(args.segmentEvery, "--segment-every");
+    return spec;
 }
 
-std::pair<torch::Tensor, torch::Tensor> randomBatch(const ViTOptions& options, int64_t batch, const c10::Device& device)
+ProbeNetworkSource probeSourceFrom(const ModelArgs& args, const c10::Device& device)
 {
-    auto images = torch::randn({ batch, options.inChannels, options.imageSize, options.imageSize });
-    auto labels = torch::randint(0, std::max<int64_t>(options.numClasses, 1), { batch }, torch::kLong);
-    return { images.to(device), labels.to(device) };
+    ProbeNetworkSource source;
+    source.spec = backboneSpecFrom(args);
+    if (args.numClasses <= 0)
+        throw std::invalid_argument("--classes: expected > 0, found " + std::to_string(args.numClasses));
+    source.numClasses = args.numClasses;
+    source.seed = args.seed;
+    source.segmentEvery = args.segmentEvery;
+    source.device = device;
+    return source;
 }
 
 } // namespace dr2::cli

@@ -1,12 +1,12 @@
 #pragma once
 
-#include "core/vit.h"
+#include "app/recording/heatmap_sweep.h"
+#include "core/backbone_registry.h"
 
 #include <c10/core/Device.h>
 
 #include <cstdint>
 #include <string>
-#include <utility>
 
 namespace CLI {
 class App;
@@ -38,10 +38,12 @@ void addModelOptions(CLI::App& command, ModelArgs& args);
 /// Applies --threads and --seed, and returns the device (throws on an unavailable one).
 c10::Device setUpRuntime(const ModelArgs& args);
 
-/// The ViT options the arguments describe (validated).
-ViTOptions vitOptionsFrom(const ModelArgs& args);
+/// The backbone the arguments describe: the preset (checked here, so an unknown one fails before any work) with
+/// the overrides; the backbone's family validates the rest when it is built.
+BackboneSpec backboneSpecFrom(const ModelArgs& args);
 
-/// A random batch of images [B, C, H, W] and labels [B] in [0, numClasses), from the seeded generator.
-std::pair<torch::Tensor, torch::Tensor> randomBatch(const ViTOptions& options, int64_t batch, const c10::Device& device);
+/// The probe network the arguments describe on `device`: the backbone of backboneSpecFrom() with a fresh
+/// classification head of --classes classes, built from --seed, cut into --segment-every segments.
+ProbeNetworkSource probeSourceFrom(const ModelArgs& args, const c10::Device& device);
 
 } // namespace dr2::cli

@@ -3,15 +3,16 @@
 #include "app/cli/model_args.h"
 #include "app/cli/text_table.h"
 
+#include "app/recording/heatmap_sweep.h"
 #include "core/grad_probe.h"
-#include "core/vit.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -34,38 +35,46 @@ struct ProbeArgs {
     std::string metric = "mse";
 };
 
-/// The model, its batch and the probe target built from the arguments. Owns everything the closure uses.
-struct ProbeSetup {
-    ViTOptions options;
-    ViT model { nullptr };
-    torch::Tensor images;
-    torch::Tensor labels;
-    GradProbeTarget target;
-};
+c10::ScalarType dtypeFrom(const ProbeArgs& args)
+{
+    if (args.dtype == "float64")
+        return torch::kFloat64;
+    if (args.dtype != "float32")
+        throw std::invalid_argument("--dtype '" + args.dtype + "': expected float32 or float64");
+    return torch::kFloat32;
+}
 
-std::unique_ptr<ProbeSetup> makeSetup(const ProbeArgs& args)
+ProbeSetup makeSetup(const ProbeArgs& args)
 {
     const c10::Device device = setUpRuntime(args.model);
-    auto setup = std::make_unique<ProbeSetup>();
-    setup->options = vitOptionsFrom(args.model);
-    setup->model = ViT(setup->options);
-    if (args.model.segmentEvery > 0)
-        setup->model->stack().setSegmentEvery(args.model.segmentEvery);
-    if (args.dtype == "float64")
-        setup->model->to(torch::kFloat64);
-    else if (args.dtype != "float32")
-        throw std::invalid_argument("--dtype '" + args.dtype + "': expected float32 or float64");
-    setup->model->to(device);
-    setup->model->train();
-    std::tie(setup->images, setup->labels) = randomBatch(setup->options, args.model.batch, device);
+    ProbeNetworkSource source = probeSourceFrom(args.model, device);
+    source.dtype = dtypeFrom(args);
+    return makeProbeSetup(source, args.model.batch, args.model.seed);
+}
 
-    ProbeSetup* raw = setup.get();
-    setup->target.model = setup->model.ptr().get();
-    setup->target.stack = &setup->model->stack();
-    setup->target.loss = [raw](c10::ScalarType dtype) {
-        return torch::nn::functional::cross_entropy(raw->model->forward(raw->images.to(dtype)), raw->labels);
-    };
-    return setup;
+/// What kind of branch a stack holds at `index`, from its module's type ("AttentionBranchImpl" → "attention").
+std::string branchKind(const Dr2StackImpl& stack, int64_t index)
+{
+    std::string name = stack.branchModule(index)->name();
+    if (const size_t colon = name.rfind("::"); colon != std::string::npos)
+        name = name.substr(colon + 2);
+    for (const std::string suffix : { "Impl", "Branch" })
+        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            name.resize(name.size() - suffix.size());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    return name;
+}
+
+/// One label per entry of GradErrorReport::perBranch: "branch 3 (mlp)", or with several stages "stage 2 branch 3
+/// (mlp)" (branches counted within their stage).
+std::vector<std::string> branchLabels(const std::vector<Dr2StackImpl*>& stacks)
+{
+    std::vector<std::string> labels;
+    for (size_t s = 0; s < stacks.size(); ++s)
+        for (int64_t i = 0; i < stacks[s]->size(); ++i)
+            labels.push_back((stacks.size() > 1 ? "stage " + std::to_string(s + 1) + " " : std::string()) + "branch "
+                + std::to_string(i) + " (" + branchKind(*stacks[s], i) + ")");
+    return labels;
 }
 
 nlohmann::json toJson(const GradError& error)
@@ -86,6 +95,7 @@ nlohmann::json toJson(const GradErrorReport& report, bool perBranch)
         json["per_branch"] = nlohmann::json::array();
         for (const auto& branch : report.perBranch)
             json["per_branch"].push_back(toJson(branch));
+        json["branches_per_stage"] = report.branchesPerStage;
     }
     return json;
 }
@@ -100,29 +110,40 @@ GradProbeOptions probeOptions(const ProbeArgs& args)
 
 void runGradcheck(const ProbeArgs& args)
 {
-    auto setup = makeSetup(args);
-    const GradErrorReport report = probeGradientError(setup->target, args.alpha, args.beta, probeOptions(args));
+    ProbeSetup setup = makeSetup(args);
+    const GradErrorReport report = probeGradientError(setup.probe, args.alpha, args.beta, probeOptions(args));
+    Backbone& backbone = setup.network->backbone();
+    const BackboneDescription description = backbone.describe();
     if (args.json) {
         nlohmann::json json = toJson(report, args.perBranch);
         json["model"] = args.model.model;
-        json["depth"] = setup->options.depth;
+        json["family"] = description.family;
+        for (const auto& [key, value] : description.details) {
+            // The family's depth when it is one number (a transformer's layers), as before families had details.
+            const nlohmann::json depth = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+            if (key == "depth" && depth.is_number_integer())
+                json["depth"] = depth;
+        }
+        json["branches"] = backbone.branchCount();
         json["dtype"] = args.dtype;
         json["reference"] = args.float64Reference ? "float64" : args.dtype;
         std::cout << json.dump() << std::endl;
         return;
     }
-    std::cout << args.model.model << ", depth " << setup->options.depth << " (" << 2 * setup->options.depth
-              << " branches), " << args.dtype << ", reference " << (args.float64Reference ? "float64" : args.dtype)
-              << ", alpha " << args.alpha << ", beta " << args.beta << (report.finite ? "" : "  [NON-FINITE]") << "\n";
+    std::cout << args.model.model << ", " << description.summary << ", " << args.dtype << ", reference "
+              << (args.float64Reference ? "float64" : args.dtype) << ", alpha " << args.alpha << ", beta " << args.beta
+              << (report.finite ? "" : "  [NON-FINITE]") << "\n";
     TextTable table({ "group", "mse", "max abs", "rel L2" });
     auto add = [&](const std::string& name, const GradError& e) {
         table.addRow({ name, formatNumber(e.mse, 3), formatNumber(e.maxAbs, 3), formatNumber(e.relL2, 3) });
     };
     add("all parameters", report.overall);
     add("outside stack", report.outsideStack);
-    if (args.perBranch)
+    if (args.perBranch) {
+        const std::vector<std::string> labels = branchLabels(setup.probe.stacks);
         for (size_t i = 0; i < report.perBranch.size(); ++i)
-            add("branch " + std::to_string(i) + (i % 2 ? " (mlp)" : " (attn)"), report.perBranch[i]);
+            add(i < labels.size() ? labels[i] : "branch " + std::to_string(i), report.perBranch[i]);
+    }
     table.print(std::cout);
 }
 
@@ -141,36 +162,35 @@ void runHeatmap(const ProbeArgs& args)
     for (double beta : grid.betas)
         if (beta == 0.0)
             throw std::invalid_argument("--betas '" + args.betas + "': β = 0 cannot be reversed; start above 0");
-    // Open the output before the sweep so a bad path fails in seconds, not after minutes.
-    std::ofstream csv;
-    if (!args.out.empty()) {
-        csv.open(args.out + ".partial");
-        if (!csv)
-            throw std::runtime_error("--out '" + args.out + "': cannot write " + args.out + ".partial");
-    }
-    auto setup = makeSetup(args);
-    const auto reports = sweepGradientError(setup->target, grid, probeOptions(args), [&](size_t done, size_t total) {
+    HeatmapSweepRequest request;
+    const c10::Device device = setUpRuntime(args.model);
+    request.network = probeSourceFrom(args.model, device);
+    request.network.dtype = dtypeFrom(args);
+    request.batch = args.model.batch;
+    request.seed = args.model.seed;
+    request.grid = grid;
+    request.float64Reference = args.float64Reference;
+    request.csvPath = args.out;
+    // The helper opens --out before the sweep, so a bad path fails in seconds, not after minutes.
+    const HeatmapSweepResult result = runHeatmapSweep(request, [&](size_t done, size_t total) {
         if (!args.json)
             std::cerr << "\rheatmap: " << done << "/" << total << std::flush;
-        return true;
     });
     if (!args.json)
         std::cerr << "\n";
+    const std::vector<GradErrorReport>& reports = result.reports;
 
-    if (csv.is_open()) {
-        csv.precision(17);
-        csv << "alpha,beta,mse,max_abs,rel_l2,finite\n";
-        for (const auto& r : reports)
-            csv << r.alpha << ',' << r.beta << ',' << r.overall.mse << ',' << r.overall.maxAbs << ','
-                << r.overall.relL2 << ',' << (r.finite ? 1 : 0) << '\n';
-        csv.close();
-        if (!csv || std::rename((args.out + ".partial").c_str(), args.out.c_str()) != 0)
-            throw std::runtime_error("--out '" + args.out + "': writing failed (disk full or not writable)");
-    }
     if (args.json) {
         for (const auto& r : reports)
             std::cout << toJson(r, args.perBranch).dump() << std::endl;
         return;
+    }
+    std::cout << args.model.model << ", " << result.modelSummary << "\n";
+    if (result.branchesPerStage.size() > 1) {
+        std::cout << "stages:";
+        for (size_t s = 0; s < result.branchesPerStage.size(); ++s)
+            std::cout << (s ? ", " : " ") << result.branchesPerStage[s] << " branches";
+        std::cout << "\n";
     }
     std::cout << "log10(" << args.metric << ") of parameter gradients, reversible vs stored; rows alpha, columns beta\n";
     std::vector<std::string> header { "alpha\\beta" };

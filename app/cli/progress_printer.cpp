@@ -10,7 +10,16 @@
 #include <unistd.h>
 
 namespace dr2::cli {
+
 namespace {
+
+/// printf's %.Nf.
+std::string formatFixed(double value, int decimals)
+{
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
@@ -67,6 +76,7 @@ void ProgressPrinter::onStarted(const RunStartedEvent& e)
     m_total = e.totalIterations;
     m_perEpoch = std::max<int64_t>(1, e.iterationsPerEpoch);
     m_start = e.startIteration;
+    m_metrics = e.metrics;
     m_startTime = std::chrono::steady_clock::now();
     if (m_style == Style::Json) {
         m_out << nlohmann::json { { "event", "started" }, { "name", e.name }, { "strategy", e.strategy },
@@ -129,17 +139,27 @@ void ProgressPrinter::onIteration(const IterationEvent& e)
 void ProgressPrinter::onEvaluation(const EvaluationEvent& e)
 {
     if (m_style == Style::Json) {
-        m_out << nlohmann::json { { "event", "evaluation" }, { "iteration", e.iteration }, { "epoch", e.epoch },
-                     { "loss", e.loss }, { "top1", e.top1 }, { "top5", e.top5 }, { "samples", e.samples } }
-                     .dump()
-              << std::endl;
+        nlohmann::json line { { "event", "evaluation" }, { "iteration", e.iteration }, { "epoch", e.epoch } };
+        for (const auto& [name, value] : e.metrics)
+            line[name] = value;
+        line["samples"] = e.samples;
+        m_out << line.dump() << std::endl;
         return;
     }
     endBar();
-    char line[160];
-    std::snprintf(line, sizeof line, "eval epoch %lld: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%lld images)",
-        static_cast<long long>(e.epoch) + 1, e.loss, 100.0 * e.top1, 100.0 * e.top5, static_cast<long long>(e.samples));
-    m_out << line << std::endl;
+    // The loss first, then the task's metrics in its order (fractions as percentages).
+    std::string text = "eval epoch " + std::to_string(e.epoch + 1) + ":";
+    auto it = e.metrics.find("loss");
+    if (it != e.metrics.end())
+        text += " loss " + formatFixed(it->second, 4);
+    for (const MetricInfo& metric : m_metrics) {
+        auto value = e.metrics.find(metric.name);
+        if (metric.name == "loss" || value == e.metrics.end())
+            continue;
+        text += "  " + metric.label + " "
+            + (metric.fraction ? formatFixed(100.0 * value->second, 2) + "%" : formatFixed(value->second, 4));
+    }
+    m_out << text << "  (" << e.samples << " images)" << std::endl;
 }
 
 void ProgressPrinter::onProbe(const ProbeEvent& e)
@@ -192,23 +212,33 @@ void ProgressPrinter::onLog(const std::string& level, const std::string& text)
 
 void ProgressPrinter::onFinished(const RunFinishedEvent& e)
 {
+    const std::string primary = e.primaryMetric;
     if (m_style == Style::Json) {
-        m_out << nlohmann::json { { "event", "finished" }, { "status", e.status }, { "message", e.message },
-                     { "iterations", e.iterations }, { "best_top1", e.bestTop1 }, { "final_top1", e.finalTop1 },
-                     { "final_loss", e.finalLoss }, { "peak_bytes", e.peakBytes }, { "peak_step_bytes", e.peakStepBytes }, { "seconds", e.seconds },
-                     { "seconds_per_iteration", e.secondsPerIteration }, { "checkpoint", e.checkpointPath } }
-                     .dump()
-              << std::endl;
+        nlohmann::json line { { "event", "finished" }, { "status", toString(e.outcome) }, { "message", e.message },
+            { "iterations", e.iterations }, { "primary_metric", primary }, { "best_" + primary, e.bestPrimary } };
+        for (const auto& [name, value] : e.finalMetrics)
+            line[name == "loss" ? std::string("final_val_loss") : "final_" + name] = value;
+        if (!e.finalMetrics.count(primary))
+            line["final_" + primary] = 0.0;
+        line.update({ { "final_loss", e.finalLoss }, { "peak_bytes", e.peakBytes },
+            { "peak_step_bytes", e.peakStepBytes }, { "seconds", e.seconds },
+            { "seconds_per_iteration", e.secondsPerIteration }, { "checkpoint", e.checkpointPath } });
+        m_out << line.dump() << std::endl;
         return;
     }
     endBar();
-    char line[256];
-    std::snprintf(line, sizeof line,
-        "%s after %lld iterations: final top-1 %.2f%% (best %.2f%%), peak %s (%s above held), %s (%.3f s/it)",
-        e.status.c_str(), static_cast<long long>(e.iterations), 100.0 * e.finalTop1, 100.0 * e.bestTop1,
-        formatBytes(e.peakBytes).c_str(), formatBytes(e.peakStepBytes).c_str(), formatDuration(e.seconds).c_str(),
-        e.secondsPerIteration);
-    m_out << line << std::endl;
+    MetricInfo info { primary, primary, true, true };
+    for (const MetricInfo& metric : m_metrics)
+        if (metric.name == primary)
+            info = metric;
+    auto shown = [&](double value) {
+        return info.fraction ? formatFixed(100.0 * value, 2) + "%" : formatFixed(value, 4);
+    };
+    const auto final = e.finalMetrics.find(primary);
+    m_out << toString(e.outcome) << " after " << e.iterations << " iterations: final " << info.label << " "
+          << shown(final == e.finalMetrics.end() ? 0.0 : final->second) << " (best " << shown(e.bestPrimary)
+          << "), peak " << formatBytes(e.peakBytes) << " (" << formatBytes(e.peakStepBytes) << " above held), "
+          << formatDuration(e.seconds) << " (" << formatFixed(e.secondsPerIteration, 3) << " s/it)" << std::endl;
     if (!e.message.empty())
         m_out << e.message << std::endl;
 }

@@ -38,6 +38,7 @@ private:
     int64_t m_total = 0;
     int64_t m_perEpoch = 1;
     int64_t m_start = 0;
+    std::vector<MetricInfo> m_metrics; ///< the task's, from onStarted
     bool m_barOpen = false;
     bool m_cancelRequested = false;
     std::chrono::steady_clock::time_point m_startTime;

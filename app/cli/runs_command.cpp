@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/text_table.h"
 
+#include "app/recording/run_metrics.h"
 #include "storage/atomic_file.h"
 #include "storage/process_identity.h"
 #include "storage/run_store.h"
@@ -62,8 +63,24 @@ namespace {
         return std::isfinite(value) ? Json(value) : Json(nullptr);
     }
 
+    Json optionalNumber(std::optional<double> value)
+    {
+        return value ? number(*value) : Json(nullptr);
+    }
+
+    // "91.20 % top-1", "0.3127 loss", "-" when missing.
+    std::string metricText(const RunRecord& run, const std::string& metric, std::optional<double> value)
+    {
+        if (!value)
+            return "-";
+        const RunMetricInfo info = runMetricInfo(run, metric);
+        return (info.fraction ? formatPercent(*value) : formatNumber(*value)) + " " + info.label;
+    }
+
     Json toJson(const RunRecord& run)
     {
+        const RunResults results = readRunResults(run);
+        const Json setup = run.setupJson.empty() ? Json(nullptr) : parseJsonField(run.setupJson);
         return {
             { "id", run.id },
             { "name", run.name },
@@ -77,6 +94,11 @@ namespace {
             { "tags", run.tags },
             { "notes", run.notes },
             { "peak_memory_bytes", run.peakMemoryBytes ? Json(*run.peakMemoryBytes) : Json(nullptr) },
+            { "setup", setup },
+            { "setup_label", runSetupLabel(run) },
+            { "primary_metric", results.primaryMetric },
+            { "best_primary", optionalNumber(results.bestPrimary) },
+            { "final_primary", optionalNumber(results.finalPrimary()) },
             { "final_metrics", parseJsonField(run.finalMetricsJson) },
             { "config", parseJsonField(run.configJson) },
         };
@@ -137,7 +159,7 @@ namespace {
             runStatusFromString(args.status); // validates, naming the allowed values
         RunStore store(path, /*createIfMissing=*/false);
         Json json = Json::array();
-        TextTable table({ "id", "name", "status", "strategy", "created", "iterations", "peak memory" });
+        TextTable table({ "id", "name", "status", "strategy", "created", "iterations", "best", "peak memory" });
         for (const RunRecord& run : store.listRuns()) {
             if (!args.status.empty() && toString(run.status) != args.status)
                 continue;
@@ -148,8 +170,10 @@ namespace {
                 item["iterations"] = iterations;
                 json.push_back(item);
             } else {
+                const RunResults results = readRunResults(run);
                 table.addRow({ std::to_string(run.id), run.name, toString(run.status), run.strategy,
-                    shortTime(run.createdAt), std::to_string(iterations), peakText(run) });
+                    shortTime(run.createdAt), std::to_string(iterations),
+                    metricText(run, results.primaryMetric, results.bestPrimary), peakText(run) });
             }
         }
         if (args.json) {
@@ -202,12 +226,16 @@ namespace {
             std::cout << json.dump() << std::endl;
             return;
         }
+        const RunResults results = readRunResults(run);
         std::cout << "run " << run.id << ": " << run.name << "\n"
                   << "  status      " << toString(run.status) << "\n"
                   << "  created     " << shortTime(run.createdAt) << " UTC\n"
                   << "  finished    " << (run.finishedAt.empty() ? "-" : shortTime(run.finishedAt) + " UTC") << "\n"
                   << "  strategy    " << run.strategy << "\n"
                   << "  model       " << run.modelSummary << "\n"
+                  << "  setup       " << runSetupLabel(run) << (run.setupJson.empty() ? " (derived)" : "") << "\n"
+                  << "  result      best " << metricText(run, results.primaryMetric, results.bestPrimary) << ", final "
+                  << metricText(run, results.primaryMetric, results.finalPrimary()) << "\n"
                   << "  checkpoint  " << (run.sourceCheckpoint.empty() ? "-" : run.sourceCheckpoint)
                   << (run.sourceSha256.empty() ? "" : " (sha256 " + run.sourceSha256.substr(0, 16) + "…)") << "\n"
                   << "  peak memory " << peakText(run) << "\n"
@@ -269,8 +297,8 @@ namespace {
         // Rows: fixed fields, then the union of final metrics, last evaluation metrics and last scalar values.
         std::vector<std::map<std::string, std::string>> columns(runs.size());
         std::vector<Json> json(runs.size());
-        std::vector<std::string> rowNames
-            = { "name", "status", "strategy", "model", "created", "iterations", "peak memory", "probes" };
+        std::vector<std::string> rowNames = { "name", "status", "strategy", "model", "setup", "created", "iterations",
+            "best", "final", "peak memory", "probes" };
         std::set<std::string> extraRows;
         for (size_t c = 0; c < runs.size(); ++c) {
             const RunRecord& run = runs[c];
@@ -281,6 +309,10 @@ namespace {
             column["status"] = toString(run.status);
             column["strategy"] = run.strategy;
             column["model"] = run.modelSummary;
+            column["setup"] = runSetupLabel(run);
+            const RunResults results = readRunResults(run);
+            column["best"] = metricText(run, results.primaryMetric, results.bestPrimary);
+            column["final"] = metricText(run, results.primaryMetric, results.finalPrimary());
             column["created"] = shortTime(run.createdAt);
             column["iterations"] = std::to_string(lastIteration(series) + 1);
             column["peak memory"] = peakText(run);

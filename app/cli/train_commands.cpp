@@ -2,9 +2,9 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
 #include "app/cli/text_table.h"
+#include "app/recording/recorded_run.h"
 #include "app/recording/run_recording_observer.h"
 
-#include "training/model_factory.h"
 #include "training/schedule.h"
 #include "training/trainer.h"
 
@@ -64,40 +64,6 @@ void addRecordingOptions(CLI::App& command, TrainArgs& args)
     command.add_flag("--no-db", args.noDb, "do not record the run");
 }
 
-bool sameFile(const std::string& a, const std::string& b)
-{
-    std::error_code error;
-    return std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
-}
-
-/// The recording observer of a run, attached to the run a resumed checkpoint directory names when it lives in
-/// the chosen database.
-std::unique_ptr<RunRecordingObserver> makeRecording(const TrainArgs& args)
-{
-    if (args.noDb)
-        return nullptr;
-    std::optional<RunRecordingObserver::RunLink> link;
-    if (!args.resume.empty())
-        link = RunRecordingObserver::readRunLink(args.resume);
-    std::string db = args.db;
-    if (db.empty())
-        db = link ? link->databasePath : RunStore::defaultPath();
-    auto recording = std::make_unique<RunRecordingObserver>(db);
-    if (link) {
-        if (!sameFile(link->databasePath, db))
-            std::cerr << "dr2net-cli: note: run " << link->runId << " of '" << args.resume << "' is recorded in '"
-                      << link->databasePath << "', not in '" << db << "': recording the resumed run as a new run"
-                      << std::endl;
-        else if (!RunStore(db, /*createIfMissing=*/false).findRun(link->runId))
-            std::cerr << "dr2net-cli: note: run " << link->runId << " named by '" << args.resume
-                      << "/run.json' is no longer in '" << db << "': recording the resumed run as a new run"
-                      << std::endl;
-        else
-            recording->attachToRun(link->runId);
-    }
-    return recording;
-}
-
 void addConfigOptions(CLI::App& command, TrainArgs& args)
 {
     command.add_option("--config", args.config, "JSON config file (see resources/configs/)");
@@ -108,52 +74,66 @@ void addConfigOptions(CLI::App& command, TrainArgs& args)
 /// Exit code of a finished run: 0 finished, 3 cancelled, 4 failed (NaN/Inf).
 int exitCode(const RunFinishedEvent& result)
 {
-    if (result.status == "finished")
+    switch (result.outcome) {
+    case RunOutcome::Finished:
         return 0;
-    return result.status == "cancelled" ? 3 : 4;
+    case RunOutcome::Cancelled:
+        return 3;
+    case RunOutcome::Failed:
+        break;
+    }
+    return 4;
+}
+
+/// The database a run records into: --db, else the one a resumed run lives in, else the default; none with --no-db.
+std::string recordingDatabase(const TrainArgs& args)
+{
+    if (args.noDb)
+        return {};
+    if (!args.db.empty())
+        return args.db;
+    if (!args.resume.empty())
+        if (auto link = RunRecordingObserver::readRunLink(args.resume))
+            return link->databasePath;
+    return RunStore::defaultPath();
 }
 
 int runTrainer(TrainConfig config, const TrainArgs& args)
 {
-    Trainer trainer(std::move(config));
-    if (!args.resume.empty())
-        trainer.resumeFrom(args.resume);
-    std::unique_ptr<RunRecordingObserver> recording = makeRecording(args);
+    RecordedRunOptions options;
+    options.databasePath = recordingDatabase(args);
+    options.resumeDir = args.resume;
+    options.outputPath = args.out;
+    RecordedRun run(std::move(config), options);
+    for (const auto& note : run.notes())
+        std::cerr << "dr2net-cli: note: " << note << std::endl;
+    Trainer& trainer = run.trainer();
     std::unique_ptr<RunIdPrinter> runIdPrinter;
-    if (recording) {
-        // The recorder goes first so the run exists (and has its id) when the printers hear onStarted.
-        recording->recordFinalWeightsOf(&trainer);
-        trainer.addObserver(recording.get());
-        runIdPrinter = std::make_unique<RunIdPrinter>(*recording, args.json);
-        trainer.addObserver(runIdPrinter.get());
+    if (run.recording()) {
+        runIdPrinter = std::make_unique<RunIdPrinter>(*run.recording(), args.json);
+        run.addObserver(runIdPrinter.get());
     }
     ProgressPrinter printer(ProgressPrinter::chooseStyle(args.json), std::cout, [&trainer] { trainer.cancel(); });
     ProgressPrinter::installInterruptHandler();
-    trainer.addObserver(&printer);
-    const RunFinishedEvent result = trainer.run();
-    if (recording) {
-        if (!recording->error().empty()) {
-            std::cerr << "dr2net-cli: error: recording run " << recording->runId() << " in '"
-                      << recording->databasePath() << "' failed: " << recording->error() << std::endl;
-            if (result.status == "finished")
+    run.addObserver(&printer);
+    const RecordedRunResult result = run.run();
+    if (run.recording()) {
+        if (!result.recordingError.empty()) {
+            std::cerr << "dr2net-cli: error: recording run " << result.runId << " in '" << result.databasePath
+                      << "' failed: " << result.recordingError << std::endl;
+            if (result.finished.outcome == RunOutcome::Finished)
                 return 5;
         } else if (!args.json) {
-            std::cout << "recorded run " << recording->runId() << " (" << result.status << ") in "
-                      << recording->databasePath();
-            if (!recording->finalWeightsPath().empty())
-                std::cout << "; final weights " << recording->finalWeightsPath();
+            std::cout << "recorded run " << result.runId << " (" << toString(result.finished.outcome) << ") in "
+                      << result.databasePath;
+            if (!result.finalWeightsPath.empty())
+                std::cout << "; final weights " << result.finalWeightsPath;
             std::cout << std::endl;
         }
     }
-    const std::string out = !args.out.empty() ? args.out : trainer.config().output;
-    if (!out.empty() && result.status != "failed") {
-        saveNativeCheckpoint(out, *trainer.model(),
-            { { "dr2net.strategy", toString(trainer.config().strategy) }, { "dr2net.run", trainer.config().name },
-                { "dr2net.iterations", std::to_string(result.iterations) } });
-        if (!args.json)
-            std::cout << "wrote " << out << std::endl;
-    }
-    return exitCode(result);
+    if (!result.outputPath.empty() && !args.json)
+        std::cout << "wrote " << result.outputPath << std::endl;
+    return exitCode(result.finished);
 }
 
 TrainConfig loadConfig(const TrainArgs& args)
@@ -166,7 +146,8 @@ TrainConfig loadConfig(const TrainArgs& args)
 
 void runSchedule(const TrainArgs& args)
 {
-    TrainConfig config = loadConfig(args);
+    // The schedule only needs the numbers: a finetune config may name a checkpoint that pretrain has not written yet.
+    const TrainConfig config = TrainConfig::load(args.config, args.overrides);
     ScheduleOptions options = config.schedule;
     if (config.tauEpochs > 0) {
         if (args.iterationsPerEpoch <= 0)
@@ -197,7 +178,7 @@ void addTrainCommands(CLI::App& app, int& exitStatus)
 {
     auto pretrainArgs = std::make_shared<TrainArgs>();
     auto* pretrain = app.add_subcommand("pretrain",
-        "Conventional training of a ViT from scratch on a source task; writes a safetensors checkpoint.");
+        "Conventional training of a backbone from scratch on a source task; writes a safetensors checkpoint.");
     addConfigOptions(*pretrain, *pretrainArgs);
     addRecordingOptions(*pretrain, *pretrainArgs);
     pretrain->add_option("--out", pretrainArgs->out, "checkpoint to write (default: the config's output)");

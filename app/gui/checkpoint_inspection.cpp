@@ -1,8 +1,8 @@
 #include "app/gui/checkpoint_inspection.h"
 
-#include "core/vit_loader.h"
+#include "core/backbone_registry.h"
 
-#include <torch/torch.h>
+#include <QStringList>
 
 namespace dr2 {
 
@@ -12,50 +12,59 @@ CheckpointInspection inspectCheckpoint(const QString& path, int heads)
     result.path = path;
     try {
         const LoadedCheckpoint checkpoint = readCheckpoint(path.toStdString());
-        ViTLoadOptions options;
+        BackboneLoadOptions options;
         if (heads > 0)
-            options.overrides.heads = heads;
+            options.heads = heads;
+        options.numClasses = 0; // the file's classifier is reported, not built
         options.allowMissing = true; // like inspect: show the gaps instead of refusing
-        ViTLoadReport report;
-        ViT model = loadViT(checkpoint, options, &report);
-        const ViTOptions& o = model->options();
-        int64_t modelParameters = 0;
-        for (const auto& p : model->parameters())
-            modelParameters += p.numel();
-        auto add = [&](const char* key, const QString& value) { result.rows.push_back({ QLatin1String(key), value }); };
+        BackboneLoadReport report;
+        const BackbonePtr backbone = loadBackbone(checkpoint, options, &report);
+        const BackboneDescription description = backbone->describe();
+        const InputShape input = backbone->inputShape();
+        auto add = [&](const QString& key, const QString& value) { result.rows.push_back({ key, value }); };
         auto num = [](int64_t v) { return QString::number(v); };
+        auto text = [](const std::string& s) { return QString::fromStdString(s); };
         auto list = [](const std::vector<std::string>& items) {
             QStringList out;
             for (const auto& item : items)
                 out << QString::fromStdString(item);
             return out.join(QStringLiteral(", "));
         };
-        add("format", QString::fromStdString(toString(checkpoint.format)));
-        add("naming", QString::fromStdString(toString(report.info.scheme)));
-        add("architecture", report.info.video ? QStringLiteral("video_vit") : QStringLiteral("vit"));
-        add("embed_dim", num(o.embedDim));
-        add("depth", num(o.depth));
-        add("heads", QStringLiteral("%1 (%2)").arg(o.heads).arg(QString::fromStdString(report.info.headsSource)));
-        add("patch_size", num(o.patchSize));
-        add("image_size", num(o.imageSize));
-        add("in_channels", num(o.inChannels));
-        add("num_classes", num(o.numClasses));
-        add("tensors", num(int64_t(checkpoint.tensors.size())));
-        add("file_parameters", num(report.info.parameterCount));
-        add("model_parameters", num(modelParameters));
-        add("branches", num(model->stack().size()));
+        add(QStringLiteral("format"), text(toString(checkpoint.format)));
+        add(QStringLiteral("naming"), text(report.naming));
+        add(QStringLiteral("family"),
+            text(description.family) + (report.video ? QStringLiteral(" (video)") : QString()));
+        add(QStringLiteral("summary"), text(description.summary));
+        // The family's hyperparameters under the keys `inspect --json` uses ("embed dim" → "embed_dim").
+        for (const auto& [key, value] : description.details)
+            add(text(key).replace(QLatin1Char(' '), QLatin1Char('_')), text(value));
+        if (description.stages.size() > 1)
+            for (const auto& stage : description.stages)
+                add(text(stage.name),
+                    QStringLiteral("%1 branches, width %2, stride %3")
+                        .arg(stage.branches)
+                        .arg(stage.width)
+                        .arg(stage.stride));
+        add(QStringLiteral("branches"), num(description.branches()));
+        add(QStringLiteral("num_classes"), num(report.checkpointNumClasses));
+        add(QStringLiteral("tensors"), num(int64_t(checkpoint.tensors.size())));
+        add(QStringLiteral("file_parameters"), num(report.fileParameters));
+        add(QStringLiteral("backbone_parameters"), num(description.parameters));
         if (!report.missingKeys.empty())
-            add("missing_keys", list(report.missingKeys));
+            add(QStringLiteral("missing_keys"), list(report.missingKeys));
         if (!report.unexpectedKeys.empty())
-            add("unexpected_keys", list(report.unexpectedKeys));
+            add(QStringLiteral("unexpected_keys"), list(report.unexpectedKeys));
         if (!report.nanTensors.empty())
-            add("nan_tensors", list(report.nanTensors));
+            add(QStringLiteral("nan_tensors"), list(report.nanTensors));
         if (!report.notes.empty())
-            add("notes", list(report.notes));
-        result.imageSize = o.imageSize;
-        result.patchSize = o.patchSize;
-        result.inChannels = o.inChannels;
-        result.heads = o.heads;
+            add(QStringLiteral("notes"), list(report.notes));
+        result.family = text(description.family);
+        result.summary = text(description.summary);
+        result.imageSize = input.height;
+        result.inChannels = input.channels;
+        result.frames = input.frames;
+        for (const auto& stage : description.stages)
+            result.branchesPerStage.push_back(stage.branches);
         result.ok = true;
     } catch (const std::exception& e) {
         result.ok = false;

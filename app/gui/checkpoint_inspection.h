@@ -12,15 +12,18 @@ struct CheckpointInspection {
     QString path; ///< the file inspected
     bool ok = false; ///< false: `error` holds the loader's message
     QString error; ///< one line naming the file and what was wrong
-    QVector<QPair<QString, QString>> rows; ///< format, naming, architecture, sizes, branches, notes, ...
-    qint64 imageSize = 0; ///< the model's resolution (for the run config)
-    qint64 patchSize = 0; ///< patch size
+    QVector<QPair<QString, QString>> rows; ///< format, naming, family, hyperparameters, stages, sizes, notes, ...
+    QString family; ///< backbone family, e.g. "vit"
+    QString summary; ///< the backbone's one-line description
+    qint64 imageSize = 0; ///< the model's input side in pixels (for the run config)
     qint64 inChannels = 0; ///< input channels
-    qint64 heads = 0; ///< attention heads in use
+    qint64 frames = 0; ///< frames per clip (0: images)
+    QVector<qint64> branchesPerStage; ///< branches of each stage
 };
 
 /// Reads `path` like `dr2net-cli inspect` (missing tensors allowed and listed). `heads` > 0 overrides the
-/// inferred head count (needed for checkpoints without metadata). Never throws: errors land in the result.
+/// inferred attention head count (needed for transformer checkpoints without metadata). Never throws: errors land in
+/// the result.
 CheckpointInspection inspectCheckpoint(const QString& path, int heads = 0);
 
 } // namespace dr2

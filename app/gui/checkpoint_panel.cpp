@@ -38,7 +38,7 @@ CheckpointPanel::CheckpointPanel(QWidget* parent)
     m_heads = new QSpinBox(this);
     m_heads->setRange(0, 64);
     m_heads->setSpecialValueText(tr("auto"));
-    m_heads->setToolTip(tr("Attention heads, for checkpoints whose metadata does not say"));
+    m_heads->setToolTip(tr("Attention heads of a transformer backbone, for checkpoints whose metadata does not say"));
     auto* top = new QHBoxLayout;
     top->addWidget(open);
     top->addWidget(m_recentBox, 1);

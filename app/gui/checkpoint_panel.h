@@ -27,7 +27,7 @@ public:
     /// Creates the panel with the recent files from QSettings.
     explicit CheckpointPanel(QWidget* parent = nullptr);
     /// Starts inspecting `path` on a worker and shows the result when it arrives (inspectionFinished(), and
-    /// checkpointOpened() when it could be read as a ViT). Returns at once.
+    /// checkpointOpened() when a registered backbone family could read it). Returns at once.
     void openFile(const QString& path);
     /// True while an inspection runs.
     bool isBusy() const;

@@ -196,6 +196,10 @@ void LivePage::onStarted(const RunStartedInfo& info)
         plot->clearData();
     m_pathAlphas.clear();
     m_pathBetas.clear();
+    if (!info.primaryLabel.isEmpty()) {
+        m_loss->setPrimaryMetric(info.primaryLabel, info.primaryIsFraction);
+        m_loss->setTitle(tr("Loss, %1 and learning rate").arg(info.primaryLabel));
+    }
     m_coefficients->setPlannedPath(std::vector<double>(info.plannedIterations.begin(), info.plannedIterations.end()),
         std::vector<double>(info.plannedAlphas.begin(), info.plannedAlphas.end()),
         std::vector<double>(info.plannedBetas.begin(), info.plannedBetas.end()));

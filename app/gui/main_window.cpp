@@ -154,8 +154,10 @@ void MainWindow::connectSession()
     });
     connect(m_session, &TrainingSession::progress, this, &MainWindow::onProgress);
     connect(m_session, &TrainingSession::evaluated, this, [this](const EvaluationInfo& e) {
-        m_log->appendLine(QStringLiteral("info"),
-            tr("evaluation at %1: loss %2, top-1 %3 %").arg(e.iteration).arg(e.loss, 0, 'f', 4).arg(100.0 * e.top1, 0, 'f', 1));
+        QStringList parts;
+        for (auto it = e.metrics.constBegin(); it != e.metrics.constEnd(); ++it)
+            parts << QStringLiteral("%1 %2").arg(it.key()).arg(it.value(), 0, 'g', 4);
+        m_log->appendLine(QStringLiteral("info"), tr("evaluation at %1: %2").arg(e.iteration).arg(parts.join(QStringLiteral(", "))));
     });
     connect(m_session, &TrainingSession::segmentChanged, this, [this](const SegmentInfo& s) {
         m_log->appendLine(QStringLiteral("info"), tr("segment length %1 at iteration %2 (MSE %3)")
@@ -265,10 +267,14 @@ void MainWindow::onProgress(const RunProgress& p)
 
 void MainWindow::onFinished(const RunFinishedInfo& info)
 {
-    if (info.status == QLatin1String("finished"))
-        notify(tr("Run finished"), tr("%1 iterations, best top-1 %2 %, %3 s")
-                                       .arg(info.iterations).arg(100.0 * info.bestTop1, 0, 'f', 1).arg(info.seconds, 0, 'f', 1));
-    else if (info.status == QLatin1String("cancelled"))
+    if (info.end == RunEnd::Finished)
+        notify(tr("Run finished"), tr("%1 iterations, best %2 %3, %4 s")
+                                       .arg(info.iterations)
+                                       .arg(info.primaryLabel.isEmpty() ? info.primaryMetric : info.primaryLabel)
+                                       .arg(info.primaryIsFraction ? QString::number(100.0 * info.bestPrimary, 'f', 1) + QStringLiteral(" %")
+                                                                   : QString::number(info.bestPrimary, 'g', 4))
+                                       .arg(info.seconds, 0, 'f', 1));
+    else if (info.end == RunEnd::Cancelled)
         m_log->appendLine(QStringLiteral("info"), tr("run stopped after %1 iterations").arg(info.iterations));
     // "failed" is notified through failed().
     m_runs->reloadInBackground();

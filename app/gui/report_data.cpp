@@ -1,5 +1,6 @@
 #include "app/gui/report_data.h"
 
+#include "app/recording/run_metrics.h"
 #include "storage/run_array_file.h"
 #include "storage/run_store.h"
 
@@ -17,16 +18,6 @@ namespace dr2 {
 namespace {
 
     const std::string kPlannedPathPrefix = "planned (iteration, alpha, beta) path: ";
-
-    std::optional<double> jsonNumber(const nlohmann::json& object, const char* key)
-    {
-        if (object.is_object() && object.contains(key) && object[key].is_number()) {
-            const double value = object[key].get<double>();
-            if (std::isfinite(value))
-                return value;
-        }
-        return std::nullopt;
-    }
 
     QString runLabel(const RunRecord& run)
     {
@@ -166,13 +157,17 @@ RunReportData ReportData::load(RunStore& store, const QString& run, bool withHea
             data.summary = summary;
     data.series = RunHistory::series(store, id);
 
-    const auto metrics = nlohmann::json::parse(data.record.finalMetricsJson, nullptr, /*allow_exceptions=*/false);
-    if (auto iterations = jsonNumber(metrics, "iterations"))
-        data.iterations = qint64(*iterations);
-    data.finalLoss = jsonNumber(metrics, "final_loss");
-    data.secondsPerIteration = jsonNumber(metrics, "seconds_per_iteration");
-    if (auto step = jsonNumber(metrics, "peak_step_bytes"); step && *step > 0)
-        data.peakStepBytes = qint64(*step);
+    const RunResults results = readRunResults(data.record);
+    if (results.iterations)
+        data.iterations = qint64(*results.iterations);
+    data.finalLoss = results.finalLoss;
+    data.secondsPerIteration = results.secondsPerIteration;
+    if (results.peakStepBytes && *results.peakStepBytes > 0)
+        data.peakStepBytes = qint64(*results.peakStepBytes);
+    for (const auto& [name, value] : results.finalMetrics)
+        if (name != results.primaryMetric)
+            data.otherFinalMetrics.push_back(runMetricInfo(data.record, name));
+    data.finalMetrics = results.finalMetrics;
 
     std::vector<ScalarPoint> held = store.scalars(id, "held_bytes");
     if (!held.empty() && std::isfinite(held.back().value))

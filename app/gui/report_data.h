@@ -1,13 +1,16 @@
 #pragma once
 
 #include "app/gui/run_history.h"
+#include "app/recording/run_metrics.h"
 #include "storage/run_records.h"
 #include "widgets/run_summary.h"
 #include "widgets/series_buffer.h"
 
 #include <QString>
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace dr2 {
@@ -27,11 +30,16 @@ struct ReportHeatmap {
 /// What a headless report shows of one recorded run, read from the run store and HDF5 files (torch-free).
 struct RunReportData {
     RunRecord record; ///< the run's registry row
-    RunSummary summary; ///< as the run table shows it (final/best top-1, duration, peak)
+    RunSummary summary; ///< as the run table shows it (final/best primary metric, duration, peak)
     SeriesBatch series; ///< the plot series (RunHistory::series names)
     std::optional<qint64> heldBytes; ///< last recorded held baseline (parameters, gradients, optimizer state)
     std::optional<qint64> iterations; ///< iterations run (final metrics, else last scalar iteration + 1)
     std::optional<double> finalLoss; ///< final training loss from the final metrics
+    /// The last evaluation's metrics by name, from the final metrics (the primary one included; "loss" is the
+    /// validation loss).
+    std::map<std::string, double> finalMetrics;
+    /// The metrics of finalMetrics other than the primary one, in name order.
+    std::vector<RunMetricInfo> otherFinalMetrics;
     std::optional<double> secondsPerIteration; ///< mean wall time per iteration from the final metrics
     std::optional<qint64> peakStepBytes; ///< peak memory of one training step from the final metrics
     /// The schedule's planned (iteration, α, β) path, from the run's "planned ... path" event; empty when none.

@@ -2,6 +2,7 @@
 
 #include "app/gui/report_data.h"
 #include "app/gui/run_history.h"
+#include "app/recording/run_metrics.h"
 #include "storage/run_store.h"
 #include "training/train_config.h"
 #include "widgets/coefficient_view.h"
@@ -75,11 +76,6 @@ namespace {
             return fail(
                 error, QStringLiteral("database '%1': expected an SQLite file, found a folder").arg(databasePath));
         return true;
-    }
-
-    QString percent(std::optional<double> fraction)
-    {
-        return fraction ? QStringLiteral("%1 %").arg(*fraction * 100.0, 0, 'f', 2) : QStringLiteral("–");
     }
 
     QString bytes(std::optional<qint64> value)
@@ -316,8 +312,15 @@ namespace {
             add(QStringLiteral("Iterations"), QString::number(*data.iterations));
         if (data.secondsPerIteration)
             add(QStringLiteral("Time per iteration"), ReportData::formatDuration(*data.secondsPerIteration));
-        add(QStringLiteral("Final top-1"), percent(data.summary.finalTop1));
-        add(QStringLiteral("Best top-1"), percent(data.summary.bestTop1));
+        const RunSummary& summary = data.summary;
+        add(QStringLiteral("Final %1").arg(summary.primaryLabel),
+            formatMetricValue(summary.finalPrimary, summary.primaryIsFraction));
+        add(QStringLiteral("Best %1").arg(summary.primaryLabel),
+            formatMetricValue(summary.bestPrimary, summary.primaryIsFraction));
+        for (const RunMetricInfo& metric : data.otherFinalMetrics)
+            add(metric.name == "loss" ? QStringLiteral("Final validation loss")
+                                      : QStringLiteral("Final %1").arg(QString::fromStdString(metric.label)),
+                formatMetricValue(data.finalMetrics.at(metric.name), metric.fraction));
         if (data.finalLoss)
             add(QStringLiteral("Final training loss"), number(*data.finalLoss));
         add(QStringLiteral("Peak tensor memory"), bytes(data.summary.peakBytes));
@@ -345,8 +348,9 @@ namespace {
         if (!config.rows.isEmpty())
             document.addTable(config);
 
-        auto* loss = static_cast<LossView*>(
-            document.addFigure(std::make_unique<LossView>(), QStringLiteral("Loss, top-1 and learning rate")));
+        auto* loss = static_cast<LossView*>(document.addFigure(
+            std::make_unique<LossView>(), QStringLiteral("Loss, %1 and learning rate").arg(summary.primaryLabel)));
+        loss->setPrimaryMetric(summary.primaryLabel, summary.primaryIsFraction);
         auto* memory = static_cast<MemoryView*>(
             document.addFigure(std::make_unique<MemoryView>(), QStringLiteral("Tensor memory")));
         auto* coefficients = static_cast<CoefficientView*>(
@@ -398,9 +402,20 @@ namespace {
     {
         ReportTable table;
         table.caption = QStringLiteral("Runs");
+        // One metric for all runs titles the columns; runs of different tasks name their metric in each cell.
+        bool oneMetric = true;
+        for (const RunReportData& data : runs)
+            oneMetric = oneMetric && data.summary.primaryMetric == runs.front().summary.primaryMetric;
+        const RunSummary& first = runs.front().summary;
+        auto result = [oneMetric](const RunSummary& summary, std::optional<double> value) {
+            const QString text = formatMetricValue(value, summary.primaryIsFraction);
+            return oneMetric || !value ? text : QStringLiteral("%1 %2").arg(text, summary.primaryLabel);
+        };
         table.header = { QStringLiteral("Run"), QStringLiteral("Strategy"), QStringLiteral("Status"),
-            QStringLiteral("Model"), QStringLiteral("Iterations"), QStringLiteral("Final top-1"),
-            QStringLiteral("Best top-1"), QStringLiteral("Peak memory"), QStringLiteral("Duration") };
+            QStringLiteral("Model"), QStringLiteral("Iterations"),
+            oneMetric ? QStringLiteral("Final %1").arg(first.primaryLabel) : QStringLiteral("Final (primary metric)"),
+            oneMetric ? QStringLiteral("Best %1").arg(first.primaryLabel) : QStringLiteral("Best (primary metric)"),
+            QStringLiteral("Peak memory"), QStringLiteral("Duration") };
         QVector<RunSummary> summaries;
         QStringList labels;
         for (const RunReportData& data : runs) {
@@ -411,16 +426,20 @@ namespace {
             table.rows.push_back({ label, strategyDisplayName(QString::fromStdString(data.record.strategy)),
                 QString::fromStdString(toString(data.record.status)), QString::fromStdString(data.record.modelSummary),
                 data.iterations ? QString::number(*data.iterations) : QStringLiteral("–"),
-                percent(data.summary.finalTop1), percent(data.summary.bestTop1), shortBytes(data.summary.peakBytes),
+                result(data.summary, data.summary.finalPrimary), result(data.summary, data.summary.bestPrimary),
+                shortBytes(data.summary.peakBytes),
                 seconds ? ReportData::formatDuration(*seconds) : QStringLiteral("–") });
         }
         document.addTable(table);
 
         ReportTable table2;
         table2.caption = QStringLiteral("Table 2 (the compared runs)");
-        table2.header = { QStringLiteral("Strategy"), QStringLiteral("Finished runs"), QStringLiteral("Run"),
-            QStringLiteral("Final top-1"), QStringLiteral("Peak memory"), QStringLiteral("Memory vs conventional") };
         const QVector<Table2Row> table2Rows = summarizeTable2(summaries);
+        const bool table2OneMetric = !table2PrimaryMetric(table2Rows).isEmpty();
+        const QString table2Label = table2Rows.isEmpty() ? first.primaryLabel : table2Rows.front().primaryLabel;
+        table2.header = { QStringLiteral("Strategy"), QStringLiteral("Finished runs"), QStringLiteral("Run"),
+            table2OneMetric ? QStringLiteral("Final %1").arg(table2Label) : QStringLiteral("Final (primary metric)"),
+            QStringLiteral("Peak memory"), QStringLiteral("Memory vs conventional") };
         const bool severalSetups = table2Setups(table2Rows).size() > 1;
         if (severalSetups)
             table2.header << QStringLiteral("Setup");
@@ -430,7 +449,11 @@ namespace {
                 if (data.record.id == row.runId)
                     run = runLabel(row.runId, QString::fromStdString(data.record.name));
             table2.rows.push_back({ strategyDisplayName(row.strategy), QString::number(row.finishedRuns), run,
-                percent(row.finalTop1), shortBytes(row.peakBytes),
+                table2OneMetric || !row.finalPrimary
+                    ? formatMetricValue(row.finalPrimary, row.primaryIsFraction)
+                    : QStringLiteral("%1 %2").arg(
+                        formatMetricValue(row.finalPrimary, row.primaryIsFraction), row.primaryLabel),
+                shortBytes(row.peakBytes),
                 row.memoryVsConventional ? QStringLiteral("%1 %").arg(*row.memoryVsConventional * 100.0, 0, 'f', 1)
                                          : QStringLiteral("–") });
             if (severalSetups)
@@ -440,15 +463,24 @@ namespace {
             document.addNote(QStringLiteral("Table 2: none of the compared runs is finished, so there is no row."));
         else
             document.addTable(table2);
-        document.addNote(QStringLiteral("Table 2 counts finished runs with a final top-1 only; per setup (model, "
-                                        "input, data) and strategy the run with the best final top-1 gives the row "
+        const QString decides = table2OneMetric ? QStringLiteral("final %1").arg(table2Label)
+                                                : QStringLiteral("final primary metric (each task's own)");
+        document.addNote(QStringLiteral("Table 2 counts finished runs with a %1 only; per setup (model, task, "
+                                        "input, data) and strategy the run with the best %1 gives the row "
                                         "(ties: the lower peak memory), and memory is relative to the same setup's "
-                                        "conventional run, as on the runs page."));
+                                        "conventional run, as on the runs page.")
+                             .arg(decides));
 
         PlotView* loss
             = document.addFigure(comparisonPlot(QStringLiteral("training loss")), QStringLiteral("Training loss"));
-        PlotView* top1 = document.addFigure(
-            comparisonPlot(QStringLiteral("top-1 accuracy (%)"), 0.0, 100.0), QStringLiteral("Validation top-1"));
+        // The first run's primary metric, by name, for every run that evaluated it.
+        const std::string metric = first.primaryMetric.toStdString();
+        const QString metricSeries = RunHistory::evaluationSeries(metric);
+        const double metricScale = first.primaryIsFraction ? 100.0 : 1.0;
+        PlotView* top1 = document.addFigure(first.primaryIsFraction
+                ? comparisonPlot(QStringLiteral("%1 (%)").arg(first.primaryLabel), 0.0, 100.0)
+                : comparisonPlot(first.primaryLabel),
+            QStringLiteral("Validation %1").arg(first.primaryLabel));
         double maxPeak = 0.0;
         for (const RunReportData& data : runs)
             for (const SeriesSample& sample : seriesOf(data.series, MemoryView::kSeriesPeak))
@@ -469,7 +501,7 @@ namespace {
             runOfCurve.insert(labels[r] + QStringLiteral(" β"), r);
             const SeriesBatch& series = runs[r].series;
             loss->setOverlay(labels[r], seriesOf(series, LossView::kSeriesLoss));
-            top1->setOverlay(labels[r], scaled(seriesOf(series, LossView::kSeriesTop1), 100.0));
+            top1->setOverlay(labels[r], scaled(seriesOf(series, metricSeries), metricScale));
             memory->setOverlay(labels[r], scaled(seriesOf(series, MemoryView::kSeriesPeak), 1.0 / unit));
             coefficients->setOverlay(labels[r] + QStringLiteral(" α"), seriesOf(series, CoefficientView::kSeriesAlpha));
             coefficients->setOverlay(labels[r] + QStringLiteral(" β"), seriesOf(series, CoefficientView::kSeriesBeta));

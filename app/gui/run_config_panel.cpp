@@ -5,6 +5,7 @@
 #include "widgets/coefficient_view.h"
 #include "widgets/file_export.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
 #include <QFileDialog>
@@ -13,6 +14,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMap>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
@@ -54,60 +56,18 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     : QWidget(parent)
     , m_json(TrainConfig {}.toJson())
 {
-    QStringList strategies;
-    for (const auto& name : strategyNames())
-        strategies << QString::fromStdString(name);
-
-    auto* runBox = new QGroupBox(tr("Run"), this);
-    auto* runForm = new QFormLayout(runBox);
-    addField(runForm, QStringLiteral("name"), tr("Name"), Kind::String);
-    addField(runForm, QStringLiteral("strategy"), tr("Strategy"), Kind::Choice, strategies);
-    addField(runForm, QStringLiteral("seed"), tr("Seed"), Kind::Integer);
-    addField(runForm, QStringLiteral("threads"), tr("Threads (0: default)"), Kind::Integer);
-
-    auto* dataBox = new QGroupBox(tr("Dataset"), this);
-    auto* dataForm = new QFormLayout(dataBox);
-    addField(dataForm, QStringLiteral("data.dataset"), tr("Dataset"), Kind::Choice,
-        { QStringLiteral("fashion-mnist"), QStringLiteral("folder") });
-    addField(dataForm, QStringLiteral("data.root"), tr("Root"), Kind::String);
-    addField(dataForm, QStringLiteral("data.classes"), tr("Classes (e.g. 5,6,7)"), Kind::IntegerList);
-    addField(dataForm, QStringLiteral("data.train_limit"), tr("Train images (0: all)"), Kind::Integer);
-    addField(dataForm, QStringLiteral("data.val_limit"), tr("Validation images (0: all)"), Kind::Integer);
-
-    auto* modelBox = new QGroupBox(tr("Model and resolution"), this);
-    auto* modelForm = new QFormLayout(modelBox);
-    addField(modelForm, QStringLiteral("model.checkpoint"), tr("Checkpoint"), Kind::String);
-    addField(modelForm, QStringLiteral("model.preset"), tr("Preset"), Kind::Choice,
-        { QStringLiteral("vit-ti"), QStringLiteral("vit-s"), QStringLiteral("vit-b"), QStringLiteral("vit-l") });
-    addField(modelForm, QStringLiteral("model.image_size"), tr("Image size"), Kind::Integer);
-    addField(modelForm, QStringLiteral("model.patch_size"), tr("Patch size"), Kind::Integer);
-    addField(modelForm, QStringLiteral("model.in_channels"), tr("Input channels"), Kind::Integer);
-    addField(modelForm, QStringLiteral("model.embed_dim"), tr("Embedding (0: preset)"), Kind::Integer);
-    addField(modelForm, QStringLiteral("model.depth"), tr("Depth (0: preset)"), Kind::Integer);
-    addField(modelForm, QStringLiteral("model.heads"), tr("Heads (0: preset)"), Kind::Integer);
-
-    auto* optimBox = new QGroupBox(tr("Optimizer"), this);
-    auto* optimForm = new QFormLayout(optimBox);
-    addField(optimForm, QStringLiteral("optim.epochs"), tr("Epochs"), Kind::Integer);
-    addField(optimForm, QStringLiteral("optim.batch_size"), tr("Batch size"), Kind::Integer);
-    addField(optimForm, QStringLiteral("optim.lr"), tr("Learning rate"), Kind::Real);
-    addField(optimForm, QStringLiteral("optim.weight_decay"), tr("Weight decay"), Kind::Real);
-    addField(optimForm, QStringLiteral("optim.warmup_iterations"), tr("Warm-up iterations"), Kind::Integer);
-
-    auto* scheduleBox = new QGroupBox(tr("α/β schedule and probes"), this);
-    auto* scheduleForm = new QFormLayout(scheduleBox);
-    addField(scheduleForm, QStringLiteral("schedule.start.alpha"), tr("Start α"), Kind::Real);
-    addField(scheduleForm, QStringLiteral("schedule.start.beta"), tr("Start β"), Kind::Real);
-    addField(scheduleForm, QStringLiteral("schedule.end.alpha"), tr("End α"), Kind::Real);
-    addField(scheduleForm, QStringLiteral("schedule.end.beta"), tr("End β"), Kind::Real);
-    addField(scheduleForm, QStringLiteral("schedule.tau_iterations"), tr("τ (iterations)"), Kind::Integer);
-    addField(scheduleForm, QStringLiteral("schedule.eta"), tr("η (update every)"), Kind::Integer);
-    addField(scheduleForm, QStringLiteral("schedule.policy"), tr("Policy"), Kind::Choice,
-        { QStringLiteral("linear"), QStringLiteral("exponential"), QStringLiteral("logarithmic") });
-    addField(scheduleForm, QStringLiteral("schedule.order"), tr("Order"), Kind::Choice,
-        { QStringLiteral("simultaneous"), QStringLiteral("alpha-first"), QStringLiteral("beta-first") });
-    addField(scheduleForm, QStringLiteral("probe.every"), tr("Probe every (0: never)"), Kind::Integer);
-    addField(scheduleForm, QStringLiteral("segments.every"), tr("Segment length (0: one)"), Kind::Integer);
+    // One group box per declared group, in the order the table first names them.
+    QVector<QGroupBox*> boxes;
+    QMap<QString, QFormLayout*> forms;
+    for (const ConfigField& declaration : configFields()) {
+        const QString group = QString::fromStdString(declaration.group);
+        if (!forms.contains(group)) {
+            auto* box = new QGroupBox(group, this);
+            boxes.push_back(box);
+            forms.insert(group, new QFormLayout(box));
+        }
+        addField(forms.value(group), declaration);
+    }
 
     m_messageLabel = new QLabel(this);
     m_messageLabel->setWordWrap(true);
@@ -125,21 +85,18 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     buttons->addWidget(save);
     buttons->addStretch(1);
 
-    auto* forms = new QWidget(this);
-    auto* grid = new QHBoxLayout(forms);
+    auto* formsWidget = new QWidget(this);
+    auto* grid = new QHBoxLayout(formsWidget);
     auto* left = new QVBoxLayout;
-    left->addWidget(runBox);
-    left->addWidget(dataBox);
-    left->addWidget(optimBox);
-    left->addStretch(1);
     auto* right = new QVBoxLayout;
-    right->addWidget(modelBox);
-    right->addWidget(scheduleBox);
+    for (int i = 0; i < boxes.size(); ++i)
+        (i % 2 == 0 ? left : right)->addWidget(boxes[i]);
+    left->addStretch(1);
     right->addStretch(1);
     grid->addLayout(left);
     grid->addLayout(right);
     auto* scroll = new QScrollArea(this);
-    scroll->setWidget(forms);
+    scroll->setWidget(formsWidget);
     scroll->setWidgetResizable(true);
 
     auto* layout = new QVBoxLayout(this);
@@ -152,24 +109,29 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     revalidate();
 }
 
-QWidget* RunConfigPanel::addField(
-    QFormLayout* form, const QString& key, const QString& label, Kind kind, const QStringList& choices)
+QWidget* RunConfigPanel::addField(QFormLayout* form, const ConfigField& declaration)
 {
+    const QString key = QString::fromStdString(declaration.key);
     QWidget* editor = nullptr;
-    if (kind == Kind::Choice) {
+    if (declaration.type == ConfigFieldType::Choice) {
         auto* combo = new QComboBox(this);
-        combo->addItems(choices);
+        for (const std::string& choice : declaration.choices())
+            combo->addItem(QString::fromStdString(choice));
         editor = combo;
+    } else if (declaration.type == ConfigFieldType::Bool) {
+        editor = new QCheckBox(this);
     } else {
         editor = new QLineEdit(this);
     }
     editor->setObjectName(key);
-    editor->setToolTip(key);
-    form->addRow(label, editor);
-    m_fields.push_back({ key, kind, editor });
+    editor->setToolTip(QStringLiteral("%1: %2").arg(key, QString::fromStdString(declaration.help)));
+    form->addRow(QString::fromStdString(declaration.label), editor);
+    m_fields.push_back({ key, declaration.type, editor });
     const Field field = m_fields.back();
     if (auto* combo = qobject_cast<QComboBox*>(editor))
         connect(combo, &QComboBox::currentTextChanged, this, [this, field] { onEdited(field); });
+    else if (auto* check = qobject_cast<QCheckBox*>(editor))
+        connect(check, &QCheckBox::toggled, this, [this, field] { onEdited(field); });
     else if (auto* line = qobject_cast<QLineEdit*>(editor))
         connect(line, &QLineEdit::textEdited, this, [this, field] { onEdited(field); });
     return editor;
@@ -188,8 +150,11 @@ void RunConfigPanel::fillFromJson()
     m_filling = true;
     for (const Field& field : m_fields) {
         const auto pointer = toPointer(field.key);
-        const QString text = m_json.contains(pointer) ? displayText(m_json.at(pointer)) : QString();
-        if (auto* combo = qobject_cast<QComboBox*>(field.editor)) {
+        const nlohmann::json value = m_json.contains(pointer) ? m_json.at(pointer) : nlohmann::json();
+        const QString text = displayText(value);
+        if (auto* check = qobject_cast<QCheckBox*>(field.editor)) {
+            check->setChecked(value.is_boolean() && value.get<bool>());
+        } else if (auto* combo = qobject_cast<QComboBox*>(field.editor)) {
             if (combo->findText(text) < 0 && !text.isEmpty())
                 combo->addItem(text);
             combo->setCurrentText(text);
@@ -200,42 +165,54 @@ void RunConfigPanel::fillFromJson()
     m_filling = false;
 }
 
-void RunConfigPanel::onEdited(const Field& field)
+nlohmann::json RunConfigPanel::editorValue(const Field& field) const
 {
-    if (m_filling)
-        return;
+    if (auto* check = qobject_cast<QCheckBox*>(field.editor))
+        return check->isChecked();
     QString text;
     if (auto* combo = qobject_cast<QComboBox*>(field.editor))
         text = combo->currentText();
     else if (auto* line = qobject_cast<QLineEdit*>(field.editor))
         text = line->text().trimmed();
-    nlohmann::json value;
-    switch (field.kind) {
-    case Kind::String:
-    case Kind::Choice:
-        value = text.toStdString();
-        break;
-    case Kind::Integer:
-    case Kind::Real: {
+    switch (field.type) {
+    case ConfigFieldType::String:
+    case ConfigFieldType::Choice:
+        return text.toStdString();
+    case ConfigFieldType::Bool:
+    case ConfigFieldType::Integer:
+    case ConfigFieldType::Real:
         // Not a number: keep the text so TrainConfig::fromJson names the field and what it found.
         try {
-            value = nlohmann::json::parse(text.isEmpty() ? std::string("null") : text.toStdString());
+            return nlohmann::json::parse(text.isEmpty() ? std::string("null") : text.toStdString());
         } catch (const std::exception&) {
-            value = text.toStdString();
+            return text.toStdString();
         }
-        break;
-    }
-    case Kind::IntegerList: {
-        value = nlohmann::json::array();
+    case ConfigFieldType::IntegerList: {
+        nlohmann::json value = nlohmann::json::array();
         for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
             bool ok = false;
             const qlonglong number = part.trimmed().toLongLong(&ok);
             value.push_back(ok ? nlohmann::json(number) : nlohmann::json(part.trimmed().toStdString()));
         }
-        break;
+        return value;
     }
     }
-    m_json[toPointer(field.key)] = value;
+    return {};
+}
+
+nlohmann::json RunConfigPanel::formValues() const
+{
+    nlohmann::json values = m_json;
+    for (const Field& field : m_fields)
+        values[toPointer(field.key)] = editorValue(field);
+    return values;
+}
+
+void RunConfigPanel::onEdited(const Field& field)
+{
+    if (m_filling)
+        return;
+    m_json[toPointer(field.key)] = editorValue(field);
     revalidate();
 }
 
@@ -250,7 +227,8 @@ void RunConfigPanel::revalidate()
 {
     m_invalidField.clear();
     try {
-        const TrainConfig config = TrainConfig::fromJson(m_json);
+        // The form starts runs: a missing checkpoint or data folder is worth flagging before Start.
+        const TrainConfig config = TrainConfig::fromJson(m_json, TrainConfig::InputCheck::Check);
         m_valid = true;
         m_message.clear();
         updatePreview(m_json);

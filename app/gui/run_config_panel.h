@@ -4,6 +4,8 @@
 #include <QVector>
 #include <QWidget>
 
+#include "training/config_fields.h"
+
 #include <nlohmann/json.hpp>
 
 class QComboBox;
@@ -15,8 +17,8 @@ namespace dr2 {
 
 class CoefficientView;
 
-/// The run configuration form: edits the same JSON config as `dr2net-cli train --config` (dataset,
-/// resolution, model, strategy, schedule, optimizer, probes). Every edit is validated with
+/// The run configuration form: edits the same JSON config as `dr2net-cli train --config`, one editor per field of
+/// configFields() (grouped as declared; choices as combo boxes, help as tool tips). Every edit is validated with
 /// TrainConfig::fromJson; the message names the field and the offending input is marked. A CoefficientView
 /// previews the α/β schedule before the run starts. Keys the form does not show are kept as loaded.
 class RunConfigPanel : public QWidget {
@@ -45,8 +47,10 @@ public:
     QString invalidField() const { return m_invalidField; }
     /// The α/β preview.
     CoefficientView* schedulePreview() const { return m_preview; }
-    /// The editor of a dotted key, or null.
+    /// The editor of a dotted key, or null (a QLineEdit, a QComboBox for a choice, a QCheckBox for a bool).
     QWidget* editorFor(const QString& key) const;
+    /// What the editors show, read back as the config JSON (keys the form does not show come from the config).
+    nlohmann::json formValues() const;
 
 public slots:
     /// Asks for a file and loads it.
@@ -59,14 +63,13 @@ signals:
     void configChanged(bool valid);
 
 private:
-    enum class Kind { String, Integer, Real, IntegerList, Choice };
     struct Field {
         QString key;
-        Kind kind;
+        ConfigFieldType type;
         QWidget* editor;
     };
-    QWidget* addField(QFormLayout* form, const QString& key, const QString& label, Kind kind,
-        const QStringList& choices = {});
+    QWidget* addField(QFormLayout* form, const ConfigField& declaration);
+    nlohmann::json editorValue(const Field& field) const;
     void fillFromJson();
     void onEdited(const Field& field);
     void revalidate();

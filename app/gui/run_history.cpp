@@ -1,5 +1,6 @@
 #include "app/gui/run_history.h"
 
+#include "app/recording/run_metrics.h"
 #include "storage/run_store.h"
 #include "training/train_config.h"
 #include "widgets/coefficient_view.h"
@@ -14,27 +15,7 @@ namespace dr2 {
 
 QString RunHistory::setupOf(const RunRecord& record)
 {
-    QString setup = QString::fromStdString(record.modelSummary);
-    // The raw config, not TrainConfig::fromJson: that validates files (a moved checkpoint) this label needs not.
-    const auto config = nlohmann::json::parse(record.configJson, nullptr, /*allow_exceptions=*/false);
-    if (!config.is_object() || !config.contains("data") || !config["data"].is_object())
-        return setup;
-    const nlohmann::json& data = config["data"];
-    QString dataText;
-    if (data.contains("dataset") && data["dataset"].is_string())
-        dataText = QString::fromStdString(data["dataset"].get<std::string>());
-    // Fashion-MNIST's root is only where Debian keeps the files; an image folder's root is the dataset itself.
-    if (dataText != QLatin1String("fashion-mnist") && data.contains("root") && data["root"].is_string()
-        && !data["root"].get<std::string>().empty())
-        dataText += QStringLiteral(" %1").arg(QString::fromStdString(data["root"].get<std::string>()));
-    if (data.contains("classes") && data["classes"].is_array() && !data["classes"].empty()) {
-        QStringList classes;
-        for (const auto& value : data["classes"])
-            classes << QString::fromStdString(value.dump());
-        dataText += QStringLiteral(" classes %1").arg(classes.join(QLatin1Char(',')));
-    }
-    dataText = dataText.trimmed();
-    return dataText.isEmpty() ? setup : setup + QStringLiteral(" · ") + dataText;
+    return QString::fromStdString(runSetupLabel(record));
 }
 
 QVector<RunSummary> RunHistory::summaries(RunStore& store)
@@ -52,19 +33,25 @@ QVector<RunSummary> RunHistory::summaries(RunStore& store)
         for (const auto& tag : record.tags)
             run.tags << QString::fromStdString(tag);
         // Final metrics are written by the recorder at the end; a malformed field is shown as missing.
-        const auto metrics = nlohmann::json::parse(record.finalMetricsJson, nullptr, /*allow_exceptions=*/false);
-        auto number = [&metrics](const char* key) -> std::optional<double> {
-            if (metrics.is_object() && metrics.contains(key) && metrics[key].is_number())
-                return metrics[key].get<double>();
-            return std::nullopt;
-        };
-        run.bestTop1 = number("best_top1");
-        run.finalTop1 = number("final_top1");
-        run.seconds = number("seconds");
+        const RunResults results = readRunResults(record);
+        const RunMetricInfo primary = runMetricInfo(record, results.primaryMetric);
+        run.primaryMetric = QString::fromStdString(primary.name);
+        run.primaryLabel = QString::fromStdString(primary.label);
+        run.higherIsBetter = primary.higherIsBetter;
+        run.primaryIsFraction = primary.fraction;
+        run.bestPrimary = results.bestPrimary;
+        run.finalPrimary = results.finalPrimary();
+        run.seconds = results.seconds;
         run.setup = setupOf(record);
+        run.setupKey = QString::fromStdString(runSetupKey(record));
         out.push_back(run);
     }
     return out;
+}
+
+QString RunHistory::evaluationSeries(const std::string& metric)
+{
+    return QStringLiteral("eval.%1").arg(QString::fromStdString(metric));
 }
 
 SeriesBatch RunHistory::series(RunStore& store, qint64 runId)
@@ -83,10 +70,17 @@ SeriesBatch RunHistory::series(RunStore& store, qint64 runId)
         if (it != kNames.end())
             grouped[it->second].push_back({ double(point.iteration), point.value });
     }
+    // LossView's evaluation trace is the run's primary metric (top-1 for classification).
+    const auto record = store.findRun(runId);
+    const std::string primary = record ? readRunResults(*record).primaryMetric : std::string("top1");
     for (const EvaluationRecord& evaluation : store.evaluations(runId)) {
-        const auto it = evaluation.metrics.find("top1");
-        if (it != evaluation.metrics.end())
-            grouped[LossView::kSeriesTop1].push_back({ double(evaluation.iteration), it->second });
+        for (const auto& [metric, value] : evaluation.metrics) {
+            if (isEvaluationBookkeeping(metric))
+                continue;
+            grouped[evaluationSeries(metric)].push_back({ double(evaluation.iteration), value });
+            if (metric == primary)
+                grouped[LossView::kSeriesTop1].push_back({ double(evaluation.iteration), value });
+        }
     }
     SeriesBatch batch;
     for (auto& [name, samples] : grouped)

@@ -18,14 +18,18 @@ struct RunRecord;
 /// Torch-free; the store throws std::runtime_error naming the database on errors.
 class RunHistory {
 public:
-    /// What a run must share with others to be compared in Table 2: its model summary and its data (dataset,
-    /// root folder, classes) from the recorded config.
+    /// What a run must share with others to be compared in Table 2, for people: from its recorded setup
+    /// (backbone, task, data), else (runs recorded before setups were) its model summary and the data section
+    /// (dataset, root folder, classes) of its config. RunSummary::setupKey is what groups.
     static QString setupOf(const RunRecord& record);
     /// Every run, newest first, as the run table shows them.
     static QVector<RunSummary> summaries(RunStore& store);
     /// The scalar series of a run under the names the plot views use (loss, lr, top1, alpha, beta,
-    /// memory.current, memory.peak); top-1 comes from the evaluations.
+    /// memory.current, memory.peak), and every metric of its evaluations as evaluationSeries(name)
+    /// (the run's primary metric also as LossView::kSeriesTop1, the loss plot's evaluation trace).
     static SeriesBatch series(RunStore& store, qint64 runId);
+    /// The series name of evaluation metric `metric` in series(): "eval.top1", "eval.loss", ...
+    static QString evaluationSeries(const std::string& metric);
 
     /// A finished run to compare memory against.
     struct Reference {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QMap>
 #include <QMetaType>
 #include <QString>
 #include <QVector>
@@ -17,6 +18,11 @@ struct RunStartedInfo {
     qint64 trainableParameters = 0; ///< of which trainable
     qint64 totalIterations = 0; ///< iterations the run will do
     qint64 startIteration = 0; ///< > 0 when resumed
+    QString task; ///< task name, e.g. "classification"
+    QString primaryMetric; ///< the metric that decides "best", e.g. "top1"
+    QString primaryLabel; ///< its label, e.g. "top-1"
+    bool primaryIsFraction = true; ///< shown as a percentage
+    QVector<qint64> branchesPerStage; ///< the backbone's stages (one for a plain transformer)
     QVector<double> plannedIterations; ///< the schedule's planned path: iterations
     QVector<double> plannedAlphas; ///< planned α at each of plannedIterations
     QVector<double> plannedBetas; ///< planned β at each of plannedIterations
@@ -37,9 +43,8 @@ struct RunProgress {
 /// One evaluation on the validation set.
 struct EvaluationInfo {
     qint64 iteration = 0; ///< iteration of the evaluation
-    double loss = 0.0; ///< validation loss
-    double top1 = 0.0; ///< fraction in [0, 1]
-    double top5 = 0.0; ///< fraction in [0, 1]
+    QMap<QString, double> metrics; ///< the task's metrics by name, including "loss"
+    QString primaryMetric; ///< which of them decides "best"
 };
 
 /// One gradient-error probe at the run's current α, β.
@@ -49,7 +54,8 @@ struct ProbeInfo {
     double beta = 0.0; ///< probed β
     double mse = 0.0; ///< overall gradient MSE
     bool finite = true; ///< false when a gradient held NaN/Inf
-    QVector<double> branchMse; ///< MSE per branch, branch 1 first
+    QVector<double> branchMse; ///< MSE per branch, branch 1 first (stage after stage)
+    QVector<qint64> branchesPerStage; ///< how branchMse splits into stages
 };
 
 /// The error-bounded segment choice changed the reversible segment length.
@@ -61,13 +67,24 @@ struct SegmentInfo {
     double measuredMse = 0.0; ///< MSE measured for that choice
 };
 
+/// How a run ended.
+enum class RunEnd {
+    Finished,
+    Failed,
+    Cancelled,
+};
+
 /// A run ended (finished, failed or cancelled).
 struct RunFinishedInfo {
-    QString status; ///< finished | failed | cancelled
+    RunEnd end = RunEnd::Finished;
+    QString status; ///< "finished", "failed" or "cancelled" (end as text, for display)
     QString message; ///< why it failed, or empty
     qint64 iterations = 0; ///< iterations completed
-    double bestTop1 = 0.0; ///< best top-1 over evaluations
-    double finalTop1 = 0.0; ///< top-1 of the last evaluation
+    QString primaryMetric; ///< the task's primary metric, e.g. "top1"
+    QString primaryLabel; ///< its label, e.g. "top-1"
+    bool primaryIsFraction = true; ///< shown as a percentage
+    double bestPrimary = 0.0; ///< its best value over evaluations
+    double finalPrimary = 0.0; ///< its value at the last evaluation
     double finalLoss = 0.0; ///< loss of the last iteration
     qint64 peakBytes = 0; ///< peak tensor bytes of the run
     double seconds = 0.0; ///< wall time

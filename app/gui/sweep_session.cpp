@@ -1,14 +1,12 @@
 #include "app/gui/sweep_session.h"
 
-#include "core/grad_probe.h"
-#include "training/model_factory.h"
+#include "app/recording/heatmap_sweep.h"
 #include "training/train_config.h"
 
 #include <QPointer>
 #include <QThread>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include <cmath>
 #include <limits>
@@ -96,39 +94,35 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
     };
     m_thread = QThread::create([config, request, cancelFlag, post]() {
         try {
-            const int64_t classes = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
-            BuiltModel built = buildModel(config, classes);
-            ViT model = built.model;
-            model->train();
-            const ViTOptions& o = model->options();
-            torch::manual_seed(config.seed);
-            const torch::Tensor images = torch::randn({ request.batchSize, o.inChannels, o.imageSize, o.imageSize });
-            const torch::Tensor labels = torch::randint(0, o.numClasses, { request.batchSize }, torch::kLong);
-            GradProbeTarget target;
-            target.model = model.ptr().get();
-            target.stack = &model->stack();
-            target.loss = [&](c10::ScalarType dtype) {
-                return torch::nn::functional::cross_entropy(model->forward(images.to(dtype)), labels);
-            };
-            Grid grid;
-            grid.alphas.assign(request.alphas.begin(), request.alphas.end());
-            grid.betas.assign(request.betas.begin(), request.betas.end());
-            GradProbeOptions options;
-            options.seed = config.seed;
-            const auto reports = sweepGradientError(target, grid, options, [&](size_t done, size_t total) {
-                post([done, total](SweepSession* s) { emit s->progress(int(done), int(total)); });
-                return !cancelFlag->load();
-            });
+            HeatmapSweepRequest sweep;
+            sweep.network.config = config;
+            sweep.network.numClasses = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
+            sweep.batch = request.batchSize;
+            sweep.seed = config.seed;
+            sweep.grid.alphas.assign(request.alphas.begin(), request.alphas.end());
+            sweep.grid.betas.assign(request.betas.begin(), request.betas.end());
+            if (!request.databasePath.isEmpty()) {
+                sweep.recording.databasePath = request.databasePath.toStdString();
+                sweep.recording.runName = config.name + "-heatmap";
+                sweep.recording.tags = { "gui", "heatmap" };
+            }
+            const HeatmapSweepResult swept = runHeatmapSweep(
+                sweep,
+                [&post](size_t done, size_t total) {
+                    post([done, total](SweepSession* s) { emit s->progress(int(done), int(total)); });
+                },
+                cancelFlag.get());
+            const std::vector<GradErrorReport>& reports = swept.reports;
             SweepResult result;
             result.alphas = request.alphas;
             result.betas = request.betas;
-            result.source = QString::fromStdString(built.source);
+            result.source = QString::fromStdString(swept.source);
             const int cells = request.alphas.size() * request.betas.size();
             result.values.fill(std::numeric_limits<double>::quiet_NaN(), cells);
             for (size_t i = 0; i < reports.size() && int(i) < cells; ++i)
                 result.values[int(i)] = reports[i].finite ? reports[i].overall.mse
                                                           : std::numeric_limits<double>::infinity();
-            result.complete = int(reports.size()) == cells;
+            result.complete = swept.complete;
             post([result](SweepSession* s) {
                 s->m_running = false;
                 emit s->finished(result);

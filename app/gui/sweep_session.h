@@ -13,17 +13,18 @@ class QThread;
 
 namespace dr2 {
 
-/// What a heatmap sweep probes: the model of a run config (its checkpoint when one is set) on one seeded
+/// What a heatmap sweep probes: the network of a run config (its checkpoint when one is set) on one seeded
 /// random batch, over an α×β grid.
 struct SweepRequest {
     QString configJson; ///< the run config whose model is swept (validated with TrainConfig::fromJson)
     QVector<double> alphas; ///< α values (strictly increasing)
     QVector<double> betas; ///< β values (strictly increasing, none zero)
     int batchSize = 4; ///< images in the probe batch
+    QString databasePath; ///< set: the sweep is also recorded there as a run (strategy "heatmap", HDF5 heatmap)
 };
 
-/// QObject front end over sweepGradientError(): builds the model and runs the sweep on a worker QThread,
-/// reports progress per cell, can be cancelled between cells (the sweep's progress callback returns false),
+/// QObject front end over runHeatmapSweep() (app/recording/heatmap_sweep.h): builds the network and runs the sweep
+/// on a worker QThread, reports progress per cell, can be cancelled between cells (through the sweep's cancel flag),
 /// and drops results of an older sweep (generation counter).
 class SweepSession : public QObject {
     Q_OBJECT

@@ -1,6 +1,6 @@
 #include "app/gui/training_session.h"
 
-#include "app/recording/run_recording_observer.h"
+#include "app/recording/recorded_run.h"
 #include "training/train_config.h"
 #include "training/train_events.h"
 #include "training/trainer.h"
@@ -28,11 +28,24 @@ QString qs(const std::string& text)
 RunFinishedInfo toInfo(const RunFinishedEvent& event)
 {
     RunFinishedInfo info;
-    info.status = qs(event.status);
+    switch (event.outcome) {
+    case RunOutcome::Finished:
+        info.end = RunEnd::Finished;
+        break;
+    case RunOutcome::Failed:
+        info.end = RunEnd::Failed;
+        break;
+    case RunOutcome::Cancelled:
+        info.end = RunEnd::Cancelled;
+        break;
+    }
+    info.status = qs(toString(event.outcome));
     info.message = qs(event.message);
     info.iterations = event.iterations;
-    info.bestTop1 = event.bestTop1;
-    info.finalTop1 = event.finalTop1;
+    info.primaryMetric = qs(event.primaryMetric);
+    info.bestPrimary = event.bestPrimary;
+    auto final = event.finalMetrics.find(event.primaryMetric);
+    info.finalPrimary = final == event.finalMetrics.end() ? 0.0 : final->second;
     info.finalLoss = event.finalLoss;
     info.peakBytes = event.peakBytes;
     info.seconds = event.seconds;
@@ -63,6 +76,16 @@ public:
         info.trainableParameters = event.trainableParameters;
         info.totalIterations = event.totalIterations;
         info.startIteration = event.startIteration;
+        info.task = qs(event.task);
+        if (!event.metrics.empty()) {
+            info.primaryMetric = qs(event.metrics.front().name);
+            info.primaryLabel = qs(event.metrics.front().label);
+            info.primaryIsFraction = event.metrics.front().fraction;
+        }
+        if (!event.metrics.empty())
+            m_primary = event.metrics.front();
+        for (const auto& stage : event.backbone.stages)
+            info.branchesPerStage.push_back(stage.branches);
         for (const auto& [iteration, point] : event.plannedPath) {
             info.plannedIterations.push_back(double(iteration));
             info.plannedAlphas.push_back(point.alpha);
@@ -108,8 +131,14 @@ public:
 
     void onEvaluation(const EvaluationEvent& event) override
     {
-        m_buffer->append(LossView::kSeriesTop1, double(event.iteration), event.top1);
-        EvaluationInfo info { event.iteration, event.loss, event.top1, event.top5 };
+        EvaluationInfo info;
+        info.iteration = event.iteration;
+        info.primaryMetric = qs(m_primary.name);
+        for (const auto& [name, value] : event.metrics)
+            info.metrics.insert(qs(name), value);
+        auto primary = event.metrics.find(m_primary.name);
+        if (primary != event.metrics.end()) // the loss view's accuracy trace shows the task's primary metric
+            m_buffer->append(LossView::kSeriesTop1, double(event.iteration), primary->second);
         m_session->post(m_generation, [info](TrainingSession* s) { emit s->evaluated(info); });
     }
 
@@ -123,6 +152,8 @@ public:
         info.finite = event.report.finite;
         for (const auto& branch : event.report.perBranch)
             info.branchMse.push_back(branch.mse);
+        for (int64_t n : event.report.branchesPerStage)
+            info.branchesPerStage.push_back(n);
         m_session->post(m_generation, [info](TrainingSession* s) { emit s->probed(info); });
     }
 
@@ -139,6 +170,9 @@ public:
         m_session->post(m_generation, [l, t](TrainingSession* s) { emit s->logMessage(l, t); });
     }
 
+    /// The task's primary metric as announced in onStarted (empty before).
+    const MetricInfo& primaryMetric() const { return m_primary; }
+
     void flushProgress()
     {
         const RunProgress progress = m_progress;
@@ -151,6 +185,7 @@ private:
     std::shared_ptr<SeriesBuffer> m_buffer;
     RunProgress m_progress;
     qint64 m_startIteration = 0;
+    MetricInfo m_primary;
     qint64 m_steps = 0;
     double m_stepSeconds = 0.0;
     bool m_nanReported = false;
@@ -198,7 +233,7 @@ bool TrainingSession::start(const QString& configJson, QString* error)
         return fail(QStringLiteral("a run is still going: stop it first"));
     TrainConfig config;
     try {
-        config = TrainConfig::fromJson(nlohmann::json::parse(configJson.toStdString()));
+        config = TrainConfig::fromJson(nlohmann::json::parse(configJson.toStdString()), TrainConfig::InputCheck::Check);
     } catch (const std::exception& e) {
         return fail(QString::fromUtf8(e.what()));
     }
@@ -209,39 +244,36 @@ bool TrainingSession::start(const QString& configJson, QString* error)
     }
     const quint64 generation = ++m_generation;
     m_buffer->drain(); // samples of an older run must not leak into the new plots
-    auto trainer = std::make_shared<Trainer>(config);
+    RecordedRunOptions options;
+    options.databasePath = m_databasePath.toStdString();
+    std::shared_ptr<RecordedRun> run;
+    try {
+        run = std::make_shared<RecordedRun>(config, options);
+    } catch (const std::exception& e) {
+        return fail(QString::fromUtf8(e.what()));
+    }
     {
-        std::lock_guard<std::mutex> lock(m_trainerMutex);
-        m_trainer = trainer;
+        std::lock_guard<std::mutex> lock(m_runMutex);
+        m_run = run;
     }
     m_running = true;
     m_paused = false;
     auto observer = std::make_shared<Observer>(this, generation, m_buffer);
-    const std::string database = m_databasePath.toStdString();
-    m_thread = QThread::create([this, trainer, observer, database, generation]() {
+    m_thread = QThread::create([this, run, observer, generation]() {
         try {
-            RunFinishedInfo info;
-            {
-                std::unique_ptr<RunRecordingObserver> recorder;
-                if (!database.empty()) {
-                    recorder = std::make_unique<RunRecordingObserver>(database);
-                    recorder->recordFinalWeightsOf(trainer.get());
-                    trainer->addObserver(recorder.get());
-                }
-                trainer->addObserver(observer.get());
-                const RunFinishedEvent result = trainer->run();
-                observer->flushProgress();
-                info = toInfo(result);
-                if (recorder) {
-                    info.runId = recorder->runId();
-                    info.recordingError = qs(recorder->error());
-                }
-            } // the recorder has closed the run before finished() is delivered
+            run->addObserver(observer.get());
+            const RecordedRunResult result = run->run(); // the recorder has closed the run when this returns
+            observer->flushProgress();
+            RunFinishedInfo info = toInfo(result.finished);
+            info.primaryLabel = qs(observer->primaryMetric().label);
+            info.primaryIsFraction = observer->primaryMetric().fraction;
+            info.runId = result.runId;
+            info.recordingError = qs(result.recordingError);
             post(generation, [info](TrainingSession* s) {
                 if (!info.recordingError.isEmpty())
                     emit s->logMessage(QStringLiteral("warning"), QStringLiteral("recording: ") + info.recordingError);
                 emit s->finished(info);
-                if (info.status == QLatin1String("failed"))
+                if (info.end == RunEnd::Failed)
                     emit s->failed(info.message.isEmpty() ? QStringLiteral("run failed") : info.message);
             });
         } catch (const std::exception& e) {
@@ -261,17 +293,17 @@ void TrainingSession::workerDone(quint64 generation)
         return;
     m_running = false;
     m_paused = false;
-    std::lock_guard<std::mutex> lock(m_trainerMutex);
-    m_trainer.reset();
+    std::lock_guard<std::mutex> lock(m_runMutex);
+    m_run.reset();
 }
 
 void TrainingSession::pause()
 {
     {
-        std::lock_guard<std::mutex> lock(m_trainerMutex);
-        if (!m_trainer || m_paused)
+        std::lock_guard<std::mutex> lock(m_runMutex);
+        if (!m_run || m_paused)
             return;
-        m_trainer->pause();
+        m_run->trainer().pause();
         m_paused = true;
     }
     emit pausedChanged(true);
@@ -280,10 +312,10 @@ void TrainingSession::pause()
 void TrainingSession::resume()
 {
     {
-        std::lock_guard<std::mutex> lock(m_trainerMutex);
-        if (!m_trainer || !m_paused)
+        std::lock_guard<std::mutex> lock(m_runMutex);
+        if (!m_run || !m_paused)
             return;
-        m_trainer->resume();
+        m_run->trainer().resume();
         m_paused = false;
     }
     emit pausedChanged(false);
@@ -291,12 +323,12 @@ void TrainingSession::resume()
 
 void TrainingSession::stop()
 {
-    std::lock_guard<std::mutex> lock(m_trainerMutex);
-    if (!m_trainer)
+    std::lock_guard<std::mutex> lock(m_runMutex);
+    if (!m_run)
         return;
-    m_trainer->cancel();
+    m_run->trainer().cancel();
     if (m_paused)
-        m_trainer->resume(); // a paused Trainer waits; let it see the cancel
+        m_run->trainer().resume(); // a paused Trainer waits; let it see the cancel
 }
 
 bool TrainingSession::waitForWorker(int milliseconds)

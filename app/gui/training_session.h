@@ -14,7 +14,7 @@ class QThread;
 namespace dr2 {
 
 class SeriesBuffer;
-class Trainer;
+class RecordedRun;
 
 /// QObject front end over the Trainer (hotspot's PerfParser shape): start() validates a JSON config and runs
 /// the same Trainer as the CLI on a worker QThread. Scalars (loss, lr, memory, α, β, top-1) go into a
@@ -86,8 +86,8 @@ private:
     void workerDone(quint64 generation);
 
     std::shared_ptr<SeriesBuffer> m_buffer;
-    std::shared_ptr<Trainer> m_trainer; // guarded by m_trainerMutex (stop() may race the worker's end)
-    std::mutex m_trainerMutex;
+    std::shared_ptr<RecordedRun> m_run; // guarded by m_runMutex (stop() may race the worker's end)
+    std::mutex m_runMutex;
     QThread* m_thread = nullptr;
     QString m_databasePath;
     quint64 m_generation = 0;

@@ -1,5 +1,7 @@
 #include "app/recording/run_export.h"
 
+#include "core/architecture_record.h"
+#include "core/backbone_registry.h"
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
 #include "core/version.h"
@@ -28,15 +30,22 @@ namespace {
             "`train --resume CHECKPOINT_DIR` to finish it)");
     }
 
-    NamingScheme chooseNaming(const std::string& names, const RunRecord& run)
+    std::string chooseNaming(const std::string& names, const RunRecord& run, const BackboneFamily& family)
     {
-        if (names != "source")
-            return parseNamingScheme(names);
+        if (names != "source") {
+            for (const auto& naming : family.namings)
+                if (naming == names)
+                    return naming;
+            std::string known;
+            for (const auto& naming : family.namings)
+                known += (known.empty() ? "" : ", ") + naming;
+            throw std::invalid_argument("naming scheme '" + names + "': expected " + known + " or source");
+        }
         if (run.sourceCheckpoint.empty())
             throw std::invalid_argument("--names source: run " + std::to_string(run.id)
-                + " was not started from a checkpoint; choose dr2, timm or torchvision");
+                + " was not started from a checkpoint; choose one of the family's namings");
         const LoadedCheckpoint source = readCheckpoint(run.sourceCheckpoint);
-        return detectNamingScheme(source.tensors, run.sourceCheckpoint);
+        return family.detectNaming(source.tensors, run.sourceCheckpoint);
     }
 
 } // namespace
@@ -63,32 +72,33 @@ RunExportResult exportRun(const RunExportOptions& options)
         throw std::runtime_error("export of run " + std::to_string(run.id) + " to '" + options.outPath
             + "': folder '" + parent.string() + "' does not exist; no file was written");
 
-    const NamingScheme naming = chooseNaming(options.names, run);
     LoadedCheckpoint checkpoint = readCheckpoint(weights.path);
-    const StateDict tensors = fromInternalNames(checkpoint.tensors, naming);
+    if (!ArchitectureRecord::presentIn(checkpoint.metadata))
+        throw std::runtime_error("run " + std::to_string(run.id) + ": final weights '" + weights.path
+            + "' lack the dr2net.architecture / alpha / beta / first_skip metadata the export needs (not written by dr2net?)");
+    const BackboneFamily& family = familyOfExport(checkpoint);
+    const std::string naming = chooseNaming(options.names, run, family);
+    const StateDict tensors = family.rename(checkpoint.tensors, naming);
 
     Metadata metadata;
-    for (const char* key : { "dr2net.architecture", "num_heads", "dr2net.alpha", "dr2net.beta", "dr2net.first_skip",
-             "dr2net.iterations" }) {
+    ArchitectureRecord::readFrom(checkpoint.metadata, weights.path).writeTo(metadata);
+    for (const char* key : { "num_heads", metadata_key::kIterations }) {
         const auto found = checkpoint.metadata.find(key);
         if (found != checkpoint.metadata.end())
             metadata[key] = found->second;
     }
-    if (!metadata.count("dr2net.architecture") || !metadata.count("dr2net.alpha") || !metadata.count("dr2net.beta")
-        || !metadata.count("dr2net.first_skip"))
-        throw std::runtime_error("run " + std::to_string(run.id) + ": final weights '" + weights.path
-            + "' lack the dr2net.architecture / alpha / beta / first_skip metadata the export needs (not written by dr2net?)");
-    metadata["format"] = "pt"; // what safetensors' Python loader expects for torch tensors
-    metadata["dr2net.naming"] = toString(naming);
-    metadata["dr2net.strategy"] = run.strategy;
-    metadata["dr2net.run_id"] = std::to_string(run.id);
-    metadata["dr2net.run_name"] = run.name;
-    metadata["dr2net.config"] = run.configJson;
-    metadata["dr2net.source_checkpoint"] = run.sourceCheckpoint;
-    metadata["dr2net.source_sha256"] = run.sourceSha256;
-    metadata["dr2net.weights_sha256"] = actualSha;
-    metadata["dr2net.version"] = DR2_VERSION;
-    metadata["dr2net.exported_at"] = isoTimeNow();
+    namespace key = metadata_key;
+    metadata[key::kFormat] = "pt"; // what safetensors' Python loader expects for torch tensors
+    metadata[key::kNaming] = naming;
+    metadata[key::kStrategy] = run.strategy;
+    metadata[key::kRunId] = std::to_string(run.id);
+    metadata[key::kRunName] = run.name;
+    metadata[key::kConfig] = run.configJson;
+    metadata[key::kSourceCheckpoint] = run.sourceCheckpoint;
+    metadata[key::kSourceSha256] = run.sourceSha256;
+    metadata[key::kWeightsSha256] = actualSha;
+    metadata[key::kVersion] = DR2_VERSION;
+    metadata[key::kExportedAt] = isoTimeNow();
 
     try {
         writeSafetensors(options.outPath, tensors, metadata);

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "core/state_dict.h"
-#include "core/vit_loader.h"
 
 #include <cstdint>
 #include <string>
@@ -21,7 +20,7 @@ struct RunExportResult {
     int64_t runId = 0;
     std::string weightsPath; ///< the run's final weights that were exported
     std::string outPath;
-    NamingScheme naming = NamingScheme::Dr2;
+    std::string naming = "dr2"; ///< the naming scheme written
     int64_t tensors = 0;
     int64_t bytes = 0;
     std::string sha256; ///< of the written file
@@ -29,8 +28,9 @@ struct RunExportResult {
 };
 
 /// Exports the final weights recorded for a run (its `weights` artifact, checked against the recorded SHA-256)
-/// with the names of `options.names` and metadata that rebuilds the network: `dr2net.architecture` (JSON),
-/// `num_heads`, `dr2net.alpha`, `dr2net.beta`, `dr2net.first_skip`, `dr2net.naming`, `dr2net.strategy`,
+/// with the names of `options.names` (one of the backbone family's namings) and metadata that rebuilds the network:
+/// the ArchitectureRecord (`dr2net.family`, `dr2net.architecture` JSON, `dr2net.alpha`, `dr2net.beta`,
+/// `dr2net.first_skip`, `dr2net.task`), `num_heads` when the weights carry it, `dr2net.naming`, `dr2net.strategy`,
 /// `dr2net.run_id`, `dr2net.run_name`, `dr2net.config` (the run's full config JSON), `dr2net.source_checkpoint`,
 /// `dr2net.source_sha256`, `dr2net.weights_sha256`, `dr2net.version`, `dr2net.exported_at`. The file is written
 /// to a temporary name, flushed and renamed: on failure (full disk, file-size limit, unwritable folder) one

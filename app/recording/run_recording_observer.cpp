@@ -1,5 +1,8 @@
 #include "app/recording/run_recording_observer.h"
 
+#include "app/recording/recorded_run.h"
+#include "app/recording/run_metrics.h"
+
 #include "core/version.h"
 #include "storage/atomic_file.h"
 #include "storage/run_recorder.h"
@@ -13,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <stdexcept>
 
@@ -22,17 +26,37 @@ using json = nlohmann::json;
 namespace dr2 {
 namespace {
 
-    RunStatus statusFromTrainer(const std::string& status)
+    // JSON has no NaN: a non-finite number becomes null (as the store does for metrics).
+    json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+    RunStatus statusOf(RunOutcome outcome)
     {
-        if (status == "finished")
+        switch (outcome) {
+        case RunOutcome::Finished:
             return RunStatus::Finished;
-        if (status == "cancelled")
+        case RunOutcome::Cancelled:
             return RunStatus::Cancelled;
+        case RunOutcome::Failed:
+            break;
+        }
         return RunStatus::Failed;
     }
 
-    // JSON has no NaN: a non-finite number becomes null (as the store does for metrics).
-    json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+    /// The final metrics in the one stored format (app/recording/run_metrics.h).
+    std::string finalMetricsJson(const RunFinishedEvent& event)
+    {
+        RunResults results;
+        results.iterations = event.iterations;
+        results.primaryMetric = event.primaryMetric;
+        results.bestPrimary = event.bestPrimary;
+        results.finalMetrics = event.finalMetrics;
+        results.finalLoss = event.finalLoss;
+        results.seconds = event.seconds;
+        results.secondsPerIteration = event.secondsPerIteration;
+        results.peakBytes = event.peakBytes;
+        results.peakStepBytes = event.peakStepBytes;
+        return runResultsJson(results);
+    }
 
     std::string formatDouble(double value)
     {
@@ -80,6 +104,12 @@ void RunRecordingObserver::attachToRun(int64_t runId)
 
 void RunRecordingObserver::recordFinalWeightsOf(const Trainer* trainer) { m_trainer = trainer; }
 
+void RunRecordingObserver::hashSourceInBackground(const std::string& checkpointPath)
+{
+    m_sourceHashPath = checkpointPath;
+    m_sourceHash = std::async(std::launch::async, [checkpointPath] { return sha256OfFile(checkpointPath); });
+}
+
 int64_t RunRecordingObserver::runId() const { return m_runId.load(); }
 
 std::string RunRecordingObserver::runDirectory() const
@@ -92,6 +122,12 @@ std::string RunRecordingObserver::finalWeightsPath() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     return m_finalWeights;
+}
+
+std::string RunRecordingObserver::sourceSha256() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_sourceSha256;
 }
 
 std::string RunRecordingObserver::error() const
@@ -124,25 +160,28 @@ void RunRecordingObserver::onStarted(const RunStartedEvent& event)
     if (m_recorder)
         throw std::logic_error("run recording: onStarted called twice (one observer records one run)");
     RunRecord run;
-    std::string checkpointDir;
+    run.name = event.name;
+    run.strategy = event.strategy;
+    run.configJson = event.configJson;
+    run.modelSummary = event.modelSummary;
+    run.sourceCheckpoint = event.sourceCheckpoint;
+    const RunSetup& setup = event.setup;
+    run.setupJson = runSetupJson({ setup.backbone, setup.task, setup.dataset, setup.dataRoot, setup.classes });
+    run.primaryMetric = event.metrics.empty() ? std::string() : event.metrics.front().name;
+    std::vector<RunMetricInfo> metrics;
+    for (const MetricInfo& m : event.metrics)
+        metrics.push_back({ m.name, m.label, m.higherIsBetter, m.fraction });
+    run.metricsJson = runMetricsJson(metrics);
+    if (!run.sourceCheckpoint.empty()) {
+        // Usually hashed already, while the Trainer loaded its data (hashSourceInBackground).
+        run.sourceSha256 = m_sourceHashPath == run.sourceCheckpoint && m_sourceHash.valid() ? m_sourceHash.get()
+                                                                                            : sha256OfFile(run.sourceCheckpoint);
+    }
     {
-        run.name = event.name;
-        run.strategy = event.strategy;
-        run.configJson = event.configJson;
-        run.modelSummary = event.modelSummary;
-        const json config = json::parse(event.configJson, nullptr, /*allow_exceptions=*/false);
-        if (config.is_object()) {
-            const json model = config.value("model", json::object());
-            run.sourceCheckpoint = model.is_object() ? model.value("checkpoint", std::string()) : std::string();
-            const json checkpoint = config.value("checkpoint", json::object());
-            checkpointDir = checkpoint.is_object() ? checkpoint.value("dir", std::string()) : std::string();
-        }
-        if (run.strategy == "reversible-scratch")
-            run.sourceCheckpoint.clear(); // that strategy starts from random weights whatever the config names
-        if (!run.sourceCheckpoint.empty())
-            run.sourceSha256 = sha256OfFile(run.sourceCheckpoint);
+        std::lock_guard<std::mutex> lock(m_mutex);
         m_sourceSha256 = run.sourceSha256;
     }
+    const std::string& checkpointDir = event.checkpointDir;
 
     int64_t id = m_attachedRunId;
     if (id == 0) {
@@ -214,8 +253,9 @@ void RunRecordingObserver::onEvaluation(const EvaluationEvent& event)
         EvaluationRecord evaluation;
         evaluation.iteration = event.iteration;
         evaluation.split = "val";
-        evaluation.metrics = { { "loss", event.loss }, { "top1", event.top1 }, { "top5", event.top5 },
-            { "samples", double(event.samples) }, { "epoch", double(event.epoch) } };
+        evaluation.metrics = { event.metrics.begin(), event.metrics.end() };
+        evaluation.metrics["samples"] = double(event.samples);
+        evaluation.metrics["epoch"] = double(event.epoch);
         recorder.addEvaluation(std::move(evaluation));
     });
 }
@@ -275,7 +315,7 @@ void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
 {
     if (!m_recorder)
         return;
-    const RunStatus status = statusFromTrainer(event.status);
+    const RunStatus status = statusOf(event.outcome);
     if (!event.message.empty())
         record([&](RunRecorder& recorder) { recorder.addEvent({ {}, event.iterations, "error", event.message }); });
     if (!event.checkpointPath.empty() && fs::exists(event.checkpointPath))
@@ -284,12 +324,8 @@ void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
         const std::string path = (fs::path(runDirectory()) / "final.safetensors").string();
         try {
             const TrainConfig& config = m_trainer->config();
-            saveNativeCheckpoint(path, *m_trainer->model(),
-                { { "dr2net.strategy", toString(config.strategy) }, { "dr2net.run", config.name },
-                    { "dr2net.run_id", std::to_string(runId()) },
-                    { "dr2net.iterations", std::to_string(event.iterations) },
-                    { "dr2net.source_checkpoint", config.model.checkpoint },
-                    { "dr2net.source_sha256", m_sourceSha256 }, { "dr2net.version", DR2_VERSION } });
+            saveNativeCheckpoint(
+                path, *m_trainer->model(), runWeightsMetadata(config, runId(), event.iterations, sourceSha256()));
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_finalWeights = path;
@@ -299,10 +335,7 @@ void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
             fail("saving the final weights to '" + path + "': " + exception.what());
         }
     }
-    const json metrics = { { "iterations", event.iterations }, { "best_top1", number(event.bestTop1) },
-        { "final_top1", number(event.finalTop1) }, { "final_loss", number(event.finalLoss) },
-        { "seconds", number(event.seconds) }, { "seconds_per_iteration", number(event.secondsPerIteration) },
-        { "peak_bytes", event.peakBytes }, { "peak_step_bytes", event.peakStepBytes } };
+    const std::string metrics = finalMetricsJson(event);
     std::unique_ptr<RunRecorder> recorder = std::move(m_recorder);
     const std::string earlier = error();
     try {
@@ -312,7 +345,7 @@ void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
     }
     try {
         // An earlier recording error makes RunRecorder::close() mark the run failed.
-        recorder->close(earlier.empty() ? status : RunStatus::Failed, metrics.dump());
+        recorder->close(earlier.empty() ? status : RunStatus::Failed, metrics);
     } catch (const std::exception& exception) {
         fail(exception.what());
     }

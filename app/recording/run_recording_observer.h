@@ -3,6 +3,7 @@
 #include "training/train_events.h"
 
 #include <atomic>
+#include <future>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,10 @@ public:
     /// must outlive the run.
     void recordFinalWeightsOf(const Trainer* trainer);
 
+    /// Starts hashing the run's source checkpoint on another thread now, so onStarted (on the training thread) need
+    /// not wait for it; onStarted hashes whatever the event names if this was not called or named another file.
+    void hashSourceInBackground(const std::string& checkpointPath);
+
     /// The run's id in the database; 0 before onStarted (or attachToRun).
     int64_t runId() const;
     /// The database file.
@@ -54,6 +59,8 @@ public:
     std::string runDirectory() const;
     /// The final weights written by onFinished, empty if none.
     std::string finalWeightsPath() const;
+    /// SHA-256 of the run's source checkpoint (empty before onStarted or without one).
+    std::string sourceSha256() const;
     /// The first recording error, empty if none.
     std::string error() const;
 
@@ -99,6 +106,8 @@ private:
     std::string m_sourceSha256;
 
     std::unique_ptr<RunRecorder> m_recorder;
+    std::string m_sourceHashPath;
+    std::shared_future<std::string> m_sourceHash;
 };
 
 } // namespace dr2

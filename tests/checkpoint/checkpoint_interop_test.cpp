@@ -2,7 +2,7 @@
 // PyTorch's logits; safetensors round trips; head replacement and position-embedding resize.
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
-#include "core/vit_loader.h"
+#include "core/backbones/vit/vit_loader.h"
 
 #include "tests/checkpoint/checkpoint_test_support.h"
 

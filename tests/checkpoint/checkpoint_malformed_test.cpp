@@ -1,7 +1,7 @@
 // Malformed checkpoints: one actionable line each, no crash, nothing allocated from a file's claims.
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
-#include "core/vit_loader.h"
+#include "core/backbones/vit/vit_loader.h"
 
 #include "tests/checkpoint/checkpoint_test_support.h"
 

@@ -1,7 +1,7 @@
 // Equivalence, reconstruction and determinism of the Dr2Stack execution modes.
 #include "core/dr2_stack.h"
-#include "core/vit.h"
-#include "core/vit_branches.h"
+#include "core/backbones/vit/vit.h"
+#include "core/backbones/vit/vit_branches.h"
 
 #include "tests/core/test_support.h"
 

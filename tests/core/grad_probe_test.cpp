@@ -20,7 +20,7 @@ struct ProbeFixture {
     {
         std::tie(images, labels) = test::makeBatch(model, 2);
         target.model = model.ptr().get();
-        target.stack = &model->stack();
+        target.stacks = { &model->stack() };
         target.loss = [this](c10::ScalarType dtype) {
             return torch::nn::functional::cross_entropy(model->forward(images.to(dtype)), labels);
         };

@@ -1,7 +1,7 @@
 // Memory of a training step, measured by the counting allocator: constant in depth when reversible.
 #include "core/memory_meter.h"
 #include "core/step_profile.h"
-#include "core/vit.h"
+#include "core/backbones/vit/vit.h"
 
 #include "tests/core/test_support.h"
 

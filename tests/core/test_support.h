@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/vit.h"
+#include "core/backbones/vit/vit.h"
 
 #include <torch/torch.h>
 

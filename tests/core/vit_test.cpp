@@ -1,6 +1,6 @@
 // The ViT backbone: shapes, presets, option validation, parameter names.
-#include "core/vit.h"
-#include "core/vit_branches.h"
+#include "core/backbones/vit/vit.h"
+#include "core/backbones/vit/vit_branches.h"
 
 #include "tests/core/test_support.h"
 

@@ -6,7 +6,7 @@
 #include "app/recording/run_recording_observer.h"
 #include "core/checkpoint.h"
 #include "core/version.h"
-#include "core/vit_loader.h"
+#include "core/backbones/vit/vit_loader.h"
 #include "storage/run_store.h"
 #include "training/trainer.h"
 
@@ -38,12 +38,12 @@ protected:
         RunRecordingObserver recording(s_db);
         recording.recordFinalWeightsOf(&trainer);
         trainer.addObserver(&recording);
-        s_status = trainer.run().status;
+        s_status = toString(trainer.run().outcome);
         s_runId = recording.runId();
         s_recordingError = recording.error();
-        ViT model = trainer.model();
+        Network model = trainer.model();
         model->eval();
-        s_stack = model->stack().options();
+        s_stack = model->backbone().stacks().front()->options();
         torch::NoGradGuard noGrad;
         torch::manual_seed(11);
         s_input = torch::randn({ 4, 1, 28, 28 });

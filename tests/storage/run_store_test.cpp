@@ -45,7 +45,7 @@ TEST(RunStore, CreatesSchemaWithWalAndForeignKeys)
     test::TempDir dir;
     RunStore store(dir.file("sub/dir/runs.sqlite")); // parent directories are created
     EXPECT_EQ(store.schemaVersion(), SchemaMigrations::latestVersion());
-    EXPECT_EQ(SchemaMigrations::latestVersion(), 2);
+    EXPECT_EQ(SchemaMigrations::latestVersion(), 3);
     const auto tables = tableNames(store.connection());
     for (const char* table : { "runs", "scalar_names", "scalars", "evaluations", "probes", "events", "artifacts" })
         EXPECT_TRUE(tables.count(table)) << table;
@@ -72,7 +72,7 @@ TEST(RunStore, MigratesVersionOneDatabaseKeepingData)
         EXPECT_THROW(old.exec("SELECT writer_pid FROM runs"), std::runtime_error);
     }
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 2);
+    EXPECT_EQ(store.schemaVersion(), 3);
     const auto done = store.findRun(1);
     ASSERT_TRUE(done);
     EXPECT_EQ(done->status, RunStatus::Finished);
@@ -89,6 +89,92 @@ TEST(RunStore, MigratesVersionOneDatabaseKeepingData)
     EXPECT_EQ(store.interruptedOnOpen(), std::vector<int64_t> { 2 });
 }
 
+TEST(RunStore, MigratesVersionTwoDatabaseKeepingRunsWithoutSetup)
+{
+    test::TempDir dir;
+    const std::string path = dir.file("v2.sqlite");
+    int64_t id = 0;
+    {
+        // What a build with schema version 2 wrote: no setup, primary metric or metric list.
+        SqliteConnection old(path, SqliteConnection::Mode::ReadWriteCreate);
+        SchemaMigrations::migrate(old, /*targetVersion=*/2);
+        ASSERT_EQ(SchemaMigrations::currentVersion(old), 2);
+        old.exec("INSERT INTO runs (id, name, created_at, finished_at, status, strategy, model_summary, config_json, "
+                 "final_metrics_json, peak_memory_bytes) VALUES (7, 'old-conv', '2026-01-01T00:00:00.000Z', "
+                 "'2026-01-01T01:00:00.000Z', 'finished', 'conventional', 'vit 64d×4', '{\"data\": {}}', "
+                 "'{\"best_top1\": 0.8, \"final_top1\": 0.75}', 1234)");
+        old.exec("INSERT INTO evaluations (run_id, iteration, split, metrics_json) VALUES "
+                 "(7, 99, 'val', '{\"top1\": 0.75, \"loss\": 0.6}')");
+        EXPECT_THROW(old.exec("SELECT setup_json FROM runs"), std::runtime_error);
+        id = 7;
+    }
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 3);
+    const auto run = store.findRun(id);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->name, "old-conv");
+    EXPECT_EQ(run->status, RunStatus::Finished);
+    EXPECT_EQ(run->modelSummary, "vit 64d×4");
+    EXPECT_EQ(run->finalMetricsJson, "{\"best_top1\": 0.8, \"final_top1\": 0.75}");
+    EXPECT_EQ(run->peakMemoryBytes.value_or(0), 1234);
+    EXPECT_EQ(run->setupJson, ""); // not recorded: readers fall back to what they derive
+    EXPECT_EQ(run->primaryMetric, "");
+    EXPECT_EQ(run->metricsJson, "");
+    const auto evaluations = store.evaluations(id);
+    ASSERT_EQ(evaluations.size(), 1u);
+    EXPECT_DOUBLE_EQ(evaluations[0].metrics.at("top1"), 0.75);
+    // The upgraded database takes new runs with a setup next to the old one.
+    RunRecord next;
+    next.name = "new";
+    next.setupJson = R"({"backbone":"vit","task":"classification"})";
+    next.primaryMetric = "top1";
+    const int64_t nextId = store.createRun(next);
+    EXPECT_GT(nextId, id);
+    EXPECT_EQ(store.listRuns().size(), 2u);
+    EXPECT_EQ(store.findRun(nextId)->setupJson, next.setupJson);
+}
+
+TEST(RunStore, KeepsSetupPrimaryMetricAndMetricListAsWritten)
+{
+    test::TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunRecord run;
+    run.name = "setup";
+    run.setupJson = R"({"backbone":"vit 64d×4 (8 branches, 4 heads), 40² patch 4","classes":[5,6,7],)"
+                    R"("data_root":"/data/fmnist","dataset":"fashion-mnist","task":"classification"})";
+    run.primaryMetric = "loss";
+    run.metricsJson = R"([{"name":"loss","label":"loss","higher_is_better":false,"fraction":false}])";
+    int64_t id = 0;
+    {
+        RunStore store(path);
+        id = store.createRun(run);
+        store.finishRun(id, RunStatus::Finished, R"({"primary_metric":"loss","best_loss":0.2})");
+    }
+    RunStore reopened(path); // what another process reads
+    const auto read = reopened.findRun(id);
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->setupJson, run.setupJson);
+    EXPECT_EQ(read->primaryMetric, "loss");
+    EXPECT_EQ(read->metricsJson, run.metricsJson);
+    reopened.reopenRun(id); // resuming keeps them
+    EXPECT_EQ(reopened.findRun(id)->setupJson, run.setupJson);
+    EXPECT_EQ(reopened.listRuns().front().primaryMetric, "loss");
+
+    RunRecord broken;
+    broken.name = "broken";
+    broken.setupJson = "vit 64d×4"; // a label, not a JSON object
+    try {
+        reopened.createRun(broken);
+        FAIL() << "created a run with a setup that is not JSON";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("setupJson"), std::string::npos) << error.what();
+    }
+    broken.setupJson.clear();
+    broken.metricsJson = R"({"name": "top1"})";
+    EXPECT_THROW(reopened.createRun(broken), std::invalid_argument);
+    EXPECT_EQ(reopened.listRuns().size(), 1u);
+}
+
 TEST(RunStore, RefusesDatabaseFromNewerBuild)
 {
     test::TempDir dir;
@@ -103,7 +189,7 @@ TEST(RunStore, RefusesDatabaseFromNewerBuild)
     } catch (const std::runtime_error& error) {
         const std::string message = error.what();
         EXPECT_NE(message.find("schema version 99"), std::string::npos) << message;
-        EXPECT_NE(message.find("expected at most 2"), std::string::npos) << message;
+        EXPECT_NE(message.find("expected at most 3"), std::string::npos) << message;
         EXPECT_NE(message.find(path), std::string::npos) << message;
     }
 }

@@ -107,13 +107,13 @@ TEST(Clips, VideoViTTrainsOnClipsWithReversibleBackprop)
     } observer;
     trainer.addObserver(&observer);
     const auto result = trainer.run();
-    ASSERT_EQ(result.status, "finished") << result.message;
+    ASSERT_EQ(toString(result.outcome), "finished") << result.message;
     ASSERT_GE(observer.losses.size(), 40u);
     const size_t n = observer.losses.size();
     const double early = std::accumulate(observer.losses.begin(), observer.losses.begin() + 8, 0.0) / 8.0;
     const double late = std::accumulate(observer.losses.begin() + static_cast<std::ptrdiff_t>(n - 8), observer.losses.end(), 0.0) / 8.0;
     EXPECT_LT(late, 0.5 * early) << "loss did not fall: " << early << " → " << late;
-    EXPECT_GE(observer.evaluations.back().top1, 0.8) << "direction of motion is learnable";
+    EXPECT_GE(observer.evaluations.back().metrics.at("top1"), 0.8) << "direction of motion is learnable";
     fs::remove_all(root);
 }
 

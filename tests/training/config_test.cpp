@@ -12,7 +12,7 @@ namespace {
 std::string errorOf(const nlohmann::json& json)
 {
     try {
-        TrainConfig::fromJson(json);
+        TrainConfig::fromJson(json, TrainConfig::InputCheck::Check);
     } catch (const std::invalid_argument& e) {
         return e.what();
     }

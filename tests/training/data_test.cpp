@@ -107,14 +107,14 @@ TEST(DataLoader, OrderIsDeterministicAndResumable)
     int64_t index = 4;
     while (auto batch = background.next()) {
         EXPECT_EQ(batch->index, index);
-        EXPECT_TRUE(batch->images.equal(all[static_cast<size_t>(index)].images)) << "batch " << index;
-        EXPECT_TRUE(batch->labels.equal(all[static_cast<size_t>(index)].labels));
+        EXPECT_TRUE(batch->input.equal(all[static_cast<size_t>(index)].input)) << "batch " << index;
+        EXPECT_TRUE(batch->target.tensor.equal(all[static_cast<size_t>(index)].target.tensor));
         ++index;
     }
     EXPECT_EQ(index, 9);
     // Another epoch is another order.
     foreground.startEpoch(3);
-    EXPECT_FALSE(foreground.next()->labels.equal(all[0].labels));
+    EXPECT_FALSE(foreground.next()->target.tensor.equal(all[0].target.tensor));
 }
 
 } // namespace

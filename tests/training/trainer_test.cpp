@@ -96,7 +96,7 @@ TEST(Trainer, PretrainedDr2NetLearnsTheNewTaskLikeConventional)
     TrainConfig pretrain = tinyConfig(Strategy::Conventional, { 0, 1, 2, 3, 4 });
     Trainer pretrainer(pretrain);
     const auto pre = pretrainer.run();
-    ASSERT_EQ(pre.status, "finished");
+    ASSERT_EQ(toString(pre.outcome), "finished");
     const std::string checkpoint = (dir / "pretrained.safetensors").string();
     saveNativeCheckpoint(checkpoint, *pretrainer.model());
 
@@ -111,7 +111,7 @@ TEST(Trainer, PretrainedDr2NetLearnsTheNewTaskLikeConventional)
         Recorder recorder;
         trainer.addObserver(&recorder);
         results[strategy] = trainer.run();
-        ASSERT_EQ(results[strategy].status, "finished") << results[strategy].message;
+        ASSERT_EQ(toString(results[strategy].outcome), "finished") << results[strategy].message;
         EXPECT_EQ(recorder.evaluations.size(), 2u);
         bool resized = false;
         for (const auto& log : recorder.logs)
@@ -126,8 +126,8 @@ TEST(Trainer, PretrainedDr2NetLearnsTheNewTaskLikeConventional)
             EXPECT_TRUE(recorder.probes.back().report.finite);
         }
     }
-    const double conventional = results[Strategy::Conventional].finalTop1;
-    const double dr2net = results[Strategy::Dr2Net].finalTop1;
+    const double conventional = results[Strategy::Conventional].finalMetrics.at("top1");
+    const double dr2net = results[Strategy::Dr2Net].finalMetrics.at("top1");
     RecordProperty("conventional_top1", std::to_string(conventional));
     RecordProperty("dr2net_top1", std::to_string(dr2net));
     EXPECT_GT(dr2net, 0.45) << "chance is 0.2";
@@ -165,7 +165,7 @@ TEST(Trainer, PauseResumeAndCancelFromAnotherThread)
     ASSERT_TRUE(waitFor(atPause + 2));
     trainer.cancel();
     worker.join();
-    EXPECT_EQ(result.status, "cancelled");
+    EXPECT_EQ(toString(result.outcome), "cancelled");
     EXPECT_LT(result.iterations, 50 * 31);
     EXPECT_EQ(static_cast<size_t>(result.iterations), recorder.count());
 }
@@ -181,7 +181,7 @@ TEST(Trainer, ResumeContinuesExactlyLikeAnUninterruptedRun)
     Trainer whole(config);
     Recorder wholeEvents;
     whole.addObserver(&wholeEvents);
-    ASSERT_EQ(whole.run().status, "finished");
+    ASSERT_EQ(toString(whole.run().outcome), "finished");
 
     // Same run, stopped after 13 iterations (mid-epoch), then resumed from its checkpoint.
     config.checkpoint.dir = (dir / "ckpt").string();
@@ -192,14 +192,14 @@ TEST(Trainer, ResumeContinuesExactlyLikeAnUninterruptedRun)
             first.cancel();
     };
     first.addObserver(&firstEvents);
-    ASSERT_EQ(first.run().status, "cancelled");
+    ASSERT_EQ(toString(first.run().outcome), "cancelled");
     ASSERT_EQ(firstEvents.iterations.size(), 13u);
 
     Trainer second(config);
     Recorder secondEvents;
     second.addObserver(&secondEvents);
     second.resumeFrom(config.checkpoint.dir);
-    ASSERT_EQ(second.run().status, "finished");
+    ASSERT_EQ(toString(second.run().outcome), "finished");
     ASSERT_EQ(secondEvents.iterations.size(), wholeEvents.iterations.size() - 13);
     for (size_t i = 0; i < secondEvents.iterations.size(); ++i) {
         const auto& resumed = secondEvents.iterations[i];
@@ -223,12 +223,12 @@ TEST(Trainer, NonFiniteLossStopsTheRunAndKeepsTheLastCheckpoint)
     recorder.onEach = [&](const IterationEvent& e) {
         if (e.iteration == 4) { // poison the weights: the next forward produces NaN
             torch::NoGradGuard noGrad;
-            trainer.model()->head->weight.fill_(std::numeric_limits<float>::quiet_NaN());
+            trainer.model()->task().head()->named_parameters()["weight"].fill_(std::numeric_limits<float>::quiet_NaN());
         }
     };
     trainer.addObserver(&recorder);
     const auto result = trainer.run();
-    EXPECT_EQ(result.status, "failed");
+    EXPECT_EQ(toString(result.outcome), "failed");
     EXPECT_NE(result.message.find("non-finite loss"), std::string::npos) << result.message;
     EXPECT_NE(result.message.find("iteration 5"), std::string::npos) << result.message;
     EXPECT_NE(result.message.find("α="), std::string::npos) << result.message;
@@ -256,7 +256,7 @@ TEST(Trainer, AutomaticEndPointStopsWhereTheErrorIsSmall)
         void onAutoEnd(const AutoEndEvent& e) override { events.push_back(e); }
     } observer;
     trainer.addObserver(&observer);
-    ASSERT_EQ(trainer.run().status, "finished");
+    ASSERT_EQ(toString(trainer.run().outcome), "finished");
     ASSERT_EQ(observer.events.size(), 1u);
     const auto& event = observer.events.front();
     ASSERT_EQ(event.probes.size(), 6u);
@@ -286,7 +286,7 @@ TEST(Trainer, ErrorBoundedSegmentsShortenAtSmallBeta)
         void onSegmentChange(const SegmentEvent& e) override { events.push_back(e); }
     } observer;
     trainer.addObserver(&observer);
-    ASSERT_EQ(trainer.run().status, "finished");
+    ASSERT_EQ(toString(trainer.run().outcome), "finished");
     ASSERT_EQ(observer.events.size(), 1u);
     EXPECT_LT(observer.events.front().segmentLength, 8) << "8 branches in one segment at β = 0.1";
     EXPECT_LE(observer.events.front().measuredMse, 1e-12);
@@ -299,7 +299,7 @@ TEST(Trainer, FrozenTrainsOnlyTheHead)
     config.data.trainLimit = 256;
     Trainer trainer(config);
     // The backbone is random (no checkpoint) but must not move.
-    ASSERT_EQ(trainer.run().status, "finished");
+    ASSERT_EQ(toString(trainer.run().outcome), "finished");
     for (const auto& item : trainer.model()->named_parameters())
         EXPECT_EQ(item.value().requires_grad(), item.key().rfind("head.", 0) == 0) << item.key();
 }

@@ -24,8 +24,8 @@ RunSummary run(qint64 id, const QString& name, const QString& strategy, const QS
     r.strategy = strategy;
     r.status = status;
     r.model = QStringLiteral("vit-ti depth 12, 56²");
-    r.bestTop1 = top1;
-    r.finalTop1 = top1 - 0.01;
+    r.bestPrimary = top1;
+    r.finalPrimary = top1 - 0.01;
     r.peakBytes = peakMiB * kMiB;
     r.seconds = seconds;
     r.tags = std::move(tags);
@@ -60,7 +60,7 @@ TEST(RunTable, SortsNumericColumnsByValue)
     RunTableView view;
     view.model()->setRuns(sampleRuns());
     QSortFilterProxyModel* proxy = view.proxy();
-    proxy->sort(RunTableModel::BestTop1, Qt::AscendingOrder);
+    proxy->sort(RunTableModel::BestPrimary, Qt::AscendingOrder);
     // As text "9.50 %" would sort after "10.20 %" and "91.20 %" after "90.50 %" only by luck.
     EXPECT_EQ(
         column(proxy, RunTableModel::Name), (QStringList { "vanilla-a", "dr2-b", "frozen-a", "dr2-a", "conv-a" }));
@@ -123,8 +123,8 @@ TEST(Table2, OneRowPerStrategyFromFinishedRunsInThePapersOrder)
     EXPECT_EQ(rows[1].strategy, QStringLiteral("dr2net"));
     EXPECT_EQ(rows[1].finishedRuns, 2);
     EXPECT_EQ(rows[1].runId, 2); // the better final top-1 of the two
-    ASSERT_TRUE(rows[1].finalTop1.has_value());
-    EXPECT_NEAR(*rows[1].finalTop1, 0.895, 1e-12);
+    ASSERT_TRUE(rows[1].finalPrimary.has_value());
+    EXPECT_NEAR(*rows[1].finalPrimary, 0.895, 1e-12);
     ASSERT_TRUE(rows[1].memoryVsConventional.has_value());
     EXPECT_NEAR(*rows[1].memoryVsConventional, 300.0 / 1229.0, 1e-12);
     EXPECT_NEAR(*rows[0].memoryVsConventional, 1.0, 1e-12);
@@ -150,7 +150,7 @@ TEST(Table2, ViewShowsAndExportsTheRows)
     EXPECT_EQ(strategies,
         (QStringList { "conventional", "frozen", "reversible-scratch", "hard-finetune", "vanilla", "dr2net" }));
     EXPECT_EQ(view.table()->item(5, Table2View::Strategy)->text(), QStringLiteral("Dr²Net (dynamic α/β)"));
-    EXPECT_EQ(view.table()->item(5, Table2View::FinalTop1)->text(), QStringLiteral("89.50 %"));
+    EXPECT_EQ(view.table()->item(5, Table2View::FinalPrimary)->text(), QStringLiteral("89.50 %"));
     EXPECT_EQ(view.table()->item(5, Table2View::VsConventional)->text(), QStringLiteral("24.4 %"));
 
     const QString dir = test::scratchDir(QStringLiteral("table2"));
@@ -184,7 +184,7 @@ TEST(Table2, ComparesStrategiesWithinOneSetupOnly)
     };
     for (RunSummary& r : runs)
         r.setup = r.id >= 3 ? finetune : pretrain;
-    runs[3].finalTop1.reset(); // a sweep has no accuracy
+    runs[3].finalPrimary.reset(); // a sweep has no accuracy
     runs[3].peakBytes.reset();
 
     const QVector<Table2Row> rows = summarizeTable2(runs);
@@ -212,4 +212,100 @@ TEST(Table2, ComparesStrategiesWithinOneSetupOnly)
     const QStringList lines = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
     ASSERT_EQ(lines.size(), 5);
     EXPECT_TRUE(lines[4].endsWith(QStringLiteral(",\"") + pretrain + QStringLiteral("\""))) << lines[4].toStdString();
+}
+
+TEST(Table2, GroupsBySetupKeyAndShowsItsLabel)
+{
+    // Two runs recorded with the same setup JSON are one setup; a third with another data root is another, even
+    // though a label might read alike.
+    const QString same
+        = QStringLiteral(R"({"backbone":"vit 64d×4","classes":[5,6],"dataset":"folder","task":"classification"})");
+    const QString other
+        = QStringLiteral(R"({"backbone":"vit 64d×4","classes":[5,6],"dataset":"folder2","task":"classification"})");
+    QVector<RunSummary> runs {
+        run(1, QStringLiteral("conv"), QStringLiteral("conventional"), QStringLiteral("finished"), 0.8, 100, 10),
+        run(2, QStringLiteral("dr2"), QStringLiteral("dr2net"), QStringLiteral("finished"), 0.79, 25, 10),
+        run(3, QStringLiteral("dr2-other"), QStringLiteral("dr2net"), QStringLiteral("finished"), 0.9, 50, 10),
+    };
+    runs[0].setupKey = same;
+    runs[1].setupKey = same;
+    runs[2].setupKey = other;
+    for (RunSummary& r : runs)
+        r.setup = QStringLiteral("vit 64d×4 · classification · folder classes 5,6");
+    const QVector<Table2Row> rows = summarizeTable2(runs);
+    ASSERT_EQ(rows.size(), 3);
+    EXPECT_EQ(rows[0].setupKey, same);
+    EXPECT_EQ(rows[0].strategy, QStringLiteral("conventional"));
+    EXPECT_EQ(rows[1].setupKey, same);
+    EXPECT_EQ(rows[1].runId, 2);
+    EXPECT_NEAR(rows[1].memoryVsConventional.value_or(0), 0.25, 1e-12);
+    EXPECT_EQ(rows[2].setupKey, other);
+    EXPECT_EQ(rows[2].runId, 3);
+    EXPECT_FALSE(rows[2].memoryVsConventional.has_value()); // no conventional run of that setup
+    EXPECT_EQ(rows[2].setup, runs[2].setup); // the label is shown, the key only groups
+    EXPECT_EQ(table2Setups(rows).size(), 2);
+}
+
+TEST(Table2, RanksALowerIsBetterPrimaryMetricAscending)
+{
+    auto lossRun = [](qint64 id, const QString& strategy, double loss, qint64 peakMiB) {
+        RunSummary r = run(id, QStringLiteral("loss-%1").arg(id), strategy, QStringLiteral("finished"), 0, peakMiB, 10);
+        r.primaryMetric = QStringLiteral("loss");
+        r.primaryLabel = QStringLiteral("loss");
+        r.higherIsBetter = false;
+        r.primaryIsFraction = false;
+        r.bestPrimary = loss;
+        r.finalPrimary = loss;
+        r.setupKey = QStringLiteral(R"({"task":"regression"})");
+        return r;
+    };
+    QVector<RunSummary> runs { lossRun(1, QStringLiteral("dr2net"), 0.40, 30),
+        lossRun(2, QStringLiteral("dr2net"), 0.25, 31), lossRun(3, QStringLiteral("dr2net"), 0.90, 29),
+        lossRun(4, QStringLiteral("conventional"), 0.30, 90) };
+    runs[2].finalPrimary.reset(); // no final evaluation: not a candidate
+    runs[2].status = QStringLiteral("finished");
+    const QVector<Table2Row> rows = summarizeTable2(runs);
+    ASSERT_EQ(rows.size(), 2);
+    EXPECT_EQ(rows[1].strategy, QStringLiteral("dr2net"));
+    EXPECT_EQ(rows[1].finishedRuns, 2);
+    EXPECT_EQ(rows[1].runId, 2); // the lowest loss, not the highest
+    EXPECT_NEAR(rows[1].finalPrimary.value_or(0), 0.25, 1e-12);
+    EXPECT_FALSE(rows[1].higherIsBetter);
+
+    Table2View view;
+    view.setRuns(runs);
+    EXPECT_EQ(view.table()->horizontalHeaderItem(Table2View::FinalPrimary)->text(), QStringLiteral("Final loss"));
+    EXPECT_EQ(view.table()->item(1, Table2View::FinalPrimary)->text(), QStringLiteral("0.25"));
+    const QString dir = test::scratchDir(QStringLiteral("table2-loss"));
+    QString error;
+    ASSERT_TRUE(view.exportCsv(dir + QStringLiteral("/table2.csv"), &error)) << error.toStdString();
+    QFile file(dir + QStringLiteral("/table2.csv"));
+    ASSERT_TRUE(file.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(file.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    ASSERT_EQ(lines.size(), 3);
+    EXPECT_EQ(
+        lines[0], QStringLiteral("strategy,finished_runs,run_id,final_loss,peak_bytes,memory_vs_conventional,setup"));
+
+    // Mixed with top-1 runs of another setup: one column of each run's own metric, named per row.
+    runs.append(run(9, QStringLiteral("cls"), QStringLiteral("conventional"), QStringLiteral("finished"), 0.5, 10, 10));
+    view.setRuns(runs);
+    EXPECT_EQ(
+        view.table()->horizontalHeaderItem(Table2View::FinalPrimary)->text(), QStringLiteral("Final (primary metric)"));
+    EXPECT_EQ(view.table()->item(2, Table2View::FinalPrimary)->text(), QStringLiteral("49.00 % top-1"));
+    ASSERT_TRUE(view.exportCsv(dir + QStringLiteral("/mixed.csv"), &error)) << error.toStdString();
+    QFile mixed(dir + QStringLiteral("/mixed.csv"));
+    ASSERT_TRUE(mixed.open(QIODevice::ReadOnly));
+    const QStringList mixedLines = QString::fromUtf8(mixed.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    ASSERT_EQ(mixedLines.size(), 4);
+    EXPECT_EQ(mixedLines[0],
+        QStringLiteral("strategy,finished_runs,run_id,final_primary,peak_bytes,"
+                       "memory_vs_conventional,setup,primary_metric"));
+    EXPECT_TRUE(mixedLines[1].endsWith(QStringLiteral(",loss"))) << mixedLines[1].toStdString();
+    EXPECT_TRUE(mixedLines[3].endsWith(QStringLiteral(",top1"))) << mixedLines[3].toStdString();
+
+    RunTableModel model;
+    model.setRuns(runs);
+    EXPECT_EQ(model.headerData(RunTableModel::BestPrimary, Qt::Horizontal).toString(), QStringLiteral("Best"));
+    EXPECT_EQ(model.index(1, RunTableModel::BestPrimary).data().toString(), QStringLiteral("0.25 loss"));
+    EXPECT_EQ(model.index(4, RunTableModel::BestPrimary).data().toString(), QStringLiteral("50.00 % top-1"));
 }

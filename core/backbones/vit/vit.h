@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/backbone.h"
 #include "core/dr2_stack.h"
 
 #include <torch/nn/module.h>
@@ -66,9 +67,21 @@ torch::Tensor sinusoidPositionTable(int64_t positions, int64_t dim);
 /// A pre-norm ViT (patch embedding, class token, position embedding, transformer layers, final norm,
 /// linear head) whose layers are split into attention and MLP branches of one Dr2Stack. With numFrames > 0
 /// it is a video ViT (VideoMAE style): a Conv3d tubelet embedding takes clips B×C×T×H×W.
-class ViTImpl : public torch::nn::Module {
+///
+/// As a Backbone it has one stage; its own head (numClasses > 0) serves the standalone classifier (interop
+/// tests, timm/torchvision logits), while training builds the head through its task on pooled features.
+class ViTImpl : public Backbone {
 public:
     explicit ViTImpl(ViTOptions options);
+
+    BackboneOutput forwardFeatures(const torch::Tensor& input) override;
+    std::vector<Dr2StackImpl*> stacks() override { return { m_stack.get() }; }
+    std::string family() const override { return "vit"; }
+    BackboneDescription describe() const override;
+    std::string architectureJson() const override;
+    InputShape inputShape() const override;
+    int64_t pooledDim() const override { return m_options.embedDim; }
+    std::set<std::string> noWeightDecay() const override { return { "pos_embed", "cls_token" }; }
 
     /// images [B, C, H, W] (clips [B, C, T, H, W] for video) → logits [B, numClasses] (or pooled features when
     /// numClasses is 0).

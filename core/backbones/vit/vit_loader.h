@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/checkpoint.h"
-#include "core/vit.h"
+#include "core/backbones/vit/vit.h"
 
 #include <optional>
 #include <string>
@@ -80,6 +80,7 @@ struct ViTLoadReport {
     int64_t newGrid = 0;
     std::vector<std::string> nanTensors; ///< file names of tensors holding NaN or Inf (a warning)
     std::vector<std::string> notes; ///< reader notes and dtype conversions
+    StateDict headTensors; ///< with headReplaced: the file's classifier (internal names "head.*"), not loaded
 };
 
 /// Reads `path`, builds the Dr²Net ViT it describes and copies the weights in. Refuses shape mismatches

@@ -1,7 +1,8 @@
-#include "core/vit_branches.h"
+#include "core/backbones/vit/vit_branches.h"
+
+#include "core/random_stream.h"
 
 #include <torch/nn/functional/activation.h>
-#include <torch/nn/functional/dropout.h>
 #include <torch/nn/init.h>
 
 #include <cmath>
@@ -18,7 +19,7 @@ torch::Tensor dropPath(const torch::Tensor& x, double p, bool training)
     const double keep = 1.0 - p;
     std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
     shape[0] = x.size(0);
-    torch::Tensor mask = torch::empty(shape, x.options()).bernoulli_(keep).div_(keep);
+    torch::Tensor mask = torch::empty(shape, x.options()).bernoulli_(keep, currentGenerator(x.device())).div_(keep);
     return x * mask;
 }
 
@@ -34,11 +35,17 @@ void initLinear(torch::nn::Linear& linear)
 }
 
 // Dropout only when it does something: p = 0 would still draw a mask and spend memory.
+// Not F::dropout: it takes no generator, and the mask must come from currentGenerator() so that the
+// reversible backward replays it (same computation as ATen's non-fused dropout).
 torch::Tensor maybeDropout(const torch::Tensor& x, double p, bool training)
 {
     if (!training || p <= 0.0)
         return x;
-    return F::dropout(x, F::DropoutFuncOptions().p(p).training(true));
+    if (p >= 1.0)
+        return x * 0.0;
+    const double keep = 1.0 - p;
+    torch::Tensor mask = torch::empty_like(x).bernoulli_(keep, currentGenerator(x.device())).div_(keep);
+    return x * mask;
 }
 
 torch::Tensor applyScaleAndDropPath(torch::Tensor x, const torch::Tensor& gamma, double p, bool training)

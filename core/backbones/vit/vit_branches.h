@@ -9,7 +9,8 @@
 namespace dr2 {
 
 /// Stochastic depth: in training, zeroes the whole branch output of a sample with probability p and
-/// rescales the rest by 1/(1-p). Draws from the default generator, so Dr2Stack's RNG replay covers it.
+/// rescales the rest by 1/(1-p). Draws from currentGenerator() (core/random_stream.h), so Dr2Stack's
+/// RNG replay covers it; every random draw inside a branch must come from currentGenerator().
 torch::Tensor dropPath(const torch::Tensor& x, double p, bool training);
 
 /// Options shared by the two branches of a pre-norm transformer layer.

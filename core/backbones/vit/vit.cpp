@@ -1,11 +1,14 @@
-#include "core/vit.h"
+#include "core/backbones/vit/vit.h"
 
-#include "core/vit_branches.h"
+#include "core/backbones/vit/vit_branches.h"
 
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/init.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
+#include <sstream>
 
 #include <stdexcept>
 
@@ -225,6 +228,75 @@ torch::Tensor ViTImpl::forward(const torch::Tensor& images)
 {
     torch::Tensor features = pool(m_stack->forward(embed(images)));
     return head ? head(features) : features;
+}
+
+BackboneOutput ViTImpl::forwardFeatures(const torch::Tensor& input)
+{
+    BackboneOutput out;
+    out.stages.push_back(m_stack->forward(embed(input)));
+    out.pooled = pool(out.stages.front());
+    return out;
+}
+
+BackboneDescription ViTImpl::describe() const
+{
+    const ViTOptions& o = m_options;
+    BackboneDescription d;
+    d.family = family();
+    const int64_t branches = 2 * o.depth;
+    std::ostringstream summary;
+    summary << (o.numFrames > 0 ? "video vit " : "vit ") << o.embedDim << "d×" << o.depth << " (" << branches
+            << " branches, " << o.heads << " heads), " << o.imageSize << "² patch " << o.patchSize;
+    if (o.numFrames > 0)
+        summary << ", " << o.numFrames << " frames";
+    d.summary = summary.str();
+    d.stages.push_back({ "stage 1", branches, o.embedDim, o.patchSize });
+    auto add = [&](const char* key, const std::string& value) { d.details.emplace_back(key, value); };
+    auto num = [](double v) {
+        std::ostringstream out;
+        out << v;
+        return out.str();
+    };
+    add("embed dim", std::to_string(o.embedDim));
+    add("depth", std::to_string(o.depth));
+    add("heads", std::to_string(o.heads));
+    add("mlp ratio", num(o.mlpRatio));
+    add("patch size", std::to_string(o.patchSize));
+    add("image size", std::to_string(o.imageSize));
+    add("in channels", std::to_string(o.inChannels));
+    if (o.numFrames > 0) {
+        add("frames", std::to_string(o.numFrames));
+        add("tubelet", std::to_string(o.tubeletSize));
+    }
+    add("qkv bias", o.qkvBias ? "yes" : "no");
+    add("layer scale", o.layerScaleInit > 0 ? "yes" : "no");
+    add("pooling", o.globalPool ? (o.fcNorm ? "mean + fc_norm" : "mean") : "class token");
+    add("position table", o.fixedPosEmbed ? "fixed sinusoid" : "learned");
+    for (const auto& p : parameters())
+        d.parameters += p.numel();
+    if (head)
+        for (const auto& p : head->parameters())
+            d.parameters -= p.numel();
+    return d;
+}
+
+std::string ViTImpl::architectureJson() const
+{
+    const ViTOptions& o = m_options;
+    nlohmann::json json { { "family", "vit" }, { "embed_dim", o.embedDim }, { "depth", o.depth }, { "heads", o.heads },
+        { "mlp_ratio", o.mlpRatio }, { "patch_size", o.patchSize }, { "image_size", o.imageSize },
+        { "in_channels", o.inChannels }, { "num_classes", o.numClasses }, { "qkv_bias", o.qkvBias },
+        { "layer_scale_init", o.layerScaleInit }, { "global_pool", o.globalPool } };
+    if (o.numFrames > 0) {
+        json["num_frames"] = o.numFrames;
+        json["tubelet_size"] = o.tubeletSize;
+    }
+    return json.dump();
+}
+
+InputShape ViTImpl::inputShape() const
+{
+    return { m_options.inChannels, m_options.imageSize, m_options.imageSize, m_options.numFrames };
 }
 
 } // namespace dr2

@@ -1,4 +1,7 @@
-#include "core/vit_loader.h"
+#include "core/backbones/vit/vit_loader.h"
+
+#include "core/architecture_record.h"
+#include "core/state_dict_loading.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -99,8 +102,11 @@ std::optional<int64_t> metadataInt(const Metadata& metadata, std::initializer_li
         throw std::runtime_error(std::string("checkpoint metadata '") + key + "': expected an integer, found '"
             + it->second + "'");
     }
-    auto arch = metadata.find("architecture");
-    if (arch != metadata.end()) {
+    // Our own exports record the architecture as JSON; "architecture" is an older spelling of the same.
+    for (const char* archKey : { metadata_key::kArchitecture, "architecture" }) {
+        auto arch = metadata.find(archKey);
+        if (arch == metadata.end())
+            continue;
         const auto json = nlohmann::json::parse(arch->second, nullptr, /*allow_exceptions=*/false);
         for (const char* key : keys)
             if (json.is_object() && json.contains(key) && json[key].is_number_integer())
@@ -371,76 +377,43 @@ ViT loadViT(const LoadedCheckpoint& checkpoint, const ViTLoadOptions& options, V
     vitOptions.stack = options.stack;
     ViT model(vitOptions);
 
-    const std::string prefix = "loading checkpoint " + checkpoint.path + ": ";
-    std::map<std::string, torch::Tensor> targets;
-    for (const auto& item : model->named_parameters(/*recurse=*/true))
-        targets[item.key()] = item.value();
-    for (const auto& item : model->named_buffers(/*recurse=*/true))
-        targets[item.key()] = item.value();
-
     report.oldNumClasses = info.checkpointNumClasses;
     report.newNumClasses = vitOptions.numClasses;
     report.headReplaced = vitOptions.numClasses != info.checkpointNumClasses;
 
-    std::set<std::string> loaded;
-    bool converted = false;
-    torch::NoGradGuard noGrad;
-    for (const auto& [name, source] : toInternalNames(checkpoint.tensors, info.scheme)) {
-        const std::string fileName = externalName(name, info.scheme);
-        if (report.headReplaced && name.compare(0, 5, "head.") == 0)
-            continue;
-        auto target = targets.find(name);
-        if (target == targets.end()) {
-            report.unexpectedKeys.push_back(fileName);
-            continue;
-        }
-        torch::Tensor value = source;
-        if (name == "pos_embed" && !vitOptions.fixedPosEmbed && value.dim() == 3
-            && value.sizes() != target->second.sizes() && vitOptions.imageSize != info.checkpointImageSize) {
-            report.oldGrid = info.checkpointImageSize / info.options.patchSize;
-            report.newGrid = vitOptions.gridSize();
-            const int64_t prefixTokens = vitOptions.numPrefixTokens();
-            if (vitOptions.numFrames > 0) {
-                // Resize each temporal slice of a learned video table on its spatial grid.
-                const int64_t temporal = vitOptions.numFrames / vitOptions.tubeletSize;
-                const auto slices = value.narrow(1, prefixTokens, value.size(1) - prefixTokens).chunk(temporal, 1);
-                std::vector<torch::Tensor> parts { value.narrow(1, 0, prefixTokens) };
-                for (const auto& slice : slices)
-                    parts.push_back(resizePositionEmbedding(slice, 0, report.newGrid));
-                value = torch::cat(parts, 1);
-            } else {
-                value = resizePositionEmbedding(value, prefixTokens, report.newGrid);
-            }
-            report.posEmbedResized = true;
-        }
-        if (value.sizes() != target->second.sizes())
-            throw std::runtime_error(prefix + "tensor " + fileName + ": expected " + shapeString(target->second)
-                + ", found " + shapeString(value));
-        if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>())
-            report.nanTensors.push_back(fileName);
-        if (value.scalar_type() != target->second.scalar_type() && !converted) {
-            report.notes.push_back(std::string("converted ") + c10::toString(value.scalar_type()) + " tensors to "
-                + c10::toString(target->second.scalar_type()));
-            converted = true;
-        }
-        target->second.copy_(value);
-        loaded.insert(name);
-    }
-    for (const auto& [name, tensor] : targets) {
-        if (loaded.count(name) || (report.headReplaced && name.compare(0, 5, "head.") == 0)
-            || (name == "pos_embed" && vitOptions.fixedPosEmbed))
-            continue;
-        report.missingKeys.push_back(name);
-    }
-    if (!report.missingKeys.empty() && !options.allowMissing) {
-        std::string names;
-        for (size_t i = 0; i < report.missingKeys.size(); ++i)
-            if (i < 6)
-                names += (i ? ", " : "") + externalName(report.missingKeys[i], info.scheme);
-        throw std::runtime_error(prefix + std::to_string(report.missingKeys.size())
-            + " tensors of the inferred architecture are missing from the file: " + names
-            + (report.missingKeys.size() > 6 ? ", ..." : ""));
-    }
+    auto isHead = [](const std::string& name) { return name.compare(0, 5, "head.") == 0; };
+    StateDictCopyOptions copy;
+    copy.source = checkpoint.path;
+    copy.allowMissing = options.allowMissing;
+    copy.externalName = [&](const std::string& name) { return externalName(name, info.scheme); };
+    // A replaced head keeps the file's classifier out of the model; the caller gets it in report.headTensors.
+    copy.skip = [&](const std::string& name) { return report.headReplaced && isHead(name); };
+    copy.optional = [&](const std::string& name) { return name == "pos_embed" && vitOptions.fixedPosEmbed; };
+    copy.adapt = [&](const std::string& name, const torch::Tensor& source, const torch::Tensor& target,
+                     std::vector<std::string>&) {
+        if (name != "pos_embed" || vitOptions.fixedPosEmbed || source.dim() != 3 || source.sizes() == target.sizes()
+            || vitOptions.imageSize == info.checkpointImageSize)
+            return source;
+        report.oldGrid = info.checkpointImageSize / info.options.patchSize;
+        report.newGrid = vitOptions.gridSize();
+        report.posEmbedResized = true;
+        const int64_t prefixTokens = vitOptions.numPrefixTokens();
+        if (vitOptions.numFrames == 0)
+            return resizePositionEmbedding(source, prefixTokens, report.newGrid);
+        // Resize each temporal slice of a learned video table on its spatial grid.
+        const int64_t temporal = vitOptions.numFrames / vitOptions.tubeletSize;
+        const auto slices = source.narrow(1, prefixTokens, source.size(1) - prefixTokens).chunk(temporal, 1);
+        std::vector<torch::Tensor> parts { source.narrow(1, 0, prefixTokens) };
+        for (const auto& slice : slices)
+            parts.push_back(resizePositionEmbedding(slice, 0, report.newGrid));
+        return torch::cat(parts, 1);
+    };
+    StateDictCopyReport copied = copyStateDict(*model, toInternalNames(checkpoint.tensors, info.scheme), copy);
+    report.missingKeys = std::move(copied.missingKeys);
+    report.unexpectedKeys = std::move(copied.unexpectedKeys);
+    report.nanTensors = std::move(copied.nanTensors);
+    report.notes.insert(report.notes.end(), copied.notes.begin(), copied.notes.end());
+    report.headTensors = std::move(copied.skipped);
     if (reportOut)
         *reportOut = std::move(report);
     return model;

@@ -1,0 +1,214 @@
+#include "app/recording/heatmap_sweep.h"
+
+#include "core/random_stream.h"
+#include "training/model_factory.h"
+#include "training/probe_target.h"
+#include "training/task_registry.h"
+
+#include "storage/atomic_file.h"
+#include "storage/run_recorder.h"
+#include "storage/run_store.h"
+#include "storage/sha256.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+namespace dr2 {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+    void checkGrid(const Grid& grid)
+    {
+        if (grid.alphas.empty() || grid.betas.empty())
+            throw std::invalid_argument("heatmap grid: expected at least one α and one β, found "
+                + std::to_string(grid.alphas.size()) + "×" + std::to_string(grid.betas.size()));
+        for (double beta : grid.betas)
+            if (beta == 0.0)
+                throw std::invalid_argument("heatmap grid: β = 0 cannot be reversed; start above 0");
+    }
+
+    /// The per-run folder RunRecordingObserver uses (FILES_DIR/run-ID, FILES_DIR defaulting to `runs` next to the
+    /// database), absolute: the paths are recorded as artifacts and must not depend on the working directory.
+    fs::path runDirectory(const HeatmapSweepRecording& recording, int64_t runId)
+    {
+        const fs::path database(recording.databasePath);
+        const fs::path filesRoot = recording.filesDir.empty()
+            ? (database.parent_path().empty() ? fs::path(".") : database.parent_path()) / "runs"
+            : fs::path(recording.filesDir);
+        return fs::absolute(filesRoot / ("run-" + std::to_string(runId))).lexically_normal();
+    }
+
+    /// The sweep as an HDF5 heatmap: every metric over the whole grid, NaN where the probe diverged or (cancelled)
+    /// never ran.
+    HeatmapRecord heatmapRecord(const std::string& name, const Grid& grid, const std::vector<GradErrorReport>& reports)
+    {
+        HeatmapRecord heatmap;
+        heatmap.name = name;
+        heatmap.alphas = grid.alphas;
+        heatmap.betas = grid.betas;
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        const size_t cells = grid.alphas.size() * grid.betas.size();
+        for (const char* metric : { "mse", "max_abs", "rel_l2" })
+            heatmap.metrics[metric].assign(cells, nan);
+        for (size_t i = 0; i < reports.size() && i < cells; ++i) {
+            const GradErrorReport& r = reports[i];
+            if (!r.finite)
+                continue;
+            heatmap.metrics["mse"][i] = r.overall.mse;
+            heatmap.metrics["max_abs"][i] = r.overall.maxAbs;
+            heatmap.metrics["rel_l2"][i] = r.overall.relL2;
+        }
+        return heatmap;
+    }
+
+} // namespace
+
+ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint64_t batchSeed)
+{
+    if (batch <= 0)
+        throw std::invalid_argument("probe batch: expected > 0 samples, found " + std::to_string(batch));
+    if (source.segmentEvery < 0)
+        throw std::invalid_argument(
+            "probe segment length: expected >= 0 branches, found " + std::to_string(source.segmentEvery));
+    if (source.dtype != torch::kFloat32 && source.dtype != torch::kFloat64)
+        throw std::invalid_argument(
+            "probe dtype: expected float32 or float64, found " + std::string(c10::toString(source.dtype)));
+    ProbeSetup setup;
+    if (source.config) {
+        BuiltNetwork built = buildNetwork(*source.config, source.numClasses);
+        setup.network = built.network;
+        setup.source = built.source;
+        setup.notes = std::move(built.notes);
+    } else {
+        // Module constructors draw from the default generator; the section keeps other threads' seeds out.
+        SeededDefaultGenerator seeded(source.seed);
+        BackbonePtr backbone = createBackbone(source.spec);
+        std::shared_ptr<Task> task = createTask({ "classification", source.numClasses, /*labelSmoothing=*/0.0 });
+        setup.notes = task->buildHead(*backbone, /*pretrained=*/ {}, /*reuse=*/false);
+        setup.network = Network(std::move(backbone), std::move(task));
+        setup.source = "random";
+    }
+    Backbone& backbone = setup.network->backbone();
+    if (source.segmentEvery > 0)
+        backbone.setSegmentEvery(source.segmentEvery);
+    setup.network->to(source.dtype);
+    setup.network->to(source.device);
+    setup.network->train();
+
+    // The batch comes from its own stream, so it is the same whatever else drew from the default generator.
+    RandomStream stream(batchSeed);
+    setup.input = torch::randn(backbone.inputShape().sizes(batch), stream.generator()).to(source.device);
+    setup.target.tensor
+        = torch::randint(0, source.numClasses, { batch }, stream.generator(), torch::kLong).to(source.device);
+    setup.probe = makeProbeTarget(*setup.network, setup.input, setup.target);
+    return setup;
+}
+
+std::string heatmapCsv(const std::vector<GradErrorReport>& reports)
+{
+    std::ostringstream csv;
+    csv.precision(17);
+    csv << "alpha,beta,mse,max_abs,rel_l2,finite\n";
+    for (const auto& r : reports)
+        csv << r.alpha << ',' << r.beta << ',' << r.overall.mse << ',' << r.overall.maxAbs << ',' << r.overall.relL2
+            << ',' << (r.finite ? 1 : 0) << '\n';
+    return csv.str();
+}
+
+HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
+    const std::function<void(size_t done, size_t total)>& progress, const std::atomic<bool>* cancel)
+{
+    const Grid& grid = request.grid;
+    checkGrid(grid);
+    ProbeSetup setup = makeProbeSetup(request.network, request.batch, request.seed);
+    const BackboneDescription description = setup.network->backbone().describe();
+
+    HeatmapSweepResult result;
+    result.grid = grid;
+    result.source = setup.source;
+    result.modelSummary = description.summary;
+    for (const auto& stage : description.stages)
+        result.branchesPerStage.push_back(stage.branches);
+
+    // Everything that can fail for a bad path fails here, in seconds, not after the sweep.
+    std::optional<AtomicFile> csv;
+    if (!request.csvPath.empty())
+        csv.emplace(request.csvPath);
+    const HeatmapSweepRecording& recording = request.recording;
+    std::unique_ptr<RunRecorder> recorder;
+    if (!recording.databasePath.empty()) {
+        const std::optional<TrainConfig>& config = request.network.config;
+        RunRecord run;
+        run.name = !recording.runName.empty() ? recording.runName : config ? config->name : "heatmap";
+        run.strategy = "heatmap";
+        run.modelSummary = description.summary + ", gradient-error sweep " + std::to_string(grid.alphas.size()) + "×"
+            + std::to_string(grid.betas.size());
+        if (config && setup.source != "random") {
+            run.sourceCheckpoint = config->model.checkpoint;
+            run.sourceSha256 = sha256OfFile(config->model.checkpoint);
+        }
+        run.configJson = !recording.configJson.empty() ? recording.configJson : config ? config->toJson().dump() : "{}";
+        run.tags = recording.tags;
+        const fs::path database(recording.databasePath);
+        if (!database.parent_path().empty())
+            fs::create_directories(database.parent_path());
+        const int64_t id = RunStore(recording.databasePath).createRun(run);
+        const fs::path runDir = runDirectory(recording, id);
+        fs::create_directories(runDir);
+        RunRecorderOptions options;
+        options.arraysPath = (runDir / "arrays.h5").string();
+        RunRecord existing;
+        existing.id = id;
+        // Closes the run `failed` if the sweep throws.
+        recorder = std::make_unique<RunRecorder>(recording.databasePath, existing, options);
+        result.runId = id;
+    }
+
+    GradProbeOptions options;
+    options.seed = request.seed;
+    options.float64Reference = request.float64Reference;
+    result.reports = sweepGradientError(setup.probe, grid, options, [&](size_t done, size_t total) {
+        if (progress)
+            progress(done, total);
+        return !(cancel && cancel->load());
+    });
+    result.complete = result.reports.size() == grid.alphas.size() * grid.betas.size();
+
+    if (csv) {
+        csv->write(heatmapCsv(result.reports));
+        csv->commit();
+        result.csvPath = request.csvPath;
+    }
+    if (recorder) {
+        recorder->addHeatmap(heatmapRecord(recording.heatmapName, grid, result.reports));
+        if (csv) {
+            ArtifactRecord artifact;
+            artifact.path = fs::absolute(request.csvPath).lexically_normal().string();
+            artifact.kind = "csv";
+            artifact.sha256 = sha256OfFile(request.csvPath);
+            artifact.bytes = static_cast<int64_t>(fs::file_size(request.csvPath));
+            recorder->addArtifact(artifact);
+        }
+        double best = std::numeric_limits<double>::infinity();
+        for (const auto& r : result.reports)
+            if (r.finite && r.alpha == 0.0)
+                best = std::min(best, r.overall.mse);
+        recorder->close(result.complete ? RunStatus::Finished : RunStatus::Cancelled,
+            nlohmann::json {
+                { "points", result.reports.size() }, { "mse_at_alpha_0_min", std::isfinite(best) ? best : -1.0 } }
+                .dump());
+    }
+    return result;
+}
+
+} // namespace dr2

@@ -1,0 +1,196 @@
+#include "core/backbone_registry.h"
+
+#include "core/backbones/vit/vit.h"
+#include "core/backbones/vit/vit_loader.h"
+#include "core/architecture_record.h"
+
+#include <stdexcept>
+
+namespace dr2 {
+
+namespace {
+
+std::string join(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+BackboneFamily vitFamily()
+{
+    BackboneFamily family;
+    family.name = "vit";
+    family.title = "Vision Transformer (timm, torchvision, VideoMAE names)";
+    family.presets = vitPresetNames();
+    family.recognizes = [](const StateDict& tensors) {
+        try {
+            detectNamingScheme(tensors, "");
+            return true;
+        } catch (const std::runtime_error&) {
+            return false;
+        }
+    };
+    family.create = [](const BackboneSpec& spec) -> BackbonePtr {
+        ViTOptions o = vitPreset(spec.preset);
+        if (spec.depth)
+            o.depth = spec.depth;
+        if (spec.embedDim)
+            o.embedDim = spec.embedDim;
+        if (spec.heads)
+            o.heads = spec.heads;
+        o.imageSize = spec.input.height;
+        o.inChannels = spec.input.channels;
+        o.numFrames = spec.input.frames;
+        o.patchSize = spec.patchSize;
+        o.tubeletSize = spec.tubeletSize;
+        o.numClasses = spec.numClasses;
+        o.dropout = spec.dropout;
+        o.attnDropout = spec.dropout;
+        o.dropPath = spec.dropPath;
+        o.stack = spec.stack;
+        if (spec.input.height != spec.input.width)
+            throw std::invalid_argument("ViT input: expected square images, found " + std::to_string(spec.input.height)
+                + "×" + std::to_string(spec.input.width));
+        o.validate();
+        return ViT(o).ptr();
+    };
+    family.load = [](const LoadedCheckpoint& checkpoint, const BackboneLoadOptions& options,
+                      BackboneLoadReport& out) -> BackbonePtr {
+        ViTLoadOptions load;
+        load.overrides.heads = options.heads;
+        load.overrides.imageSize = options.imageSize;
+        load.overrides.patchSize = options.patchSize;
+        load.overrides.numFrames = options.numFrames;
+        load.overrides.globalPool = options.globalPool;
+        load.overrides.numClasses = options.numClasses;
+        load.stack = options.stack;
+        load.allowMissing = options.allowMissing;
+        ViTLoadReport report;
+        ViT loaded = loadViT(checkpoint, load, &report);
+        // Regularisation is a training choice, not the file's: rebuild with it and move the weights over.
+        ViTOptions o = loaded->options();
+        ViT model = loaded;
+        if (options.dropout > 0 || options.dropPath > 0) {
+            o.dropout = options.dropout;
+            o.attnDropout = options.dropout;
+            o.dropPath = options.dropPath;
+            model = ViT(o);
+            torch::NoGradGuard noGrad;
+            auto params = loaded->named_parameters();
+            for (auto& item : model->named_parameters())
+                item.value().copy_(params[item.key()]);
+            auto buffers = loaded->named_buffers();
+            for (auto& item : model->named_buffers())
+                item.value().copy_(buffers[item.key()]);
+        }
+        const ViTCheckpointInfo& info = report.info;
+        out.format = report.format;
+        out.family = "vit";
+        out.naming = toString(info.scheme);
+        out.checkpointImageSize = info.checkpointImageSize;
+        out.checkpointNumClasses = info.checkpointNumClasses;
+        out.fileParameters = info.parameterCount;
+        out.video = info.video;
+        out.missingKeys = report.missingKeys;
+        out.unexpectedKeys = report.unexpectedKeys;
+        out.nanTensors = report.nanTensors;
+        out.notes.push_back("heads " + std::to_string(o.heads) + " from the " + info.headsSource);
+        if (report.posEmbedResized)
+            out.notes.push_back("position embedding resized " + std::to_string(report.oldGrid) + "×"
+                + std::to_string(report.oldGrid) + " → " + std::to_string(report.newGrid) + "×"
+                + std::to_string(report.newGrid) + " for " + std::to_string(o.imageSize) + "² images");
+        out.notes.insert(out.notes.end(), report.notes.begin(), report.notes.end());
+        out.headTensors = report.headTensors;
+        return model.ptr();
+    };
+    family.namings = { "dr2", "timm", "torchvision" };
+    family.detectNaming = [](const StateDict& tensors, const std::string& source) {
+        return toString(detectNamingScheme(tensors, source));
+    };
+    family.rename = [](const StateDict& tensors, const std::string& naming) {
+        return fromInternalNames(tensors, parseNamingScheme(naming));
+    };
+    return family;
+}
+
+} // namespace
+
+const std::vector<BackboneFamily>& backboneFamilies()
+{
+    // The one place that names concrete families. Checkpoints are matched in this order.
+    static const std::vector<BackboneFamily> families { vitFamily() };
+    return families;
+}
+
+const BackboneFamily& backboneFamily(const std::string& name)
+{
+    std::vector<std::string> names;
+    for (const auto& family : backboneFamilies()) {
+        if (family.name == name)
+            return family;
+        names.push_back(family.name);
+    }
+    throw std::invalid_argument("backbone family '" + name + "': expected one of " + join(names));
+}
+
+const BackboneFamily& familyOfPreset(const std::string& preset)
+{
+    for (const auto& family : backboneFamilies())
+        for (const auto& p : family.presets)
+            if (p == preset)
+                return family;
+    throw std::invalid_argument("model '" + preset + "': expected one of " + join(backbonePresetNames()));
+}
+
+const BackboneFamily& familyOfCheckpoint(const LoadedCheckpoint& checkpoint)
+{
+    for (const auto& family : backboneFamilies())
+        if (family.recognizes(checkpoint.tensors))
+            return family;
+    // The first family's own message says what it looked for; with one family that is the whole story.
+    if (backboneFamilies().size() == 1)
+        detectNamingScheme(checkpoint.tensors, checkpoint.path);
+    std::vector<std::string> names;
+    for (const auto& family : backboneFamilies())
+        names.push_back(family.name);
+    throw std::runtime_error("checkpoint " + checkpoint.path + ": no known backbone family uses these tensor names ("
+        + join(names) + ")");
+}
+
+const BackboneFamily& familyOfExport(const LoadedCheckpoint& checkpoint)
+{
+    auto family = checkpoint.metadata.find(metadata_key::kFamily);
+    if (family != checkpoint.metadata.end())
+        return backboneFamily(family->second);
+    return familyOfCheckpoint(checkpoint);
+}
+
+std::vector<std::string> backbonePresetNames()
+{
+    std::vector<std::string> names;
+    for (const auto& family : backboneFamilies())
+        names.insert(names.end(), family.presets.begin(), family.presets.end());
+    return names;
+}
+
+BackbonePtr createBackbone(const BackboneSpec& spec)
+{
+    return familyOfPreset(spec.preset).create(spec);
+}
+
+BackbonePtr loadBackbone(const std::string& path, const BackboneLoadOptions& options, BackboneLoadReport* report)
+{
+    return loadBackbone(readCheckpoint(path), options, report);
+}
+
+BackbonePtr loadBackbone(const LoadedCheckpoint& checkpoint, const BackboneLoadOptions& options, BackboneLoadReport* report)
+{
+    BackboneLoadReport local;
+    BackboneLoadReport& out = report ? *report : local;
+    out = BackboneLoadReport();
+    return familyOfCheckpoint(checkpoint).load(checkpoint, options, out);
+}
+
+} // namespace dr2

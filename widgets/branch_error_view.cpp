@@ -79,6 +79,31 @@ void BranchErrorView::setBranchErrors(const std::vector<double>& errors, const Q
     refresh();
 }
 
+void BranchErrorView::setStageLengths(const std::vector<int64_t>& lengths)
+{
+    for (QCPItemStraightLine* line : m_boundaryLines)
+        plot()->removeItem(line);
+    m_boundaryLines.clear();
+    m_boundaries.clear();
+    int64_t branches = 0;
+    for (size_t s = 0; s + 1 < lengths.size(); ++s) {
+        branches += lengths[s];
+        m_boundaries.push_back(static_cast<double>(branches) + 0.5);
+    }
+    QPen pen(Qt::DashLine);
+    pen.setColor(QColor(120, 120, 120));
+    for (double x : m_boundaries) {
+        auto* line = new QCPItemStraightLine(plot());
+        line->point1->setCoords(x, 1.0);
+        line->point2->setCoords(x, 2.0);
+        line->setPen(pen);
+        m_boundaryLines.push_back(line);
+    }
+    plot()->xAxis->setLabel(m_boundaries.empty() ? tr("branch F_i of the stack")
+                                                 : tr("branch F_i, stage after stage (dashed: next stage)"));
+    refresh();
+}
+
 void BranchErrorView::clearData()
 {
     m_errors.clear();

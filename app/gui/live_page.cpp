@@ -223,6 +223,7 @@ void LivePage::onProgress(const RunProgress& progress)
 void LivePage::onProbe(const ProbeInfo& probe)
 {
     std::vector<double> errors(probe.branchMse.begin(), probe.branchMse.end());
+    m_branches->setStageLengths(std::vector<int64_t>(probe.branchesPerStage.begin(), probe.branchesPerStage.end()));
     m_branches->setBranchErrors(errors,
         tr("iteration %1, α = %2, β = %3").arg(probe.iteration).arg(probe.alpha, 0, 'g', 3).arg(probe.beta, 0, 'g', 3));
     m_branches->refresh();

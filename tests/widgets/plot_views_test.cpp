@@ -150,6 +150,18 @@ TEST(PlotViews, BranchErrorViewShowsOneBarPerBranch)
     test::saveScreenshot(view, QStringLiteral("branch_error_view"));
 }
 
+TEST(PlotViews, BranchErrorViewMarksStageBoundaries)
+{
+    BranchErrorView view;
+    view.setBranchErrors(std::vector<double>(24, 1e-8), QStringLiteral("four stages"));
+    view.setStageLengths({ 4, 4, 12, 4 }); // Swin-T's branches per stage
+    EXPECT_EQ(view.stageBoundaries(), (std::vector<double> { 4.5, 8.5, 20.5 }));
+    EXPECT_EQ(view.plot()->itemCount(), 3);
+    view.setStageLengths({ 24 }); // one stage: no marks, and the old ones are gone
+    EXPECT_TRUE(view.stageBoundaries().empty());
+    EXPECT_EQ(view.plot()->itemCount(), 0);
+}
+
 TEST(PlotViews, FollowsTheDarkPalette)
 {
     LossView view;

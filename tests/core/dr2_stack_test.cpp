@@ -136,7 +136,7 @@ TEST(Dr2Stack, ParameterGradientsArriveWhenTheInputNeedsNone)
     options.heads = 2;
     std::vector<torch::nn::AnyModule> branches { torch::nn::AnyModule(AttentionBranch(options)),
         torch::nn::AnyModule(MlpBranch(options)) };
-    Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.0, 1.0 });
+    Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.0, 1.0, FirstSkip::Scaled, ExecMode::Stored, {} });
     const torch::Tensor x = torch::randn({ 2, 5, 16 });
 
     stack->setMode(ExecMode::Stored);
@@ -174,7 +174,7 @@ TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
             norms.emplace_back();
             branches.emplace_back(norms.back());
         }
-        Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.5, 0.5 });
+        Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.5, 0.5, FirstSkip::Scaled, ExecMode::Stored, {} });
         stack->train();
         stack->setMode(mode);
         const torch::Tensor x = torch::randn({ 16, 8 }) * 3 + 1;

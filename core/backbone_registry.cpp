@@ -67,24 +67,11 @@ BackboneFamily vitFamily()
         load.overrides.numClasses = options.numClasses;
         load.stack = options.stack;
         load.allowMissing = options.allowMissing;
+        load.dropout = options.dropout;
+        load.dropPath = options.dropPath;
         ViTLoadReport report;
-        ViT loaded = loadViT(checkpoint, load, &report);
-        // Regularisation is a training choice, not the file's: rebuild with it and move the weights over.
-        ViTOptions o = loaded->options();
-        ViT model = loaded;
-        if (options.dropout > 0 || options.dropPath > 0) {
-            o.dropout = options.dropout;
-            o.attnDropout = options.dropout;
-            o.dropPath = options.dropPath;
-            model = ViT(o);
-            torch::NoGradGuard noGrad;
-            auto params = loaded->named_parameters();
-            for (auto& item : model->named_parameters())
-                item.value().copy_(params[item.key()]);
-            auto buffers = loaded->named_buffers();
-            for (auto& item : model->named_buffers())
-                item.value().copy_(buffers[item.key()]);
-        }
+        ViT model = loadViT(checkpoint, load, &report);
+        const ViTOptions& o = model->options();
         const ViTCheckpointInfo& info = report.info;
         out.format = report.format;
         out.family = "vit";
@@ -102,7 +89,7 @@ BackboneFamily vitFamily()
                 + std::to_string(report.oldGrid) + " → " + std::to_string(report.newGrid) + "×"
                 + std::to_string(report.newGrid) + " for " + std::to_string(o.imageSize) + "² images");
         out.notes.insert(out.notes.end(), report.notes.begin(), report.notes.end());
-        out.headTensors = report.headTensors;
+        out.headTensors = std::move(report.headTensors);
         return model.ptr();
     };
     family.namings = { "dr2", "timm", "torchvision" };

@@ -151,21 +151,21 @@ GradErrorReport probeGradientError(
     report.overall = overall.result();
     std::vector<bool> inStack(params.size(), false);
     for (auto* stack : target.stacks) {
-      report.branchesPerStage.push_back(stack->size());
-      for (int64_t b = 0; b < stack->size(); ++b) {
-        Accumulator branch;
-        for (const auto& p : stack->branchModule(b)->parameters()) {
-            auto it = indexOf.find(p.unsafeGetTensorImpl());
-            if (it == indexOf.end())
-                continue;
-            inStack[it->second] = true;
-            const auto& ref = reference.params[it->second];
-            const auto& rev = reversible.params[it->second];
-            if (ref.defined() && rev.defined())
-                branch.add(rev, ref);
+        report.branchesPerStage.push_back(stack->size());
+        for (int64_t b = 0; b < stack->size(); ++b) {
+            Accumulator branch;
+            for (const auto& p : stack->branchModule(b)->parameters()) {
+                auto it = indexOf.find(p.unsafeGetTensorImpl());
+                if (it == indexOf.end())
+                    continue;
+                inStack[it->second] = true;
+                const auto& ref = reference.params[it->second];
+                const auto& rev = reversible.params[it->second];
+                if (ref.defined() && rev.defined())
+                    branch.add(rev, ref);
+            }
+            report.perBranch.push_back(branch.result());
         }
-        report.perBranch.push_back(branch.result());
-      }
     }
     Accumulator outside;
     for (size_t i = 0; i < params.size(); ++i) {

@@ -46,12 +46,13 @@ struct GradProbeOptions {
     bool float64Reference = false;
     /// Run the reversible side in float64 too (for checking the method itself, free of fp32 rounding).
     bool float64Reversible = false;
-    /// Seed used for both passes so dropout and drop path draw identical masks.
+    /// Seeds the probe's own random stream, fresh for each pass, so dropout and drop path draw identical masks.
     uint64_t seed = 0;
 };
 
 /// Compares parameter gradients of ExecMode::Reversible against ExecMode::Stored at (α, β).
-/// The model's mode, coefficients, gradients, dtype and random state are restored afterwards.
+/// The model's mode, coefficients, gradients and dtype are restored afterwards; the probe draws from its own
+/// random stream and leaves every other generator (the run's, the process-wide default) untouched.
 GradErrorReport probeGradientError(
     const GradProbeTarget& target, double alpha, double beta, const GradProbeOptions& options = {});
 

@@ -25,17 +25,27 @@ std::string detail(const BackboneDescription& description, const std::string& ke
 /// Config values the checkpoint's architecture replaces, one note each (they are not errors: the file decides).
 void reportOverridden(const TrainConfig& config, const BackboneDescription& loaded, std::vector<std::string>& notes)
 {
-    const std::pair<const char*, int64_t> asked[] = { { "depth", config.model.depth },
-        { "embed dim", config.model.embedDim }, { "heads", config.model.heads } };
-    for (const auto& [key, value] : asked) {
-        const std::string found = detail(loaded, key);
-        if (value != 0 && !found.empty() && found != std::to_string(value))
-            notes.push_back("config model." + std::string(key == std::string("embed dim") ? "embed_dim" : key) + " "
-                + std::to_string(value) + " not used: the checkpoint's backbone has " + key + " " + found);
+    struct Asked {
+        const char* configKey;
+        const char* detailKey; // as the backbone's describe() names it
+        int64_t value; // 0: not set in the config
+    };
+    const Asked asked[] = { { "model.depth", "depth", config.model.depth },
+        { "model.embed_dim", "embed dim", config.model.embedDim }, { "model.heads", "heads", config.model.heads } };
+    for (const Asked& a : asked) {
+        const std::string found = detail(loaded, a.detailKey);
+        if (a.value != 0 && !found.empty() && found != std::to_string(a.value))
+            notes.push_back("config " + std::string(a.configKey) + " " + std::to_string(a.value)
+                + " not used: the checkpoint's backbone has " + a.detailKey + " " + found);
     }
 }
 
 } // namespace
+
+std::string sourceCheckpointOf(const TrainConfig& config)
+{
+    return config.strategy == Strategy::ReversibleScratch ? std::string() : config.model.checkpoint;
+}
 
 BackboneSpec backboneSpecFor(const TrainConfig& config)
 {
@@ -60,16 +70,17 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
     // under its lock, so two runs started together do not interleave their draws (and nothing else is disturbed).
     SeededDefaultGenerator seeded(config.seed);
 
-    const bool scratch = config.strategy == Strategy::ReversibleScratch || config.model.checkpoint.empty();
+    const std::string checkpoint = sourceCheckpointOf(config);
     BackbonePtr backbone;
     StateDict pretrainedHead;
-    if (scratch) {
+    if (checkpoint.empty()) {
         backbone = createBackbone(backboneSpecFor(config));
         built.source = "random";
         if (!config.model.checkpoint.empty())
             built.notes.push_back("strategy " + toString(config.strategy) + " starts from random weights; checkpoint ignored");
     } else {
-        const std::string& path = config.model.checkpoint;
+        const std::string& path = checkpoint;
+        built.checkpoint = checkpoint;
         BackboneLoadOptions load;
         load.imageSize = config.model.imageSize;
         if (config.model.numFrames > 0)
@@ -86,16 +97,14 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
                 + ": the checkpoint '" + path + "' expects " + std::to_string(input.channels) + " channels");
         built.source = path + " (" + toString(report.format) + ", " + report.naming + " names)";
         reportOverridden(config, backbone->describe(), built.notes);
-        for (const auto& note : report.notes)
-            if (note.rfind("heads ", 0) != 0)
-                built.notes.push_back(note);
+        built.notes.insert(built.notes.end(), report.notes.begin(), report.notes.end());
         for (const auto& name : report.unexpectedKeys)
             built.notes.push_back("warning: checkpoint tensor " + name + " is not used");
         for (const auto& name : report.nanTensors)
             built.notes.push_back("warning: checkpoint tensor " + name + " holds NaN or Inf values");
         pretrainedHead = std::move(report.headTensors);
     }
-    std::shared_ptr<Task> task = createTask({ "classification" /* TODO(lead): config.task */, numClasses, config.optim.labelSmoothing });
+    std::shared_ptr<Task> task = createTask({ config.task, numClasses, config.optim.labelSmoothing });
     for (auto& note : task->buildHead(*backbone, pretrainedHead, /*reuse=*/!config.model.resetHead))
         built.notes.push_back(std::move(note));
     built.network = Network(std::move(backbone), std::move(task));

@@ -15,7 +15,12 @@ struct BuiltNetwork {
     Network network { nullptr };
     std::vector<std::string> notes; ///< e.g. "position embedding resized 7×7 → 14×14"
     std::string source; ///< "random" or the checkpoint path with its format and naming
+    std::string checkpoint; ///< the weights file the network was loaded from; empty: random initialisation
 };
+
+/// The pretrained weights a run of `config` starts from: model.checkpoint, except for strategies that start from
+/// random weights (reversible-scratch); empty when none. The one rule buildNetwork, the Trainer and the recorder use.
+std::string sourceCheckpointOf(const TrainConfig& config);
 
 /// The backbone `config` describes when built from scratch (preset plus overrides).
 BackboneSpec backboneSpecFor(const TrainConfig& config);

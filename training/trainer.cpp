@@ -475,8 +475,7 @@ RunFinishedEvent Trainer::run()
     started.task = task.name();
     started.metrics = task.metrics();
     started.setup = { started.backbone.summary, task.name(), d.dataset, d.root, d.classes };
-    if (built.source != "random")
-        started.sourceCheckpoint = m_config.model.checkpoint;
+    started.sourceCheckpoint = built.checkpoint;
     started.checkpointDir = m_config.checkpoint.dir;
     started.device = describeDevice(device);
     started.threads = torch::get_num_threads();

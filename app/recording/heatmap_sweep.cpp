@@ -1,5 +1,6 @@
 #include "app/recording/heatmap_sweep.h"
 
+#include "app/recording/run_recording_observer.h"
 #include "core/random_stream.h"
 #include "training/model_factory.h"
 #include "training/probe_target.h"
@@ -41,9 +42,8 @@ namespace {
     /// database), absolute: the paths are recorded as artifacts and must not depend on the working directory.
     fs::path runDirectory(const HeatmapSweepRecording& recording, int64_t runId)
     {
-        const fs::path database(recording.databasePath);
         const fs::path filesRoot = recording.filesDir.empty()
-            ? (database.parent_path().empty() ? fs::path(".") : database.parent_path()) / "runs"
+            ? fs::path(RunRecordingObserver::defaultFilesDir(recording.databasePath))
             : fs::path(recording.filesDir);
         return fs::absolute(filesRoot / ("run-" + std::to_string(runId))).lexically_normal();
     }

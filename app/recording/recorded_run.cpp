@@ -29,8 +29,9 @@ std::map<std::string, std::string> runWeightsMetadata(
         { key::kRun, config.name }, { key::kIterations, std::to_string(iterations) }, { key::kVersion, DR2_VERSION } };
     if (runId > 0)
         metadata[key::kRunId] = std::to_string(runId);
-    if (!config.model.checkpoint.empty() && config.strategy != Strategy::ReversibleScratch) {
-        metadata[key::kSourceCheckpoint] = config.model.checkpoint;
+    const std::string source = sourceCheckpointOf(config);
+    if (!source.empty()) {
+        metadata[key::kSourceCheckpoint] = source;
         metadata[key::kSourceSha256] = sourceSha256;
     }
     return metadata;
@@ -60,8 +61,8 @@ RecordedRun::RecordedRun(TrainConfig config, RecordedRunOptions options)
                 m_recording->attachToRun(link->runId);
         }
     }
-    if (!m_config.model.checkpoint.empty() && m_config.strategy != Strategy::ReversibleScratch)
-        m_recording->hashSourceInBackground(m_config.model.checkpoint);
+    if (const std::string source = sourceCheckpointOf(m_config); !source.empty())
+        m_recording->hashSourceInBackground(source);
     // The recorder goes first so the run exists (and has its id) when other observers hear onStarted.
     m_recording->recordFinalWeightsOf(m_trainer.get());
     m_trainer->addObserver(m_recording.get());

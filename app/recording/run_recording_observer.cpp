@@ -81,16 +81,20 @@ RunRecordingObserver::RunRecordingObserver(std::string databasePath, std::string
 {
     if (m_databasePath.empty())
         throw std::invalid_argument("run recording: the database path is empty");
-    if (m_filesDir.empty()) {
-        const fs::path parent = fs::path(m_databasePath).parent_path();
-        m_filesDir = ((parent.empty() ? fs::path(".") : parent) / "runs").string();
-    }
+    if (m_filesDir.empty())
+        m_filesDir = defaultFilesDir(m_databasePath);
 }
 
 RunRecordingObserver::~RunRecordingObserver()
 {
     // RunRecorder's destructor closes an unfinished run as `failed` with an error event.
     m_recorder.reset();
+}
+
+std::string RunRecordingObserver::defaultFilesDir(const std::string& databasePath)
+{
+    const fs::path parent = fs::path(databasePath).parent_path();
+    return ((parent.empty() ? fs::path(".") : parent) / "runs").string();
 }
 
 void RunRecordingObserver::attachToRun(int64_t runId)

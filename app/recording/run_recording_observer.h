@@ -39,6 +39,9 @@ public:
     RunRecordingObserver(const RunRecordingObserver&) = delete;
     RunRecordingObserver& operator=(const RunRecordingObserver&) = delete;
 
+    /// Where run files go when no folder is given: a `runs` folder next to the database.
+    static std::string defaultFilesDir(const std::string& databasePath);
+
     /// Continue an existing run (resume) instead of creating one; call before the Trainer runs. Throws
     /// naming the database when there is no such run.
     void attachToRun(int64_t runId);

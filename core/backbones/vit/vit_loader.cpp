@@ -375,6 +375,9 @@ ViT loadViT(const LoadedCheckpoint& checkpoint, const ViTLoadOptions& options, V
     report.notes.insert(report.notes.end(), info.notes.begin(), info.notes.end());
     ViTOptions vitOptions = info.options;
     vitOptions.stack = options.stack;
+    vitOptions.dropout = options.dropout;
+    vitOptions.attnDropout = options.dropout;
+    vitOptions.dropPath = options.dropPath;
     ViT model(vitOptions);
 
     report.oldNumClasses = info.checkpointNumClasses;

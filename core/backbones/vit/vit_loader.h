@@ -63,6 +63,8 @@ ViTCheckpointInfo describeViT(const LoadedCheckpoint& checkpoint, const ViTOverr
 struct ViTLoadOptions {
     ViTOverrides overrides;
     Dr2StackOptions stack; ///< α, β, first skip, mode, segments of the new network
+    double dropout = 0.0; ///< dropout (also on attention weights) of the new network: a training choice, not the file's
+    double dropPath = 0.0; ///< stochastic depth of the last layer (earlier layers get linearly less)
     bool allowMissing = false; ///< false: refuse a checkpoint that lacks a tensor the model needs
 };
 

@@ -1,6 +1,7 @@
 #include "app/cli/progress_printer.h"
 
 #include "app/cli/text_table.h"
+#include "app/recording/recorded_run.h"
 
 #include <nlohmann/json.hpp>
 
@@ -214,15 +215,10 @@ void ProgressPrinter::onFinished(const RunFinishedEvent& e)
 {
     const std::string primary = e.primaryMetric;
     if (m_style == Style::Json) {
-        nlohmann::json line { { "event", "finished" }, { "status", toString(e.outcome) }, { "message", e.message },
-            { "iterations", e.iterations }, { "primary_metric", primary }, { "best_" + primary, e.bestPrimary } };
-        for (const auto& [name, value] : e.finalMetrics)
-            line[name == "loss" ? std::string("final_val_loss") : "final_" + name] = value;
-        if (!e.finalMetrics.count(primary))
-            line["final_" + primary] = 0.0;
-        line.update({ { "final_loss", e.finalLoss }, { "peak_bytes", e.peakBytes },
-            { "peak_step_bytes", e.peakStepBytes }, { "seconds", e.seconds },
-            { "seconds_per_iteration", e.secondsPerIteration }, { "checkpoint", e.checkpointPath } });
+        // The results as the run database stores them (one naming rule: app/recording/run_metrics.h), plus the end.
+        nlohmann::json line = nlohmann::json::parse(runResultsJson(runResultsOf(e)));
+        line.update({ { "event", "finished" }, { "status", toString(e.outcome) }, { "message", e.message },
+            { "checkpoint", e.checkpointPath } });
         m_out << line.dump() << std::endl;
         return;
     }

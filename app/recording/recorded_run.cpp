@@ -21,6 +21,21 @@ bool sameFile(const std::string& a, const std::string& b)
 
 } // namespace
 
+RunResults runResultsOf(const RunFinishedEvent& event)
+{
+    RunResults results;
+    results.iterations = event.iterations;
+    results.primaryMetric = event.primaryMetric;
+    results.bestPrimary = event.bestPrimary;
+    results.finalMetrics = event.finalMetrics;
+    results.finalLoss = event.finalLoss;
+    results.seconds = event.seconds;
+    results.secondsPerIteration = event.secondsPerIteration;
+    results.peakBytes = event.peakBytes;
+    results.peakStepBytes = event.peakStepBytes;
+    return results;
+}
+
 std::map<std::string, std::string> runWeightsMetadata(
     const TrainConfig& config, int64_t runId, int64_t iterations, const std::string& sourceSha256)
 {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "training/train_config.h"
+#include "app/recording/run_metrics.h"
 #include "training/train_events.h"
 
 #include <cstdint>
@@ -68,6 +69,10 @@ private:
     std::unique_ptr<RunRecordingObserver> m_recording;
     std::vector<std::string> m_notes;
 };
+
+/// A finished run's results in the stored vocabulary (app/recording/run_metrics.h): what the recorder writes as
+/// final metrics and what `--json` prints when a run ends.
+RunResults runResultsOf(const RunFinishedEvent& event);
 
 /// The metadata every weights file of a run carries besides the architecture (strategy, run name and id,
 /// iterations, source checkpoint and its hash, version).

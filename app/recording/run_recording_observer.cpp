@@ -42,22 +42,6 @@ namespace {
         return RunStatus::Failed;
     }
 
-    /// The final metrics in the one stored format (app/recording/run_metrics.h).
-    std::string finalMetricsJson(const RunFinishedEvent& event)
-    {
-        RunResults results;
-        results.iterations = event.iterations;
-        results.primaryMetric = event.primaryMetric;
-        results.bestPrimary = event.bestPrimary;
-        results.finalMetrics = event.finalMetrics;
-        results.finalLoss = event.finalLoss;
-        results.seconds = event.seconds;
-        results.secondsPerIteration = event.secondsPerIteration;
-        results.peakBytes = event.peakBytes;
-        results.peakStepBytes = event.peakStepBytes;
-        return runResultsJson(results);
-    }
-
     std::string formatDouble(double value)
     {
         std::ostringstream out;
@@ -339,7 +323,7 @@ void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
             fail("saving the final weights to '" + path + "': " + exception.what());
         }
     }
-    const std::string metrics = finalMetricsJson(event);
+    const std::string metrics = runResultsJson(runResultsOf(event));
     std::unique_ptr<RunRecorder> recorder = std::move(m_recorder);
     const std::string earlier = error();
     try {

@@ -41,6 +41,11 @@ protected:
         fs::create_directories(m_dir);
         m_checkpoint = (m_dir / "small.safetensors").string();
         BuiltNetwork source = buildNetwork(smallConfig(), /*numClasses=*/3);
+        {
+            // Move the head off its initialisation, as pretraining would: a fresh head from the same seed must differ.
+            torch::NoGradGuard noGrad;
+            source.network->task().head()->named_parameters()["weight"].add_(0.5);
+        }
         saveNativeCheckpoint(m_checkpoint, *source.network);
         m_sourceHead = source.network->task().head()->named_parameters()["weight"].clone();
     }

@@ -1,9 +1,12 @@
 #include "core/backbone_registry.h"
 
+#include "core/backbones/swin/swin.h"
+#include "core/backbones/swin/swin_loader.h"
 #include "core/backbones/vit/vit.h"
 #include "core/backbones/vit/vit_loader.h"
 #include "core/architecture_record.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace dr2 {
@@ -16,6 +19,98 @@ std::string join(const std::vector<std::string>& names)
     for (const auto& n : names)
         out += (out.empty() ? "" : ", ") + n;
     return out;
+}
+
+// Swin v1 ("swin", 2-D names) and Video Swin ("video-swin") share one model and one loader; they differ in presets,
+// the names export writes and which files they claim.
+BackboneFamily swinFamily(bool video)
+{
+    BackboneFamily family;
+    family.name = video ? "video-swin" : "swin";
+    family.title = video ? "Video Swin Transformer (Video Swin release names)"
+                         : "Swin Transformer v1 (torchvision, timm, official release names)";
+    family.presets = video ? videoSwinPresetNames() : swinPresetNames();
+    family.recognizes = [video](const StateDict& tensors) {
+        const std::optional<SwinNaming> naming = recognizeSwinNaming(tensors);
+        return naming && isVideoSwin(tensors, *naming) == video;
+    };
+    family.create = [video](const BackboneSpec& spec) -> BackbonePtr {
+        SwinOptions o = swinPreset(spec.preset);
+        if (spec.depth > 0)
+            o.depths = scaleDepths(o.depths, spec.depth);
+        if (spec.embedDim > 0)
+            o.embedDim = spec.embedDim;
+        if (spec.heads > 0) // stage-1 heads; later stages double them, as the presets do
+            for (size_t s = 0; s < o.heads.size(); ++s)
+                o.heads[s] = spec.heads << s;
+        if (spec.window > 0)
+            o.window = { o.window[0], spec.window, spec.window };
+        o.imageHeight = spec.input.height;
+        o.imageWidth = spec.input.width;
+        o.inChannels = spec.input.channels;
+        if (spec.input.frames > 0 && !video)
+            throw std::invalid_argument("model '" + spec.preset + "' takes images: " + std::to_string(spec.input.frames)
+                + " frames need a video preset (" + join(videoSwinPresetNames()) + ")");
+        if (spec.input.frames > 0)
+            o.numFrames = spec.input.frames;
+        if (spec.patchSize > 0)
+            o.patch = { video ? spec.tubeletSize : 1, spec.patchSize, spec.patchSize };
+        o.numClasses = spec.numClasses;
+        o.dropout = spec.dropout;
+        o.attnDropout = spec.dropout;
+        o.dropPath = spec.dropPath;
+        o.stack = spec.stack;
+        o.validate();
+        return Swin(o).ptr();
+    };
+    family.load = [](const LoadedCheckpoint& checkpoint, const BackboneLoadOptions& options,
+                      BackboneLoadReport& out) -> BackbonePtr {
+        SwinLoadOptions load;
+        load.overrides.imageSize = options.imageSize;
+        load.overrides.numFrames = options.numFrames;
+        load.overrides.windowSize = options.windowSize;
+        load.overrides.numClasses = options.numClasses;
+        load.stack = options.stack;
+        load.allowMissing = options.allowMissing;
+        load.dropout = options.dropout;
+        load.dropPath = options.dropPath;
+        SwinLoadReport report;
+        Swin model = loadSwin(checkpoint, load, &report);
+        const SwinOptions& o = model->options();
+        const SwinCheckpointInfo& info = report.info;
+        out.format = report.format;
+        out.family = model->family();
+        out.naming = toString(info.naming);
+        out.checkpointImageSize = o.imageHeight; // no position table: the size the model is built for
+        out.checkpointNumClasses = info.checkpointNumClasses;
+        out.fileParameters = info.parameterCount;
+        out.video = info.video;
+        out.missingKeys = report.missingKeys;
+        out.unexpectedKeys = report.unexpectedKeys;
+        out.nanTensors = report.nanTensors;
+        // The patch comes from the patch convolution and the heads from the bias tables: say so instead of
+        // silently dropping what was asked for.
+        if (options.heads)
+            out.notes.push_back("heads " + std::to_string(*options.heads) + " ignored: Swin heads come from the bias tables");
+        if (options.patchSize)
+            out.notes.push_back(
+                "patch size " + std::to_string(*options.patchSize) + " ignored: it comes from the patch embedding");
+        out.notes.insert(out.notes.end(), report.notes.begin(), report.notes.end());
+        out.headTensors = std::move(report.headTensors);
+        return model.ptr();
+    };
+    family.namings = video ? std::vector<std::string> { "dr2", "video-swin" }
+                           : std::vector<std::string> { "dr2", "torchvision", "timm", "official" };
+    family.detectNaming = [](const StateDict& tensors, const std::string& source) {
+        return toString(detectSwinNaming(tensors, source));
+    };
+    family.rename = [namings = family.namings, name = family.name](const StateDict& tensors, const std::string& naming) {
+        if (std::find(namings.begin(), namings.end(), naming) == namings.end())
+            throw std::invalid_argument(
+                "naming scheme '" + naming + "' for a " + name + " backbone: expected " + join(namings));
+        return swinFromInternalNames(tensors, parseSwinNaming(naming));
+    };
+    return family;
 }
 
 BackboneFamily vitFamily()
@@ -43,7 +138,8 @@ BackboneFamily vitFamily()
         o.imageSize = spec.input.height;
         o.inChannels = spec.input.channels;
         o.numFrames = spec.input.frames;
-        o.patchSize = spec.patchSize;
+        if (spec.patchSize)
+            o.patchSize = spec.patchSize;
         o.tubeletSize = spec.tubeletSize;
         o.numClasses = spec.numClasses;
         o.dropout = spec.dropout;
@@ -107,7 +203,9 @@ BackboneFamily vitFamily()
 const std::vector<BackboneFamily>& backboneFamilies()
 {
     // The one place that names concrete families. Checkpoints are matched in this order.
-    static const std::vector<BackboneFamily> families { vitFamily() };
+    // Swin first: timm's Swin names (patch_embed.proj.*) would otherwise satisfy the ViT family's recogniser.
+    static const std::vector<BackboneFamily> families { swinFamily(/*video=*/false), swinFamily(/*video=*/true),
+        vitFamily() };
     return families;
 }
 

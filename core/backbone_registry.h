@@ -18,8 +18,9 @@ struct BackboneSpec {
     int64_t embedDim = 0;
     int64_t heads = 0;
     InputShape input { 3, 224, 224, 0 };
-    int64_t patchSize = 16;
+    int64_t patchSize = 0; ///< pixels per patch side; 0: the preset's
     int64_t tubeletSize = 2; ///< frames per video token
+    int64_t window = 0; ///< attention window side of windowed families (Swin); 0: the preset's
     double dropout = 0.0;
     double dropPath = 0.0;
     /// Classes of the family's own head (0: none; training builds the head through its task).
@@ -33,6 +34,7 @@ struct BackboneLoadOptions {
     std::optional<int64_t> imageSize; ///< the finetuning resolution; position tables are resized to it
     std::optional<int64_t> patchSize;
     std::optional<int64_t> numFrames; ///< video models: frames per clip
+    std::optional<int64_t> windowSize; ///< windowed families (Swin): the finetuning window; bias tables are resized
     std::optional<bool> globalPool; ///< mean pooling instead of a class token, where the file cannot tell
     /// Classes of the family's own head: unset keeps the file's head, 0 leaves it out (its tensors are returned in
     /// BackboneLoadReport::headTensors for the task to use).
@@ -69,10 +71,7 @@ struct BackboneFamily {
     std::vector<std::string> presets; ///< "vit-ti", ...
     /// True when the tensor names look like this family's.
     std::function<bool(const StateDict&)> recognizes;
-    /// The family a file written with our own names belongs to (its ArchitectureRecord's family, else by names).
-const BackboneFamily& familyOfExport(const LoadedCheckpoint& checkpoint);
-
-/// A randomly initialised backbone (draws from the default generator).
+    /// A randomly initialised backbone (draws from the default generator).
     std::function<BackbonePtr(const BackboneSpec&)> create;
     /// A backbone holding a checkpoint's weights; fills the report.
     std::function<BackbonePtr(const LoadedCheckpoint&, const BackboneLoadOptions&, BackboneLoadReport&)> load;

@@ -56,6 +56,7 @@ BackboneSpec backboneSpecFor(const TrainConfig& config)
     spec.heads = config.model.heads;
     spec.input = { config.model.inChannels, config.model.imageSize, config.model.imageSize, config.model.numFrames };
     spec.patchSize = config.model.patchSize;
+    spec.window = config.model.windowSize;
     spec.tubeletSize = config.model.tubeletSize;
     spec.dropout = config.model.dropout;
     spec.dropPath = config.model.dropPath;
@@ -85,6 +86,8 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
         load.imageSize = config.model.imageSize;
         if (config.model.numFrames > 0)
             load.numFrames = config.model.numFrames;
+        if (config.model.windowSize > 0)
+            load.windowSize = config.model.windowSize;
         load.numClasses = 0; // the task builds the head
         load.dropout = config.model.dropout;
         load.dropPath = config.model.dropPath;

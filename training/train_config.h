@@ -46,6 +46,7 @@ struct TrainConfig {
         int64_t heads = 0;
         int64_t imageSize = 56;
         int64_t patchSize = 4;
+        int64_t windowSize = 0; ///< attention window side of windowed backbones (Swin); 0: the preset's or the checkpoint's
         int64_t inChannels = 1;
         int64_t numFrames = 0; ///< > 0: a video backbone over clips of this many frames (data.dataset "clips")
         int64_t tubeletSize = 2; ///< frames per video token

@@ -79,11 +79,14 @@ void runBench(const BenchArgs& args)
         const BackboneDescription description = backbone.describe();
         int64_t tokens = 0;
         {
-            // Tokens per sample of the first stage (transformers lay stages out as [B, N, C]).
+            // Tokens per sample of the first stage: every position between the batch and the channels ([B, N, C]
+            // for ViT, [B, H, W, C] or [B, T, H, W, C] for Swin).
             torch::NoGradGuard noGrad;
             const BackboneOutput features = backbone.forwardFeatures(setup.input.narrow(0, 0, 1));
-            if (!features.stages.empty() && features.stages.front().dim() == 3)
-                tokens = features.stages.front().size(1);
+            if (!features.stages.empty() && features.stages.front().dim() >= 3) {
+                const torch::Tensor& first = features.stages.front();
+                tokens = first.numel() / first.size(0) / first.size(-1);
+            }
         }
 
         for (ExecMode mode : modes) {
@@ -159,7 +162,7 @@ void addBenchCommand(CLI::App& app)
         "Time and tensor memory of one training step (forward, loss, backward) per mode and depth. "
         "Memory is the peak of live tensor bytes above what is held before the step (parameters, gradients, batch).");
     addModelOptions(*command, args->model);
-    command->add_option("--depths", args->depths, "comma-separated backbone depths (transformer layers)")
+    command->add_option("--depths", args->depths, "comma-separated backbone depths (ViT layers; Swin blocks over all stages, scaled in the preset's proportions)")
         ->capture_default_str();
     command->add_option("--modes", args->modes, "comma-separated: plain, stored, reversible")->capture_default_str();
     command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();

@@ -12,7 +12,8 @@ void addCheckpointOptions(CLI::App& command, CheckpointArgs& args)
 {
     command
         .add_option(
-            "checkpoint", args.path, "safetensors, torch.save or TorchScript file (timm, torchvision or dr2 names)")
+            "checkpoint", args.path,
+            "safetensors, torch.save or TorchScript file (ViT, Swin or Video Swin; timm, torchvision, official or dr2 names)")
         ->required();
     command.add_option("--heads", args.heads, "attention heads (default: metadata or the standard size table)");
     command.add_option("--image-size", args.imageSize, "input side in pixels (default: the checkpoint's; "
@@ -20,7 +21,9 @@ void addCheckpointOptions(CLI::App& command, CheckpointArgs& args)
     command.add_option("--patch-size", args.patchSize, "patch side in pixels (default: the checkpoint's)");
     command.add_option("--num-classes", args.numClasses, "classes of the head (default: the checkpoint's; "
                                                          "a different count replaces the head)");
-    command.add_option("--frames", args.frames, "video models: frames per clip (default: metadata or 16)");
+    command.add_option("--frames", args.frames, "video models: frames per clip (default: metadata, else 16 for ViT, 32 for Video Swin)");
+    command.add_option("--window", args.window, "Swin: attention window side (default: the checkpoint's; "
+                                                "a different size resizes the relative position bias tables)");
 }
 
 BackboneLoadOptions loadOptionsFrom(const CheckpointArgs& args)
@@ -35,6 +38,7 @@ BackboneLoadOptions loadOptionsFrom(const CheckpointArgs& args)
     options.imageSize = positive(args.imageSize, "--image-size");
     options.patchSize = positive(args.patchSize, "--patch-size");
     options.numFrames = positive(args.frames, "--frames");
+    options.windowSize = positive(args.window, "--window");
     if (args.numClasses < -1)
         throw std::invalid_argument("--num-classes: expected >= 0, found " + std::to_string(args.numClasses));
     options.numClasses = 0;

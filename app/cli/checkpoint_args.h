@@ -20,6 +20,7 @@ struct CheckpointArgs {
     int64_t patchSize = 0;
     int64_t numClasses = -1; ///< -1: keep the checkpoint's head
     int64_t frames = 0;
+    int64_t window = 0; ///< Swin: the finetuning window (0: the checkpoint's)
 };
 
 /// Registers CHECKPOINT, --heads, --image-size, --patch-size, --num-classes and --frames on a subcommand.

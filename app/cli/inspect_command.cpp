@@ -42,7 +42,10 @@ void runInspect(const InspectArgs& args)
         { "format", toString(checkpoint.format) },
         { "naming", report.naming },
         { "family", description.family },
-        { "architecture", report.video ? "video_" + description.family : description.family },
+        // "vit" / "video_vit" as before families had names of their own; "video-swin" already says it.
+        { "architecture",
+            report.video && description.family.rfind("video", 0) != 0 ? "video_" + description.family
+                                                                       : description.family },
         { "summary", description.summary },
     };
     for (const auto& [key, value] : description.details) {

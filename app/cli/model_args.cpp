@@ -22,10 +22,14 @@ namespace {
 void addModelOptions(CLI::App& command, ModelArgs& args)
 {
     command.add_option("--model", args.model, "backbone preset: " + presetList())->capture_default_str();
-    command.add_option("--depth", args.depth, "depth of the backbone, e.g. transformer layers (default: the preset's)");
+    command.add_option("--depth", args.depth,
+        "depth of the backbone: ViT layers, Swin blocks over all stages in the preset's proportions (default: the "
+        "preset's)");
     command.add_option("--image", args.imageSize, "image side in pixels (default: 224)");
-    command.add_option("--patch", args.patchSize, "patch side in pixels (default: 16)");
-    command.add_option("--heads", args.heads, "attention heads (default: the preset's)");
+    command.add_option("--patch", args.patchSize, "patch side in pixels (default: the preset's)");
+    command.add_option("--window", args.window, "attention window side of a Swin backbone (default: the preset's)");
+    command.add_option("--frames", args.frames, "frames per clip of a video backbone (default: the preset's)");
+    command.add_option("--heads", args.heads, "attention heads, of stage 1 for Swin (default: the preset's)");
     command.add_option("--classes", args.numClasses, "classes of the linear head")->capture_default_str();
     command.add_option("--batch", args.batch, "images per step")->capture_default_str();
     command.add_option("--dropout", args.dropout, "dropout probability in the branches")->capture_default_str();
@@ -68,6 +72,9 @@ BackboneSpec backboneSpecFrom(const ModelArgs& args)
         spec.input.height = spec.input.width = args.imageSize;
     if (nonNegative(args.patchSize, "--patch") > 0)
         spec.patchSize = args.patchSize;
+    spec.window = nonNegative(args.window, "--window");
+    if (nonNegative(args.frames, "--frames") > 0)
+        spec.input.frames = args.frames;
     spec.dropout = args.dropout;
     spec.dropPath = args.dropPath;
     spec.stack.firstSkip = parseFirstSkip(args.firstSkip);

@@ -20,6 +20,8 @@ struct ModelArgs {
     int64_t depth = 0; ///< 0: the preset's depth
     int64_t imageSize = 0; ///< 0: the preset's
     int64_t patchSize = 0;
+    int64_t window = 0; ///< 0: the preset's (Swin)
+    int64_t frames = 0; ///< 0: the preset's (video presets)
     int64_t heads = 0;
     int64_t numClasses = 10;
     int64_t batch = 2;

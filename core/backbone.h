@@ -15,7 +15,7 @@
 namespace dr2 {
 
 /// One stage of a backbone: a Dr2Stack of residual branches at one resolution. ViT has one stage; a
-/// hierarchical backbone (Swin) has one per resolution, joined by ordinary stored layers (patch merging).
+/// hierarchical backbone (Swin, Video Swin) has one per resolution, joined by ordinary stored layers (patch merging).
 struct StageDescription {
     std::string name; ///< e.g. "stage 1"
     int64_t branches = 0;
@@ -49,8 +49,9 @@ struct InputShape {
 
 /// What a backbone computes for a batch.
 struct BackboneOutput {
-    /// The output of every stage (after its transition layer where the family applies one), in the
-    /// family's layout: tokens [B, N, C] for transformers. Dense heads read these.
+    /// The output of every stage's stack (before any transition layer such as Swin's patch merging), in the
+    /// family's layout: ViT tokens [B, N, C] (class token first); Swin channels-last maps [B, H, W, C] for images
+    /// and [B, T, H, W, C] for clips. Dense heads read these.
     std::vector<torch::Tensor> stages;
     /// One normalised feature vector per sample, [B, pooledDim()] (class token or mean of the last stage).
     torch::Tensor pooled;

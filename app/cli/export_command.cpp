@@ -50,10 +50,12 @@ void addExportCommand(CLI::App& app)
         "The file loads with inspect, forward, as model.checkpoint of a train config, and in Python.");
     command->add_option("run", args->options.run, "run id or unique name (see `runs list`)")->required();
     command->add_option("--out", args->options.outPath, "the .safetensors file to write")->required();
-    command->add_option("--names", args->options.names,
-               "tensor names: dr2 (ours), timm, torchvision, or source (the scheme of the run's source checkpoint)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({ "dr2", "timm", "torchvision", "source" }));
+    // The backbone's family decides which names it can write (exportRun checks, listing them).
+    command
+        ->add_option("--names", args->options.names,
+            "tensor names: dr2 (ours); timm or torchvision (ViT, Swin); official (Swin); video-swin (Video Swin); or "
+            "source (the scheme of the run's source checkpoint)")
+        ->capture_default_str();
     command->add_option("--db", args->options.databasePath,
         "run database (default: $DR2_DB, else $XDG_DATA_HOME/dr2net/runs.sqlite, else ~/.local/share/dr2net/runs.sqlite)");
     command->add_flag("--json", args->json, "print the result as one JSON object");

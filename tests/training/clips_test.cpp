@@ -72,16 +72,14 @@ TEST(Clips, LoadsFramesInOrderAndTransformsFramesAlike)
     fs::remove_all(root);
 }
 
-TEST(Clips, VideoViTTrainsOnClipsWithReversibleBackprop)
+/// Trains `config` (model fields set by the caller) on clip folders whose class is the direction of motion, reversible
+/// at (0, 1) from random weights, and checks that it learns.
+void expectLearnsDirectionOfMotion(TrainConfig config)
 {
     const fs::path root = writeClips(/*perClass=*/40, /*frames=*/4);
-    TrainConfig config;
     config.name = "clips";
     config.strategy = Strategy::HardFinetune; // reversible at (0, 1), random weights (no checkpoint)
     config.seed = 1;
-    config.model.embedDim = 64;
-    config.model.depth = 2;
-    config.model.heads = 4;
     config.model.imageSize = 16;
     config.model.patchSize = 4;
     config.model.inChannels = 1;
@@ -115,6 +113,29 @@ TEST(Clips, VideoViTTrainsOnClipsWithReversibleBackprop)
     EXPECT_LT(late, 0.5 * early) << "loss did not fall: " << early << " → " << late;
     EXPECT_GE(observer.evaluations.back().metrics.at("top1"), 0.8) << "direction of motion is learnable";
     fs::remove_all(root);
+}
+
+TEST(Clips, VideoViTTrainsOnClipsWithReversibleBackprop)
+{
+    TrainConfig config;
+    config.model.preset = "vit-ti";
+    config.model.embedDim = 64;
+    config.model.depth = 2;
+    config.model.heads = 4;
+    expectLearnsDirectionOfMotion(config);
+}
+
+TEST(Clips, VideoSwinTrainsOnClipsWithReversibleBackpropPerStage)
+{
+    // Four stages of one block each (4×4, 2×2, 1×1, 1×1 tokens over 2 time steps): the temporal window shrinks to
+    // the clip, as the Video Swin release does.
+    TrainConfig config;
+    config.model.preset = "video-swin-t";
+    config.model.embedDim = 16;
+    config.model.depth = 4;
+    config.model.heads = 1;
+    config.model.windowSize = 2;
+    expectLearnsDirectionOfMotion(config);
 }
 
 } // namespace

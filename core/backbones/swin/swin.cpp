@@ -281,6 +281,18 @@ const torch::Tensor& WindowAttentionBranchImpl::relativePositionIndex()
     return m_index;
 }
 
+const torch::Tensor& WindowAttentionBranchImpl::maskFor(const WindowLayout& layout, const torch::TensorOptions& options)
+{
+    const bool same = m_mask.defined() && m_maskLayout.window == layout.window && m_maskLayout.shift == layout.shift
+        && m_maskLayout.padded == layout.padded && m_mask.device() == options.device()
+        && m_mask.scalar_type() == c10::typeMetaToScalarType(options.dtype());
+    if (!same) {
+        m_mask = shiftedWindowMask(layout, options);
+        m_maskLayout = layout;
+    }
+    return m_mask;
+}
+
 torch::Tensor WindowAttentionBranchImpl::forward(const torch::Tensor& x)
 {
     if (x.dim() != 5 || x.size(4) != m_options.dim)
@@ -313,7 +325,7 @@ torch::Tensor WindowAttentionBranchImpl::forward(const torch::Tensor& x)
     torch::Tensor bias = relativePositionBiasTable.index_select(0, index).view({ tokens, tokens, heads }).permute({ 2, 0, 1 });
     attn = attn + bias.unsqueeze(0);
     if (layout.shifted()) {
-        torch::Tensor mask = shiftedWindowMask(layout, attn.options()); // [nW, N, N]
+        const torch::Tensor& mask = maskFor(layout, attn.options()); // [nW, N, N]
         const int64_t perSample = mask.size(0);
         attn = (attn.view({ count / perSample, perSample, heads, tokens, tokens }) + mask.unsqueeze(1).unsqueeze(0))
                    .view({ count, heads, tokens, tokens });

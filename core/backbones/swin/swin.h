@@ -145,8 +145,14 @@ public:
     const torch::Tensor& relativePositionIndex();
 
 private:
+    /// The mask for `layout`, rebuilt only when the layout, device or dtype changes (every forward of a stage sees
+    /// the same map, and the reversible backward re-runs it).
+    const torch::Tensor& maskFor(const WindowLayout& layout, const torch::TensorOptions& options);
+
     WindowAttentionOptions m_options;
     torch::Tensor m_index; // [N, N] int64, follows the table's device
+    torch::Tensor m_mask; // the last layout's mask
+    WindowLayout m_maskLayout;
 };
 TORCH_MODULE(WindowAttentionBranch);
 

@@ -33,7 +33,8 @@ CheckpointInspection inspectCheckpoint(const QString& path, int heads)
         add(QStringLiteral("format"), text(toString(checkpoint.format)));
         add(QStringLiteral("naming"), text(report.naming));
         add(QStringLiteral("family"),
-            text(description.family) + (report.video ? QStringLiteral(" (video)") : QString()));
+            text(description.family)
+                + (report.video && description.family.rfind("video", 0) != 0 ? QStringLiteral(" (video)") : QString()));
         add(QStringLiteral("summary"), text(description.summary));
         // The family's hyperparameters under the keys `inspect --json` uses ("embed dim" → "embed_dim").
         for (const auto& [key, value] : description.details)

@@ -94,6 +94,25 @@ TEST(CheckpointPanel, ShowsTheInspectSummaryOfAFixture)
     test::saveScreenshot(&panel, QStringLiteral("gui_checkpoint"));
 }
 
+TEST(CheckpointPanel, ShowsAVideoSwinCheckpointStageByStage)
+{
+    CheckpointPanel panel;
+    ASSERT_TRUE(openAndWait(&panel, kFixtures + QStringLiteral("/video_swin_noprefix.pth")))
+        << panel.errorText().toStdString();
+    QMap<QString, QString> rows;
+    for (const auto& [key, value] : panel.inspection().rows)
+        rows[key] = value;
+    EXPECT_EQ(rows.value(QStringLiteral("format")), QStringLiteral("torch.save"));
+    EXPECT_EQ(rows.value(QStringLiteral("naming")), QStringLiteral("video-swin"));
+    EXPECT_EQ(rows.value(QStringLiteral("branches")), QStringLiteral("8"));
+    bool stagesShown = false;
+    for (const auto& [key, value] : panel.inspection().rows)
+        stagesShown = stagesShown || value.contains(QStringLiteral("width 16"));
+    EXPECT_TRUE(stagesShown) << "stage 2 (width 16) is listed";
+    panel.resize(900, 600);
+    test::saveScreenshot(&panel, QStringLiteral("gui_checkpoint_video_swin"));
+}
+
 TEST(CheckpointPanel, ShowsTheLoaderErrorForABrokenFile)
 {
     CheckpointPanel panel;

@@ -23,7 +23,9 @@ ExecMode parseExecMode(const std::string& name)
         return ExecMode::Stored;
     if (name == "reversible")
         return ExecMode::Reversible;
-    throw std::invalid_argument("mode '" + name + "': expected plain, stored or reversible");
+    if (name == "checkpointed")
+        return ExecMode::Checkpointed;
+    throw std::invalid_argument("mode '" + name + "': expected plain, stored, reversible or checkpointed");
 }
 
 std::string toString(ExecMode mode)
@@ -35,6 +37,8 @@ std::string toString(ExecMode mode)
         return "stored";
     case ExecMode::Reversible:
         return "reversible";
+    case ExecMode::Checkpointed:
+        return "checkpointed";
     }
     return "?";
 }
@@ -53,12 +57,19 @@ std::string toString(FirstSkip skip)
     return skip == FirstSkip::Scaled ? "scaled" : "input";
 }
 
+int64_t defaultCheckpointSegment(int64_t branches)
+{
+    // S segments of N/S branches keep S inputs and recompute N/S branches at a time: S = √N balances the two.
+    return std::max<int64_t>(1, std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(branches, 1)))));
+}
+
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// Everything the backward of one segment needs besides the saved output pair.
+/// Everything the backward of one segment needs besides its saved tensors (the reversible segment's output pair,
+/// the checkpointed segment's input). α and β are read by the reversible segment only.
 struct SegmentState : torch::CustomClassHolder {
     std::shared_ptr<Dr2StackImpl> stack;
     int64_t begin = 0;
@@ -179,6 +190,82 @@ public:
     }
 };
 
+/// One branch of the pretrained network, x_i = F_i(x_{i-1}) + x_{i-1}: the single definition ExecMode::Plain, the
+/// checkpointed forward and its recompute share, so the three compute bit-identical values.
+torch::Tensor plainStep(Dr2StackImpl& stack, int64_t i, const torch::Tensor& x)
+{
+    return stack.runBranch(i, x) + x;
+}
+
+/// Activation checkpointing of one segment of the Plain network: the forward runs without a graph and keeps only
+/// the segment's input; the backward runs the segment again with autograd from that input and back-propagates
+/// through it. Unlike the reversible segment nothing is reconstructed, so the gradients are exactly Plain's, at
+/// the price of one segment's activations during the backward.
+class CheckpointedSegment : public torch::autograd::Function<CheckpointedSegment> {
+public:
+    static variable_list forward(AutogradContext* ctx, const torch::Tensor& input, const torch::Tensor& /*anchor*/,
+        c10::intrusive_ptr<SegmentState> state)
+    {
+        // Function::apply runs forward with grad mode off: each branch's activations are freed as soon as the next
+        // branch has its input.
+        Dr2StackImpl& stack = *state->stack;
+        const bool recordRng = stack.is_training();
+        state->rng.clear();
+        if (recordRng)
+            state->generator = currentGenerator(input.device());
+        torch::Tensor x = input;
+        for (int64_t i = state->begin; i < state->end; ++i) {
+            if (recordRng)
+                state->rng.push_back(RngState::capture(state->generator));
+            x = plainStep(stack, i, x);
+        }
+        // The input is the previous segment's output (or the stack's input): saving it costs no new memory.
+        ctx->save_for_backward({ input });
+        ctx->saved_data["state"] = at::IValue::make_capsule(std::move(state));
+        return { x };
+    }
+
+    static variable_list backward(AutogradContext* ctx, variable_list grads)
+    {
+        auto saved = ctx->get_saved_variables();
+        auto holder = ctx->saved_data["state"].toCapsule();
+        auto* state = static_cast<SegmentState*>(holder.get());
+        Dr2StackImpl& stack = *state->stack;
+
+        // As in the reversible backward: the recompute draws from the forward's generator (this may be another
+        // thread), restores each branch's state so dropout and drop path draw the forward's masks, and the fork
+        // puts the generator back afterwards so the random sequence outside is not disturbed.
+        std::unique_ptr<RandomStreamScope> replay;
+        std::unique_ptr<RngFork> fork;
+        if (state->generator.defined()) {
+            replay = std::make_unique<RandomStreamScope>(state->generator);
+            fork = std::make_unique<RngFork>(state->generator);
+        }
+        // Running statistics were updated by the forward; the recompute must not update them again.
+        std::vector<std::unique_ptr<BufferSnapshot>> buffers;
+        for (int64_t i = state->begin; i < state->end; ++i)
+            buffers.push_back(std::make_unique<BufferSnapshot>(*stack.branchModule(i)));
+
+        torch::Tensor gIn;
+        {
+            torch::AutoGradMode enableGrad(true);
+            torch::Tensor xIn = saved[0].detach().requires_grad_(true);
+            torch::Tensor x = xIn;
+            for (int64_t i = state->begin; i < state->end; ++i) {
+                const size_t local = static_cast<size_t>(i - state->begin);
+                if (local < state->rng.size())
+                    state->rng[local].restore();
+                x = plainStep(stack, i, x);
+            }
+            // Re-entrant backward through the recomputed segment: parameter gradients accumulate in .grad. The skip
+            // path makes x depend on xIn, so xIn always gets a gradient.
+            torch::autograd::backward({ x }, { grads[0] });
+            gIn = xIn.grad();
+        }
+        return { gIn, torch::Tensor(), torch::Tensor() };
+    }
+};
+
 std::string joinLengths(const std::vector<int64_t>& lengths)
 {
     std::ostringstream out;
@@ -272,6 +359,8 @@ torch::Tensor Dr2StackImpl::forward(const torch::Tensor& x)
         return forwardStored(x);
     case ExecMode::Reversible:
         return forwardReversible(x);
+    case ExecMode::Checkpointed:
+        return forwardCheckpointed(x);
     }
     throw std::logic_error("Dr2Stack: unknown execution mode");
 }
@@ -285,7 +374,7 @@ torch::Tensor Dr2StackImpl::forwardPlain(const torch::Tensor& input)
 {
     torch::Tensor x = input;
     for (int64_t i = 0; i < size(); ++i)
-        x = runBranch(i, x) + x;
+        x = plainStep(*this, i, x);
     return x;
 }
 
@@ -312,15 +401,8 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
     if (!torch::GradMode::is_enabled())
         return forwardStored(input);
 
-    std::shared_ptr<Dr2StackImpl> self;
-    try {
-        self = std::static_pointer_cast<Dr2StackImpl>(shared_from_this());
-    } catch (const std::bad_weak_ptr&) {
-        // Not owned by a shared_ptr (constructed on the stack): borrow it; it must outlive the graph.
-        self = std::shared_ptr<Dr2StackImpl>(this, [](Dr2StackImpl*) {});
-    }
-    if (m_anchor.device() != input.device())
-        m_anchor = torch::empty({ 0 }, torch::TensorOptions().device(input.device()).requires_grad(true));
+    const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
+    const torch::Tensor& anchor = anchorOn(input.device());
 
     torch::Tensor x = input;
     torch::Tensor y = firstDual(input);
@@ -332,12 +414,53 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
         state->end = begin + length;
         state->alpha = m_options.alpha;
         state->beta = m_options.beta;
-        auto outputs = ReversibleSegment::apply(x, y, m_anchor, std::move(state));
+        auto outputs = ReversibleSegment::apply(x, y, anchor, std::move(state));
         x = outputs[0];
         y = outputs[1];
         begin += length;
     }
     return x;
+}
+
+torch::Tensor Dr2StackImpl::forwardCheckpointed(const torch::Tensor& input)
+{
+    // Without autograd there is nothing to recompute: the plain forward gives the same output.
+    if (!torch::GradMode::is_enabled())
+        return forwardPlain(input);
+
+    const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
+    const torch::Tensor& anchor = anchorOn(input.device());
+    torch::Tensor x = input;
+    int64_t begin = 0;
+    for (int64_t length : segmentLengths()) {
+        auto state = c10::make_intrusive<SegmentState>();
+        state->stack = self;
+        state->begin = begin;
+        state->end = begin + length;
+        x = CheckpointedSegment::apply(x, anchor, std::move(state))[0];
+        begin += length;
+    }
+    return x;
+}
+
+std::shared_ptr<Dr2StackImpl> Dr2StackImpl::sharedSelf()
+{
+    try {
+        return std::static_pointer_cast<Dr2StackImpl>(shared_from_this());
+    } catch (const std::bad_weak_ptr&) {
+        // Not owned by a shared_ptr (constructed on the stack): borrow it; it must outlive the graph.
+        return std::shared_ptr<Dr2StackImpl>(this, [](Dr2StackImpl*) {});
+    }
+}
+
+const torch::Tensor& Dr2StackImpl::anchorOn(const c10::Device& device)
+{
+    // A segment whose input needs no gradient (a frozen embedding, a constant input) would not be recorded by
+    // autograd at all; this zero-size input that requires grad keeps its backward, and the parameter gradients
+    // computed there, reachable.
+    if (m_anchor.device() != device)
+        m_anchor = torch::empty({ 0 }, torch::TensorOptions().device(device).requires_grad(true));
+    return m_anchor;
 }
 
 } // namespace dr2

@@ -15,6 +15,9 @@ enum class ExecMode {
     Plain, ///< the original residual network, x_i = F_i(x_{i-1}) + x_{i-1}
     Stored, ///< eq. 1 with ordinary autograd: every activation kept (the gradient reference)
     Reversible, ///< eq. 1 forward without a graph, eq. 2 reconstruction in the backward
+    /// The Plain network (α, β ignored) with activation checkpointing: per segment only the input is kept, the
+    /// backward recomputes the segment with autograd and back-propagates through it (exact gradients)
+    Checkpointed,
 };
 
 /// How the dual path starts before the first branch.
@@ -23,7 +26,7 @@ enum class FirstSkip {
     Input, ///< y_0 = x_0: the paper's literal equation
 };
 
-/// Parses "plain" / "stored" / "reversible"; throws std::invalid_argument naming the allowed values.
+/// Parses "plain" / "stored" / "reversible" / "checkpointed"; throws std::invalid_argument naming the allowed values.
 ExecMode parseExecMode(const std::string& name);
 /// The lower-case name used in configs and output.
 std::string toString(ExecMode mode);
@@ -32,13 +35,17 @@ FirstSkip parseFirstSkip(const std::string& name);
 /// The lower-case name used in configs and output.
 std::string toString(FirstSkip skip);
 
+/// The checkpoint segment length used when none is configured: about √N branches for a stack of N (at least 1),
+/// which keeps about √N stored segment inputs plus one segment's activations, O(√N) instead of O(N).
+int64_t defaultCheckpointSegment(int64_t branches);
+
 /// Options of a Dr2Stack. α and β may change between iterations through the stack's setters.
 struct Dr2StackOptions {
     double alpha = 1.0; ///< scale of the pretrained residual path
     double beta = 0.0; ///< scale of the dual path (must be non-zero in reversible mode)
     FirstSkip firstSkip = FirstSkip::Scaled;
     ExecMode mode = ExecMode::Stored;
-    /// Lengths of consecutive reversible segments; empty means one segment over all branches.
+    /// Lengths of consecutive reversible (or checkpointed) segments; empty means one segment over all branches.
     std::vector<int64_t> segments;
 };
 
@@ -49,7 +56,8 @@ struct Dr2StackOptions {
 /// The output is x_N. In ExecMode::Reversible only the (x, y) pair at each segment boundary is kept;
 /// the backward reconstructs x_{i-1} = y_i/β and y_{i-1} = x_i − F_i(x_{i-1}) − α·x_{i-1}, re-runs F_i
 /// with autograd (same dropout masks, running statistics untouched) and accumulates parameter gradients
-/// into the usual .grad fields. Every branch must map a tensor to a tensor of the same shape and must
+/// into the usual .grad fields. ExecMode::Checkpointed computes the Plain network but keeps only each segment's
+/// input, recomputing the segment in the backward (same masks and statistics rules). Every branch must map a tensor to a tensor of the same shape and must
 /// not modify its input in place.
 class Dr2StackImpl : public torch::nn::Module {
 public:
@@ -87,7 +95,12 @@ private:
     torch::Tensor forwardPlain(const torch::Tensor& x);
     torch::Tensor forwardStored(const torch::Tensor& x);
     torch::Tensor forwardReversible(const torch::Tensor& x);
+    torch::Tensor forwardCheckpointed(const torch::Tensor& x);
     torch::Tensor firstDual(const torch::Tensor& x) const;
+    /// This stack as a shared_ptr the autograd graph can hold (borrowed when not owned by one).
+    std::shared_ptr<Dr2StackImpl> sharedSelf();
+    /// m_anchor, moved to `device` first when needed.
+    const torch::Tensor& anchorOn(const c10::Device& device);
 
     std::vector<torch::nn::AnyModule> m_branches;
     Dr2StackOptions m_options;

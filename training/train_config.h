@@ -13,6 +13,9 @@ namespace dr2 {
 /// The rows of the paper's Table 2, all run by the same Trainer.
 enum class Strategy {
     Conventional, ///< pretrained, plain network, all activations stored
+    /// pretrained, plain network with activation checkpointing: only segment inputs stored, segments recomputed in
+    /// the backward (exact gradients; the practitioner's alternative to a reversible network)
+    Checkpointed,
     Frozen, ///< pretrained backbone frozen, head trained
     ReversibleScratch, ///< random init, α = 0, β = 1, reversible
     HardFinetune, ///< pretrained weights at α = 0, β = 1 from the start, reversible
@@ -90,7 +93,8 @@ struct TrainConfig {
     } autoEnd;
 
     struct Segments {
-        int64_t every = 0; ///< fixed segment length in branches (0: one segment)
+        /// fixed segment length in branches (0: one segment; for the checkpointed strategy about √N branches per stage)
+        int64_t every = 0;
         double errorTarget = 0.0; ///< >0: choose the segment length from probes to keep the MSE below this
     } segments;
 

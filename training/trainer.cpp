@@ -356,6 +356,19 @@ void Trainer::applyStrategy(int64_t itersPerEpoch)
         backbone.setMode(ExecMode::Plain);
         m_schedule = constant(1.0, 0.0);
         break;
+    case Strategy::Checkpointed:
+        // The conventional network (Checkpointed ignores α, β; stored as 1, 0 like conventional) with recompute per
+        // segment. One segment would recompute the whole stack at once and save nothing, so without a configured
+        // length each stage gets about √N branches per segment.
+        backbone.setMode(ExecMode::Checkpointed);
+        m_schedule = constant(1.0, 0.0);
+        if (m_config.segments.every > 0) {
+            backbone.setSegmentEvery(m_config.segments.every);
+        } else {
+            for (Dr2StackImpl* stack : backbone.stacks())
+                stack->setSegmentEvery(defaultCheckpointSegment(stack->size()));
+        }
+        break;
     case Strategy::Frozen:
         backbone.setMode(ExecMode::Plain);
         for (auto& p : backbone.parameters())

@@ -11,7 +11,7 @@ namespace dr2 {
 struct RunSummary {
     qint64 id = 0; ///< the store's run id (unique)
     QString name; ///< user-visible run name
-    QString strategy; ///< conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net, ...
+    QString strategy; ///< conventional, checkpointed, frozen, reversible-scratch, hard-finetune, vanilla, dr2net, ...
     QString status; ///< running, finished, failed, cancelled, interrupted
     QString model; ///< model summary, e.g. "vit-ti depth 12, 56²"
     /// The metric that decides "best" and ranks Table 2 (the task's primary metric), e.g. "top1".

@@ -14,8 +14,9 @@ namespace {
     const QStringList& paperOrder()
     {
         static const QStringList kOrder
-            = { QStringLiteral("conventional"), QStringLiteral("frozen"), QStringLiteral("reversible-scratch"),
-                  QStringLiteral("hard-finetune"), QStringLiteral("vanilla"), QStringLiteral("dr2net") };
+            = { QStringLiteral("conventional"), QStringLiteral("checkpointed"), QStringLiteral("frozen"),
+                  QStringLiteral("reversible-scratch"), QStringLiteral("hard-finetune"), QStringLiteral("vanilla"),
+                  QStringLiteral("dr2net") };
         return kOrder;
     }
 
@@ -39,6 +40,8 @@ QString strategyDisplayName(const QString& strategy)
 {
     if (strategy == QLatin1String("conventional"))
         return QCoreApplication::translate("dr2", "Conventional finetuning");
+    if (strategy == QLatin1String("checkpointed"))
+        return QCoreApplication::translate("dr2", "Conventional, checkpointed (recompute per segment)");
     if (strategy == QLatin1String("frozen"))
         return QCoreApplication::translate("dr2", "Frozen backbone");
     if (strategy == QLatin1String("reversible-scratch"))

@@ -29,8 +29,8 @@ struct Table2Row {
 /// lower, as the metric says; ties: the lower peak memory) gives the row, and memory is relative to the
 /// conventional row of the same setup (a pretraining run at another resolution is not a baseline for a
 /// finetune). Setups appear in the order of their first run in `runs`; within a setup, rows follow the paper's
-/// order (conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net), then other strategies
-/// alphabetically.
+/// order (conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net; checkpointed, not a row of the
+/// paper, beside conventional), then other strategies alphabetically.
 QVector<Table2Row> summarizeTable2(const QVector<RunSummary>& runs);
 
 /// The distinct setups of `rows` (by key; their labels), in row order (a Setup column is worth showing when

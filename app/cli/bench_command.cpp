@@ -22,7 +22,7 @@ namespace {
 struct BenchArgs {
     ModelArgs model;
     std::string depths = "6,12,24";
-    std::string modes = "plain,stored,reversible";
+    std::string modes = "plain,stored,checkpointed,reversible";
     int repeats = 5;
     int warmup = 1;
     double alpha = 1.0;
@@ -93,12 +93,24 @@ void runBench(const BenchArgs& args)
             if (!args.json)
                 std::cerr << "bench: depth " << depth << ", " << toString(mode) << " ..." << std::endl;
             backbone.setMode(mode);
+            // Checkpointing with one segment would recompute the whole stack at once and save nothing: without
+            // --segment-every it runs with the default √N-branch segments per stage (as the checkpointed strategy
+            // does), and the other modes keep the stacks' own segments.
+            const std::vector<Dr2StackImpl*> stacks = backbone.stacks();
+            std::vector<std::vector<int64_t>> ownSegments;
+            for (Dr2StackImpl* stack : stacks) {
+                ownSegments.push_back(stack->options().segments);
+                if (mode == ExecMode::Checkpointed && args.model.segmentEvery == 0)
+                    stack->setSegmentEvery(defaultCheckpointSegment(stack->size()));
+            }
             auto loss
                 = [&network, &setup] { return network.task().probeLoss(network.forward(setup.input), setup.target); };
             const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
             int64_t segments = 0;
-            for (Dr2StackImpl* stack : backbone.stacks())
-                segments += static_cast<int64_t>(stack->segmentLengths().size());
+            for (size_t s = 0; s < stacks.size(); ++s) {
+                segments += static_cast<int64_t>(stacks[s]->segmentLengths().size());
+                stacks[s]->setSegments(ownSegments[s]);
+            }
             nlohmann::json row = {
                 { "model", args.model.model },
                 { "depth", depth },
@@ -164,11 +176,12 @@ void addBenchCommand(CLI::App& app)
     addModelOptions(*command, args->model);
     command->add_option("--depths", args->depths, "comma-separated backbone depths (ViT layers; Swin blocks over all stages, scaled in the preset's proportions)")
         ->capture_default_str();
-    command->add_option("--modes", args->modes, "comma-separated: plain, stored, reversible")->capture_default_str();
+    command->add_option("--modes", args->modes, "comma-separated: plain, stored, checkpointed (without --segment-every: segments of about √N branches per "
+                          "stage), reversible")->capture_default_str();
     command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();
     command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();
-    command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes")->capture_default_str();
-    command->add_option("--beta", args->beta, "beta for stored and reversible modes")->capture_default_str();
+    command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();
+    command->add_option("--beta", args->beta, "beta for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();
     command->add_flag("--json", args->json, "one JSON object per row on stdout");
     command->callback([args] { runBench(*args); });
 }

@@ -90,7 +90,7 @@ void addForwardCommand(CLI::App& app)
     command->add_option("--first-skip", args->firstSkip, "y_0 = beta*x_0 (scaled) or x_0 (input)")
         ->check(CLI::IsMember({ "scaled", "input" }))
         ->capture_default_str();
-    command->add_option("--mode", args->mode, "plain, stored or reversible")
+    command->add_option("--mode", args->mode, "plain, stored, reversible or checkpointed")
         ->check(CLI::IsMember({ "plain", "stored", "reversible" }))
         ->capture_default_str();
     command->callback([args] { runForward(*args); });

@@ -37,7 +37,7 @@ void addModelOptions(CLI::App& command, ModelArgs& args)
     command.add_option("--first-skip", args.firstSkip, "y_0 = beta*x_0 (scaled) or x_0 (input)")
         ->check(CLI::IsMember({ "scaled", "input" }))
         ->capture_default_str();
-    command.add_option("--segment-every", args.segmentEvery, "reversible segments of k branches (0: one segment)")
+    command.add_option("--segment-every", args.segmentEvery, "reversible or checkpointed segments of k branches, per stage (0: one segment; bench's checkpointed rows: about √N)")
         ->capture_default_str();
     command.add_option("--seed", args.seed, "random seed for weights and data")->capture_default_str();
     command.add_option("--threads", args.threads, "intra-op threads (0: LibTorch default)")->capture_default_str();

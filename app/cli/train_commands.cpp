@@ -193,7 +193,8 @@ void addTrainCommands(CLI::App& app, int& exitStatus)
 
     auto trainArgs = std::make_shared<TrainArgs>();
     auto* train = app.add_subcommand("train",
-        "Finetune with any strategy (conventional, frozen, reversible-scratch, hard-finetune, vanilla, dr2net). "
+        "Finetune with any strategy (conventional, checkpointed, frozen, reversible-scratch, hard-finetune, vanilla, "
+        "dr2net). "
         "Exit code 0 finished, 3 cancelled (Ctrl-C; a checkpoint is saved), 4 failed (NaN/Inf), 5 finished but "
         "the run could not be recorded.");
     addConfigOptions(*train, *trainArgs);

@@ -98,6 +98,59 @@ TEST(Dr2Stack, BackwardRecomputeLeavesTheRandomStreamAlone)
     EXPECT_TRUE(afterStored.equal(afterReversible));
 }
 
+TEST(Dr2Stack, CheckpointedGradientsEqualPlainWithDropoutAndDropPath)
+{
+    // 4 layers = 8 branches; one segment, segments of 3 (3, 3, 2) and of 1. Masks must be replayed in the recompute.
+    for (auto dtype : { torch::kFloat32, torch::kFloat64 }) {
+        const double tolerance = dtype == torch::kFloat32 ? 1e-6 : 1e-12;
+        for (int64_t every : { 0, 3, 1 }) {
+            ViT model = makeViT(/*depth=*/4, /*imageSize=*/64, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.2);
+            model->to(dtype);
+            if (every)
+                model->stack().setSegmentEvery(every);
+            auto [images, labels] = makeBatch(model, 3);
+            images = images.to(dtype);
+            const auto plain = stepGrads(model, ExecMode::Plain, images, labels, /*seed=*/42);
+            const auto checkpointed = stepGrads(model, ExecMode::Checkpointed, images, labels, /*seed=*/42);
+            const std::string where = std::string(dtype == torch::kFloat32 ? "float32" : "float64") + ", segments of "
+                + std::to_string(every);
+            EXPECT_TRUE(checkpointed.logits.equal(plain.logits)) << where;
+            EXPECT_LE(relativeL2(checkpointed.params, plain.params), tolerance) << where;
+            EXPECT_LE(relativeL2(checkpointed.input, plain.input), tolerance) << where;
+            for (size_t i = 0; i < plain.params.size(); ++i)
+                EXPECT_EQ(checkpointed.params[i].defined(), plain.params[i].defined()) << where << ", parameter " << i;
+        }
+    }
+    // The masks really are random: another seed gives other gradients.
+    ViT model = makeViT(/*depth=*/2, /*imageSize=*/32, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.2);
+    auto [images, labels] = makeBatch(model, 2);
+    const auto first = stepGrads(model, ExecMode::Checkpointed, images, labels, /*seed=*/42);
+    const auto other = stepGrads(model, ExecMode::Checkpointed, images, labels, /*seed=*/43);
+    EXPECT_GT(relativeL2(other.params, first.params), 1e-3);
+}
+
+TEST(Dr2Stack, CheckpointedIgnoresTheCoefficientsAndLeavesTheRandomStreamAlone)
+{
+    ViT model = makeViT(/*depth=*/2, /*imageSize=*/32, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.1);
+    model->stack().setCoefficients(0.5, 0.5); // Plain and Checkpointed compute the pretrained network whatever α, β
+    model->stack().setSegmentEvery(2);
+    auto [images, labels] = makeBatch(model, 2);
+    const auto plain = stepGrads(model, ExecMode::Plain, images, labels, /*seed=*/5);
+    const torch::Tensor afterPlain = torch::rand({ 8 });
+    const auto checkpointed = stepGrads(model, ExecMode::Checkpointed, images, labels, /*seed=*/5);
+    const torch::Tensor afterCheckpointed = torch::rand({ 8 });
+    EXPECT_TRUE(afterPlain.equal(afterCheckpointed));
+    EXPECT_TRUE(checkpointed.logits.equal(plain.logits));
+
+    // Without autograd (evaluation) it is the plain forward.
+    torch::NoGradGuard noGrad;
+    model->eval();
+    model->stack().setMode(ExecMode::Plain);
+    const torch::Tensor evalPlain = model->forward(images);
+    model->stack().setMode(ExecMode::Checkpointed);
+    EXPECT_TRUE(model->forward(images).equal(evalPlain));
+}
+
 TEST(Dr2Stack, ReversibleWithBetaZeroIsAClearError)
 {
     ViT model = makeViT(/*depth=*/1, /*imageSize=*/32);
@@ -148,6 +201,18 @@ TEST(Dr2Stack, ParameterGradientsArriveWhenTheInputNeedsNone)
     const auto reversible = test::gradients(*stack);
     ASSERT_TRUE(reversible.front().defined());
     EXPECT_LE(relativeL2(reversible, reference), 1e-5);
+
+    // The same for checkpointing, against the plain network.
+    stack->zero_grad(true);
+    stack->setMode(ExecMode::Plain);
+    stack->forward(x).pow(2).sum().backward();
+    const auto plain = test::gradients(*stack);
+    stack->zero_grad(true);
+    stack->setMode(ExecMode::Checkpointed);
+    stack->forward(x).pow(2).sum().backward();
+    const auto checkpointed = test::gradients(*stack);
+    ASSERT_TRUE(checkpointed.front().defined());
+    EXPECT_LE(relativeL2(checkpointed, plain), 1e-6);
 }
 
 /// A branch with running statistics: BatchNorm over the feature dimension, then a linear layer.
@@ -192,6 +257,11 @@ TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
     for (size_t i = 0; i < stored.size(); ++i)
         EXPECT_TRUE(torch::allclose(reversible[i].to(torch::kFloat64), stored[i].to(torch::kFloat64), 1e-5, 1e-6))
             << "buffer " << i << ": " << reversible[i] << " vs " << stored[i];
+    // Checkpointing recomputes the plain network from the same input: the statistics must equal Plain's exactly.
+    const auto plain = runningMeans(ExecMode::Plain);
+    const auto checkpointed = runningMeans(ExecMode::Checkpointed);
+    for (size_t i = 0; i < plain.size(); ++i)
+        EXPECT_TRUE(checkpointed[i].equal(plain[i])) << "buffer " << i << ": " << checkpointed[i] << " vs " << plain[i];
 }
 
 TEST(Dr2Stack, CoefficientsCanChangeBetweenIterations)
@@ -209,7 +279,7 @@ TEST(Dr2Stack, CoefficientsCanChangeBetweenIterations)
 
 TEST(Dr2Stack, ModeNamesRoundTrip)
 {
-    for (auto mode : { ExecMode::Plain, ExecMode::Stored, ExecMode::Reversible })
+    for (auto mode : { ExecMode::Plain, ExecMode::Stored, ExecMode::Reversible, ExecMode::Checkpointed })
         EXPECT_EQ(parseExecMode(toString(mode)), mode);
     for (auto skip : { FirstSkip::Scaled, FirstSkip::Input })
         EXPECT_EQ(parseFirstSkip(toString(skip)), skip);

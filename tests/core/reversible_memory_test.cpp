@@ -1,4 +1,5 @@
-// Memory of a training step, measured by the counting allocator: constant in depth when reversible.
+// Memory of a training step, measured by the counting allocator: constant in depth when reversible, growing only
+// by the stored segment inputs when checkpointed.
 #include "core/memory_meter.h"
 #include "core/step_profile.h"
 #include "core/backbones/vit/vit.h"
@@ -64,6 +65,27 @@ TEST(ReversibleMemory, SegmentsCutTheErrorAndCostOnlyTheirBoundaryPairs)
         = int64_t { 2 } * 4 * 197 * 192 * static_cast<int64_t>(sizeof(float)); // batch 4, 197 tokens
     EXPECT_GE(six, one);
     EXPECT_LE(six - one, 5 * pairBytes) << "one segment " << one << " B, six segments " << six << " B";
+}
+
+TEST(ReversibleMemory, CheckpointedKeepsOnlySegmentInputsAndOneSegment)
+{
+    // Segments of 4 branches (2 layers): depth 6 has 3 segments, depth 24 has 12.
+    const int64_t checkpointed6 = stepPeak(6, ExecMode::Checkpointed, 1.0, 0.0, /*segmentEvery=*/4);
+    const int64_t checkpointed24 = stepPeak(24, ExecMode::Checkpointed, 1.0, 0.0, /*segmentEvery=*/4);
+    const int64_t plain6 = stepPeak(6, ExecMode::Plain);
+    const int64_t plain24 = stepPeak(24, ExecMode::Plain);
+    RecordProperty("checkpointed6", std::to_string(checkpointed6));
+    RecordProperty("checkpointed24", std::to_string(checkpointed24));
+    RecordProperty("plain6", std::to_string(plain6));
+    RecordProperty("plain24", std::to_string(plain24));
+    EXPECT_LT(checkpointed6, plain6 * 2 / 3) << "checkpointed " << checkpointed6 << " B, plain " << plain6 << " B";
+    EXPECT_LT(checkpointed24, plain24 / 4) << "checkpointed " << checkpointed24 << " B, plain " << plain24 << " B";
+    // 9 more segments store 9 more inputs [4, 197, 192] (allow one more for bookkeeping); the recomputed segment is
+    // as long as before.
+    const int64_t inputBytes = int64_t { 4 } * 197 * 192 * static_cast<int64_t>(sizeof(float));
+    EXPECT_LE(checkpointed24 - checkpointed6, 10 * inputBytes)
+        << "checkpointed: depth 6 " << checkpointed6 << " B, depth 24 " << checkpointed24 << " B";
+    EXPECT_LT(checkpointed24 - checkpointed6, (plain24 - plain6) / 10);
 }
 
 } // namespace

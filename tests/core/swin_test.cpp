@@ -296,5 +296,39 @@ TEST(Swin, RelativePositionTableResizeKeepsAConstantTableAndTheIdentity)
     EXPECT_THROW(resizeRelativePositionTable(torch::zeros({ 48, 3 }), { 1, 4, 4 }, { 1, 6, 6 }), std::invalid_argument);
 }
 
+TEST(Swin, CheckpointedGradientsEqualPlainPerStage)
+{
+    // Segments of 3 branches cut every stage (4 branches: 3, 1); dropout, attention dropout and drop path on, so the
+    // recompute must replay the forward's masks stage by stage.
+    for (auto dtype : { torch::kFloat32, torch::kFloat64 }) {
+        const double tolerance = dtype == torch::kFloat32 ? 1e-6 : 1e-12;
+        for (const SwinOptions& base : { smallSwin(), smallVideoSwin() }) {
+            SwinOptions options = base;
+            options.dropout = 0.1;
+            options.attnDropout = 0.1;
+            options.dropPath = 0.2;
+            Swin model = makeSwin(options);
+            model->to(dtype);
+            model->train();
+            model->setSegmentEvery(3);
+            const torch::Tensor input = inputFor(options, 2).to(dtype);
+            const torch::Tensor labels = torch::tensor({ 3, 7 }, torch::kLong);
+            const Grads plain = stepGrads(model, ExecMode::Plain, input, labels);
+            const Grads checkpointed = stepGrads(model, ExecMode::Checkpointed, input, labels);
+            const std::string where = model->describe().summary + (dtype == torch::kFloat32 ? ", float32" : ", float64");
+            EXPECT_TRUE(checkpointed.logits.equal(plain.logits)) << where;
+            for (int64_t s = 0; s < options.stages(); ++s) {
+                const std::string prefix = "stages." + std::to_string(s) + ".";
+                EXPECT_LE(test::relativeL2(gradsUnder(model, checkpointed.params, prefix),
+                              gradsUnder(model, plain.params, prefix)),
+                    tolerance)
+                    << where << ", stage " << s + 1;
+            }
+            EXPECT_LE(test::relativeL2(checkpointed.params, plain.params), tolerance) << where;
+            EXPECT_LE(test::relativeL2(checkpointed.input, plain.input), tolerance) << where;
+        }
+    }
+}
+
 } // namespace
 } // namespace dr2

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace dr2 {
@@ -57,6 +58,21 @@ TEST(TrainConfig, OverridesEditNestedFields)
     EXPECT_EQ(config.data.classes, (std::vector<int64_t> { 5, 6, 7 }));
     EXPECT_THROW(applyOverride(json, "novalue"), std::invalid_argument);
     EXPECT_THROW(applyOverride(json, "optim..lr=1"), std::invalid_argument);
+}
+
+TEST(TrainConfig, CheckpointedIsAStrategy)
+{
+    EXPECT_EQ(TrainConfig::fromJson({ { "strategy", "checkpointed" } }).strategy, Strategy::Checkpointed);
+    nlohmann::json json = nlohmann::json::object();
+    applyOverride(json, "strategy=checkpointed");
+    applyOverride(json, "segments.every=4");
+    const TrainConfig config = TrainConfig::fromJson(json);
+    EXPECT_EQ(config.strategy, Strategy::Checkpointed);
+    EXPECT_EQ(config.segments.every, 4);
+    EXPECT_EQ(TrainConfig::fromJson(config.toJson()).toJson(), config.toJson());
+    EXPECT_FALSE(isReversible(Strategy::Checkpointed)); // β = 0 is fine: nothing is reversed
+    const auto names = strategyNames();
+    EXPECT_NE(std::find(names.begin(), names.end(), "checkpointed"), names.end());
 }
 
 } // namespace

@@ -304,5 +304,50 @@ TEST(Trainer, FrozenTrainsOnlyTheHead)
         EXPECT_EQ(item.value().requires_grad(), item.key().rfind("head.", 0) == 0) << item.key();
 }
 
+TEST(Trainer, CheckpointedFollowsConventionalWithLessMemory)
+{
+    // The same run twice: checkpointing changes where activations live, not what is computed.
+    std::map<Strategy, RunFinishedEvent> results;
+    std::map<Strategy, std::vector<IterationEvent>> iterations;
+    for (Strategy strategy : { Strategy::Conventional, Strategy::Checkpointed }) {
+        TrainConfig config = tinyConfig(strategy);
+        config.optim.epochs = 1;
+        config.data.trainLimit = 256; // 4 iterations
+        config.model.dropPath = 0.1; // masks replayed by the recompute
+        Trainer trainer(config);
+        Recorder recorder;
+        trainer.addObserver(&recorder);
+        results[strategy] = trainer.run();
+        ASSERT_EQ(toString(results[strategy].outcome), "finished") << results[strategy].message;
+        iterations[strategy] = recorder.iterations;
+        Backbone& backbone = trainer.model()->backbone();
+        if (strategy == Strategy::Checkpointed) {
+            EXPECT_EQ(backbone.mode(), ExecMode::Checkpointed);
+            // 8 branches, segments.every 0: about √8 branches per segment.
+            EXPECT_EQ(backbone.stacks().front()->segmentLengths(), (std::vector<int64_t> { 3, 3, 2 }));
+        }
+    }
+    const auto& conventional = iterations[Strategy::Conventional];
+    const auto& checkpointed = iterations[Strategy::Checkpointed];
+    ASSERT_EQ(checkpointed.size(), conventional.size());
+    ASSERT_EQ(checkpointed.size(), 4U);
+    EXPECT_EQ(checkpointed.front().loss, conventional.front().loss) << "the forward is the plain network's";
+    for (size_t i = 0; i < checkpointed.size(); ++i) {
+        EXPECT_NEAR(checkpointed[i].loss, conventional[i].loss, 1e-4 * std::abs(conventional[i].loss)) << "iteration " << i;
+        EXPECT_EQ(checkpointed[i].alpha, 1.0);
+        EXPECT_EQ(checkpointed[i].beta, 0.0);
+    }
+    EXPECT_LT(results[Strategy::Checkpointed].peakStepBytes, results[Strategy::Conventional].peakStepBytes);
+
+    // A configured length wins over the default.
+    TrainConfig config = tinyConfig(Strategy::Checkpointed);
+    config.optim.epochs = 1;
+    config.data.trainLimit = 64;
+    config.segments.every = 2;
+    Trainer trainer(config);
+    ASSERT_EQ(toString(trainer.run().outcome), "finished");
+    EXPECT_EQ(trainer.model()->backbone().stacks().front()->segmentLengths(), (std::vector<int64_t> { 2, 2, 2, 2 }));
+}
+
 } // namespace
 } // namespace dr2

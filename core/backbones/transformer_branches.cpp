@@ -42,6 +42,26 @@ void initTransformerLinear(torch::nn::Linear& linear)
         torch::nn::init::zeros_(linear->bias);
 }
 
+void replaceClassifierHead(
+    torch::nn::Module& owner, torch::nn::Linear& head, int64_t inFeatures, int64_t numClasses, const torch::Tensor& like)
+{
+    if (numClasses == 0) {
+        if (head)
+            owner.unregister_module("head");
+        head = nullptr;
+        return;
+    }
+    torch::nn::Linear fresh(inFeatures, numClasses);
+    initTransformerLinear(fresh);
+    fresh->to(like.device(), like.scalar_type());
+    if (head) {
+        owner.replace_module("head", fresh);
+        head = fresh;
+    } else {
+        head = owner.register_module("head", fresh);
+    }
+}
+
 torch::Tensor scaleAndDropPath(torch::Tensor x, const torch::Tensor& gamma, double p, bool training)
 {
     if (gamma.defined())

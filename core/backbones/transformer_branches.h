@@ -37,6 +37,11 @@ struct BranchOptions {
 /// zero bias.
 void initTransformerLinear(torch::nn::Linear& linear);
 
+/// Replaces the classifier `owner` registers as "head" (held in `head`) by a freshly initialised linear layer
+/// (initTransformerLinear) from `inFeatures` to `numClasses`, on `like`'s device and dtype; 0 removes the head.
+void replaceClassifierHead(
+    torch::nn::Module& owner, torch::nn::Linear& head, int64_t inFeatures, int64_t numClasses, const torch::Tensor& like);
+
 /// MLP branch of a pre-norm transformer layer: norm → fc1 → GELU → fc2 [→ layer scale] [→ drop path].
 /// Submodule names: norm, fc1, fc2, gamma.
 class MlpBranchImpl : public torch::nn::Module {

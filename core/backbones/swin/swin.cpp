@@ -1,5 +1,7 @@
 #include "core/backbones/swin/swin.h"
 
+#include "core/tensor_names.h"
+
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/upsampling.h>
 #include <torch/nn/init.h>
@@ -427,22 +429,7 @@ void SwinImpl::replaceHead(int64_t numClasses)
     if (numClasses < 0)
         badField("num_classes", ">= 0", std::to_string(numClasses));
     m_options.numClasses = numClasses;
-    if (numClasses == 0) {
-        if (head)
-            unregister_module("head");
-        head = nullptr;
-        return;
-    }
-    const torch::Tensor& reference = norm->weight;
-    torch::nn::Linear fresh(m_options.numFeatures(), numClasses);
-    initTransformerLinear(fresh);
-    fresh->to(reference.device(), reference.scalar_type());
-    if (head) {
-        replace_module("head", fresh);
-        head = fresh;
-    } else {
-        head = register_module("head", fresh);
-    }
+    replaceClassifierHead(*this, head, m_options.numFeatures(), numClasses, norm->weight);
 }
 
 std::vector<Dr2StackImpl*> SwinImpl::stacks()
@@ -510,12 +497,9 @@ std::set<std::string> SwinImpl::noWeightDecay() const
 {
     // timm's no_weight_decay_keywords for Swin: the relative position bias tables.
     std::set<std::string> names;
-    const std::string suffix = "relative_position_bias_table";
-    for (const auto& p : named_parameters(/*recurse=*/true)) {
-        const std::string& name = p.key();
-        if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-            names.insert(name);
-    }
+    for (const auto& p : named_parameters(/*recurse=*/true))
+        if (tensor_names::endsWith(p.key(), "relative_position_bias_table"))
+            names.insert(p.key());
     return names;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/architecture_record.h"
 #include "core/state_dict_loading.h"
+#include "core/tensor_names.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -15,6 +16,11 @@
 namespace dr2 {
 
 namespace {
+
+using tensor_names::applyRule;
+using tensor_names::endsWith;
+using tensor_names::splitIndexed;
+using tensor_names::startsWith;
 
 const std::string kStages = "stages.";
 const std::string kMerges = "merges.";
@@ -64,43 +70,6 @@ const std::vector<Rule>& topRules(SwinNaming naming)
     case SwinNaming::VideoSwin: return kVideoSwin;
     default: return kOfficial;
     }
-}
-
-bool startsWith(const std::string& text, const std::string& prefix)
-{
-    return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool endsWith(const std::string& text, const std::string& suffix)
-{
-    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// "prefix<digits>.rest" → index and rest.
-bool splitIndexed(const std::string& name, const std::string& prefix, int64_t& index, std::string& rest)
-{
-    if (!startsWith(name, prefix))
-        return false;
-    const size_t pos = prefix.size();
-    size_t end = pos;
-    while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])) && end - pos < 9)
-        ++end;
-    if (end == pos || end >= name.size() || name[end] != '.')
-        return false;
-    index = std::stoll(name.substr(pos, end - pos));
-    rest = name.substr(end + 1);
-    return true;
-}
-
-// Applies `from → to` when `name` is `from` (whole-name rule) or starts with it (prefix rule).
-bool applyRule(const std::string& name, const std::string& from, const std::string& to, std::string& out)
-{
-    const bool prefix = !from.empty() && from.back() == '.';
-    if (prefix ? startsWith(name, from) : name == from) {
-        out = to + name.substr(from.size());
-        return true;
-    }
-    return false;
 }
 
 std::string branchName(int64_t stage, int64_t branch, const std::string& rest)

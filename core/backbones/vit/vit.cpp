@@ -173,27 +173,7 @@ void ViTImpl::replaceHead(int64_t numClasses)
     if (numClasses < 0)
         badField("num_classes", ">= 0", std::to_string(numClasses));
     m_options.numClasses = numClasses;
-    if (numClasses == 0) {
-        if (head)
-            unregister_module("head");
-        head = nullptr;
-        return;
-    }
-    const auto device = posEmbed.device();
-    const auto dtype = posEmbed.scalar_type();
-    torch::nn::Linear fresh(m_options.embedDim, numClasses);
-    {
-        torch::NoGradGuard noGrad;
-        torch::nn::init::normal_(fresh->weight, 0.0, 0.02).clamp_(-0.04, 0.04);
-        torch::nn::init::zeros_(fresh->bias);
-    }
-    fresh->to(device, dtype);
-    if (head) {
-        replace_module("head", fresh);
-        head = fresh;
-    } else {
-        head = register_module("head", fresh);
-    }
+    replaceClassifierHead(*this, head, m_options.embedDim, numClasses, posEmbed);
 }
 
 torch::Tensor ViTImpl::embed(const torch::Tensor& images)

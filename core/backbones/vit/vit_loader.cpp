@@ -2,6 +2,7 @@
 
 #include "core/architecture_record.h"
 #include "core/state_dict_loading.h"
+#include "core/tensor_names.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -15,6 +16,9 @@
 namespace dr2 {
 
 namespace {
+
+using tensor_names::applyRule;
+using tensor_names::splitIndexed;
 
 const std::string kBranches = "stack.branches.";
 
@@ -52,33 +56,6 @@ const std::vector<Rule>& layerRules(NamingScheme scheme)
 std::string layerPrefix(NamingScheme scheme)
 {
     return scheme == NamingScheme::Timm ? "blocks." : "encoder.layers.encoder_layer_";
-}
-
-// "prefix<digits>.rest" → index and rest.
-bool splitIndexed(const std::string& name, const std::string& prefix, int64_t& index, std::string& rest)
-{
-    if (name.compare(0, prefix.size(), prefix) != 0)
-        return false;
-    size_t pos = prefix.size();
-    size_t end = pos;
-    while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])) && end - pos < 9)
-        ++end;
-    if (end == pos || end >= name.size() || name[end] != '.')
-        return false;
-    index = std::stoll(name.substr(pos, end - pos));
-    rest = name.substr(end + 1);
-    return true;
-}
-
-// Applies `from → to` when `name` is `from` (whole-name rule) or starts with it (prefix rule).
-bool applyRule(const std::string& name, const std::string& from, const std::string& to, std::string& out)
-{
-    const bool prefix = !from.empty() && from.back() == '.';
-    if (prefix ? name.compare(0, from.size(), from) == 0 : name == from) {
-        out = to + name.substr(from.size());
-        return true;
-    }
-    return false;
 }
 
 std::string shapeString(const torch::Tensor& t)

@@ -1,6 +1,7 @@
 // Malformed checkpoints: one actionable line each, no crash, nothing allocated from a file's claims.
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
+#include "core/backbone_registry.h"
 #include "core/backbones/vit/vit_loader.h"
 
 #include "tests/checkpoint/checkpoint_test_support.h"
@@ -160,6 +161,21 @@ TEST(CheckpointMalformed, StateDictMissingABlock)
     ViTLoadReport report;
     loadViT(path, options, &report);
     EXPECT_EQ(report.missingKeys.size(), 12u); // 6 per branch: norm, qkv, proj; norm, fc1, fc2
+}
+
+TEST(CheckpointMalformed, BlockNamesClaimingMoreLayersThanTensorsAreRefusedBeforeBuilding)
+{
+    // One tensor named as layer 99,999,999: believing it would build a hundred million layers first.
+    const std::string vit = editedCheckpoint("timm_vit.safetensors", "huge_vit.safetensors", [](StateDict& t) {
+        t.emplace_back("blocks.99999999.norm1.weight", torch::ones({ 32 }));
+    });
+    EXPECT_HAS(test::errorOf([&] { loadViT(vit, ViTLoadOptions {}); }),
+        "huge_vit.safetensors: block names claim 100000000 layers, but the file holds only");
+    const std::string swin = editedCheckpoint("tv_swin.safetensors", "huge_swin.safetensors", [](StateDict& t) {
+        t.emplace_back("features.5.99999999.norm1.weight", torch::ones({ 32 }));
+    });
+    EXPECT_HAS(test::errorOf([&] { loadBackbone(swin, BackboneLoadOptions {}); }),
+        "huge_swin.safetensors: block names claim 100000004 blocks, but the file holds only");
 }
 
 TEST(CheckpointMalformed, TransposedWeightNamesTheTensorAndBothShapes)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 
@@ -309,6 +310,12 @@ std::vector<int64_t> inferDepths(const Context& c)
                 + " has no blocks (expected " + c.ext(branchName(stage, 0, "qkv.weight")) + ", ...)");
         depths.push_back((it->second + 1) / 2);
     }
+    // Every block holds several tensors: a name claiming more blocks than the file has tensors is a lie, and
+    // believing it would build (allocate) that many blocks before the missing tensors are reported.
+    const int64_t claimed = std::accumulate(depths.begin(), depths.end(), int64_t { 0 });
+    if (claimed > static_cast<int64_t>(c.tensors.size()))
+        c.fail("block names claim " + std::to_string(claimed) + " blocks, but the file holds only "
+            + std::to_string(c.tensors.size()) + " tensors");
     return depths;
 }
 

@@ -248,6 +248,11 @@ ViTCheckpointInfo describeViT(const LoadedCheckpoint& checkpoint, const ViTOverr
     if (branches == 0)
         fail("no transformer blocks (" + ext(kBranches + "0.qkv.weight") + ", ...)");
     o.depth = (branches + 1) / 2;
+    // Every layer holds several tensors: names claiming more layers than the file has tensors are a lie, and
+    // believing them would build (allocate) that many layers before the missing tensors are reported.
+    if (o.depth > static_cast<int64_t>(tensors.size()))
+        fail("block names claim " + std::to_string(o.depth) + " layers, but the file holds only "
+            + std::to_string(tensors.size()) + " tensors");
     o.qkvBias = false;
     o.layerScaleInit = 0.0;
     o.mlpRatio = 0.0;

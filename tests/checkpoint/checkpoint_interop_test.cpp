@@ -14,18 +14,8 @@ namespace {
 
 constexpr double kLogitTolerance = 1e-5; // max-abs against PyTorch's float32 logits
 
-torch::Tensor fixtureTensor(const std::string& file, const std::string& name)
-{
-    const SafetensorsContents contents = readSafetensors(test::fixture(file));
-    const torch::Tensor* tensor = findTensor(contents.tensors, name);
-    EXPECT_NE(tensor, nullptr) << file << ": " << name;
-    return tensor ? *tensor : torch::Tensor();
-}
-
-double maxAbs(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
+using test::fixtureTensor;
+using test::maxAbs;
 
 torch::Tensor logitsOf(ViT& model, const torch::Tensor& input, ExecMode mode)
 {

@@ -1,6 +1,10 @@
 #pragma once
 
+#include "core/safetensors.h"
+#include "core/state_dict.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,10 +13,25 @@
 
 namespace dr2::test {
 
-/// A fixture file made by tests/fixtures/make_vit_checkpoints.py.
+/// A fixture file made by tests/fixtures/make_vit_checkpoints.py or make_swin_checkpoints.py.
 inline std::string fixture(const std::string& name)
 {
     return std::string(DR2_CHECKPOINT_FIXTURES) + "/" + name;
+}
+
+/// Tensor `name` of a safetensors fixture (a test failure, and an undefined tensor, when it is not there).
+inline torch::Tensor fixtureTensor(const std::string& file, const std::string& name)
+{
+    const SafetensorsContents contents = readSafetensors(fixture(file));
+    const torch::Tensor* tensor = findTensor(contents.tensors, name);
+    EXPECT_NE(tensor, nullptr) << file << ": " << name;
+    return tensor ? *tensor : torch::Tensor();
+}
+
+/// max |a − b| in float64.
+inline double maxAbs(const torch::Tensor& a, const torch::Tensor& b)
+{
+    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
 /// A per-process scratch directory, created on first use.

@@ -24,15 +24,6 @@ struct Case {
     int64_t frames; ///< 0: images
 };
 
-torch::Tensor tensorIn(const std::string& file, const std::string& name)
-{
-    for (const auto& [key, value] : readSafetensors(test::fixture(file)).tensors)
-        if (key == name)
-            return value;
-    ADD_FAILURE() << file << " has no tensor " << name;
-    return {};
-}
-
 /// The (α, β) pairs the fixture script wrote, with their logits.
 std::vector<std::pair<std::pair<double, double>, torch::Tensor>> dr2Outputs(const std::string& file)
 {
@@ -62,7 +53,7 @@ TEST_P(SwinDr2Interop, LogitsMatchTheIndependentWrapAtEveryAlphaBeta)
     auto* swin = dynamic_cast<SwinImpl*>(backbone.get());
     ASSERT_NE(swin, nullptr) << c.checkpoint << " loaded as " << backbone->family();
     swin->eval();
-    const torch::Tensor input = tensorIn(c.input, "input");
+    const torch::Tensor input = test::fixtureTensor(c.input, "input");
     const auto pairs = dr2Outputs(c.outputs);
     ASSERT_EQ(pairs.size(), 3U);
     torch::NoGradGuard noGrad;

@@ -47,6 +47,24 @@ struct InputShape {
     std::vector<int64_t> sizes(int64_t batch) const;
 };
 
+/// The shape of one stage's work for one sample at some input size: what the memory planner (training/) scales
+/// activations by, without building the backbone at that size.
+struct StageGeometry {
+    int64_t branches = 0;
+    int64_t tokens = 0; ///< positions of the stage's streams per sample (ViT: class token + patches)
+    int64_t attentionTokens = 0; ///< positions attention runs on (Swin: the map padded to whole windows)
+    int64_t width = 0; ///< channels
+    int64_t heads = 0;
+    int64_t attentionSpan = 0; ///< keys each query attends to (ViT: every token; Swin: one window's tokens)
+};
+
+/// Per-sample geometry of a whole backbone at one input size.
+struct BackboneGeometry {
+    std::vector<StageGeometry> stages;
+    /// Elements of the parameters whose size depends on the input (ViT's learned position embedding), at that input.
+    int64_t inputSizedParameters = 0;
+};
+
 /// What a backbone computes for a batch.
 struct BackboneOutput {
     /// The output of every stage's stack (before any transition layer such as Swin's patch merging), in the
@@ -76,6 +94,9 @@ public:
     virtual std::string architectureJson() const = 0;
     /// The input this backbone expects.
     virtual InputShape inputShape() const = 0;
+    /// The geometry this backbone's stages would have for input `input` (same channels; any size the family
+    /// accepts). Throws std::invalid_argument, as building it would, for a size it does not accept.
+    virtual BackboneGeometry geometryAt(const InputShape& input) const = 0;
     /// Size of BackboneOutput::pooled's last dimension.
     virtual int64_t pooledDim() const = 0;
     /// Parameter names (as in named_parameters()) that must not get weight decay besides biases and norms

@@ -5,6 +5,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <stdexcept>
 
@@ -91,6 +93,23 @@ at::Generator makeGenerator(const c10::Device& device, uint64_t seed)
     }
 #endif
     throw std::invalid_argument("random stream: unsupported device " + device.str());
+}
+
+DeviceMemory deviceMemory(const c10::Device& device)
+{
+#ifdef DR2_WITH_CUDA
+    if (device.is_cuda() && cudaAvailable()) {
+        const auto* props = at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0);
+        return { static_cast<int64_t>(props->totalGlobalMem), std::string("memory of ") + props->name };
+    }
+#endif
+    if (device.is_cuda())
+        throw std::invalid_argument("device memory of " + device.str() + ": CUDA is not available");
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long pageSize = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || pageSize <= 0)
+        throw std::runtime_error("device memory: sysconf cannot tell this machine's physical memory");
+    return { static_cast<int64_t>(pages) * pageSize, "physical memory of this machine" };
 }
 
 CudaMemoryStats cudaMemoryStats(int index)

@@ -37,6 +37,14 @@ struct CudaMemoryStats {
 };
 /// Statistics of CUDA device `index`; throws std::runtime_error when CUDA is not available.
 CudaMemoryStats cudaMemoryStats(int index);
+/// Memory a training run on `device` can use at most, and what it is: a CUDA device's total memory
+/// (cudaDeviceProp::totalGlobalMem), or for the CPU the machine's physical memory (sysconf). The memory planner's
+/// default budget and the limit runs are refused beyond.
+struct DeviceMemory {
+    int64_t bytes = 0;
+    std::string what; ///< e.g. "physical memory of this machine", "memory of NVIDIA H200"
+};
+DeviceMemory deviceMemory(const c10::Device& device);
 /// Resets the peak statistic of CUDA device `index`.
 void cudaResetPeak(int index);
 

@@ -5,8 +5,10 @@
 #include "core/rng_state.h"
 #include "training/data_loader.h"
 #include "training/image_dataset.h"
+#include "training/memory_planner.h"
 #include "training/model_factory.h"
 #include "training/probe_target.h"
+#include "training/strategy_setup.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -57,16 +59,6 @@ double learningRate(const TrainConfig::Optim& o, int64_t iteration, int64_t tota
     const double span = static_cast<double>(std::max<int64_t>(1, total - o.warmupIterations));
     const double p = std::min(1.0, static_cast<double>(iteration - o.warmupIterations) / span);
     return o.minLr + 0.5 * (o.lr - o.minLr) * (1.0 + std::cos(M_PI * p));
-}
-
-/// Parameters that get weight decay: matrices and convolution kernels, not norms, biases, or what the
-/// backbone names (position tables, class tokens).
-bool decays(const std::string& name, const torch::Tensor& p, const std::set<std::string>& backboneExempt)
-{
-    const std::string prefix = "backbone.";
-    if (name.compare(0, prefix.size(), prefix) == 0 && backboneExempt.count(name.substr(prefix.size())))
-        return false;
-    return p.dim() >= 2;
 }
 
 /// The training and validation sets of the config: the dataset's own split (Fashion-MNIST) or a seeded split of
@@ -345,80 +337,11 @@ void Trainer::loadCheckpoint(State& state)
     state.checkpointPath = path;
 }
 
-void Trainer::applyStrategy(int64_t itersPerEpoch)
-{
-    Backbone& backbone = m_model->backbone();
-    auto constant = [](double alpha, double beta) {
-        return std::make_unique<CoefficientSchedule>(CoefficientSchedule::constant({ alpha, beta }));
-    };
-    switch (m_config.strategy) {
-    case Strategy::Conventional:
-        backbone.setMode(ExecMode::Plain);
-        m_schedule = constant(1.0, 0.0);
-        break;
-    case Strategy::Checkpointed:
-        // The conventional network (Checkpointed ignores α, β; stored as 1, 0 like conventional) with recompute per
-        // segment. One segment would recompute the whole stack at once and save nothing, so without a configured
-        // length each stage gets about √N branches per segment.
-        backbone.setMode(ExecMode::Checkpointed);
-        m_schedule = constant(1.0, 0.0);
-        if (m_config.segments.every > 0) {
-            backbone.setSegmentEvery(m_config.segments.every);
-        } else {
-            for (Dr2StackImpl* stack : backbone.stacks())
-                stack->setSegmentEvery(defaultCheckpointSegment(stack->size()));
-        }
-        break;
-    case Strategy::Frozen:
-        backbone.setMode(ExecMode::Plain);
-        for (auto& p : backbone.parameters())
-            p.set_requires_grad(false);
-        m_schedule = constant(1.0, 0.0);
-        break;
-    case Strategy::ReversibleScratch:
-    case Strategy::HardFinetune:
-        backbone.setMode(ExecMode::Reversible);
-        m_schedule = constant(0.0, 1.0);
-        break;
-    case Strategy::Vanilla:
-        backbone.setMode(ExecMode::Reversible);
-        m_schedule = constant(1.0, 0.1);
-        break;
-    case Strategy::Dr2Net: {
-        backbone.setMode(ExecMode::Reversible);
-        ScheduleOptions options = m_config.schedule;
-        if (m_config.tauEpochs > 0)
-            options.tauIterations = std::max<int64_t>(1, std::llround(m_config.tauEpochs * static_cast<double>(itersPerEpoch)));
-        m_schedule = std::make_unique<CoefficientSchedule>(options);
-        break;
-    }
-    }
-}
-
-std::unique_ptr<torch::optim::Optimizer> Trainer::makeOptimizer()
-{
-    // AdamW, no weight decay on norms, biases, and the backbone's tables and tokens.
-    const std::set<std::string> exempt = m_model->backbone().noWeightDecay();
-    std::vector<torch::Tensor> decay;
-    std::vector<torch::Tensor> noDecay;
-    for (auto& item : m_model->named_parameters()) {
-        if (!item.value().requires_grad())
-            continue;
-        (decays(item.key(), item.value(), exempt) ? decay : noDecay).push_back(item.value());
-    }
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay,
-        std::make_unique<torch::optim::AdamWOptions>(
-            torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(m_config.optim.weightDecay)));
-    groups.emplace_back(noDecay,
-        std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(m_config.optim.lr).weight_decay(0.0)));
-    return std::make_unique<torch::optim::AdamW>(std::move(groups));
-}
-
 RunFinishedEvent Trainer::run()
 {
     const auto startTime = std::chrono::steady_clock::now();
     m_config.checkInputs(); // the config was validated on construction; its files must exist now
+    refuseIfCannotFit(m_config); // before any data is loaded at the config's size
     if (m_config.threads > 0)
         torch::set_num_threads(m_config.threads);
     m_device = parseDevice(m_config.device);
@@ -453,15 +376,11 @@ RunFinishedEvent Trainer::run()
     m_model->train();
     Backbone& backbone = m_model->backbone();
     Task& task = m_model->task();
-    applyStrategy(itersPerEpoch);
+    m_schedule = applyStrategy(backbone, m_config, itersPerEpoch);
     const bool reversible = backbone.mode() == ExecMode::Reversible;
-    if (reversible && m_config.segments.every > 0) {
-        backbone.setSegmentEvery(m_config.segments.every);
-        m_segmentLength = m_config.segments.every;
-    } else if (reversible) {
-        m_segmentLength = backbone.segmentLength();
-    }
-    m_optimizer = makeOptimizer();
+    if (reversible)
+        m_segmentLength = m_config.segments.every > 0 ? m_config.segments.every : backbone.segmentLength();
+    m_optimizer = makeOptimizer(*m_model, m_config.optim);
 
     // A fixed probe batch from the validation set (no augmentation).
     valLoader.startEpoch(0);

@@ -57,9 +57,6 @@ private:
     struct State;
     void emitLog(const std::string& level, const std::string& text);
     bool waitWhilePaused();
-    /// Sets the mode, the frozen parameters and the α/β schedule of the configured strategy.
-    void applyStrategy(int64_t itersPerEpoch);
-    std::unique_ptr<torch::optim::Optimizer> makeOptimizer();
     void chooseAutoEnd(const GradProbeTarget& target);
     void chooseSegments(int64_t iteration, const GradProbeTarget& target);
     EvaluationEvent evaluate(DataLoader& loader, int64_t iteration, int64_t epoch);

@@ -19,6 +19,9 @@ void addRunsCommand(CLI::App& app);
 /// Adds `forward` (a checkpoint run as a Dr²Net on a safetensors input; checks numbers against PyTorch).
 void addForwardCommand(CLI::App& app);
 
+/// Adds `plan` (predicted step memory per strategy, and what fits a budget).
+void addPlanCommand(CLI::App& app);
+
 /// Adds `demo` (the whole pipeline on Fashion-MNIST: pretrain, heatmap, three finetunes, export, a table).
 void addDemoCommand(CLI::App& app);
 

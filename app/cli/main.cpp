@@ -24,6 +24,7 @@ try {
         std::string("dr2net-cli ") + DR2_VERSION + " (git " + DR2_GIT_REVISION + "), LibTorch " + TORCH_VERSION + ", CUDA "
             + (dr2::cudaAvailable() ? "available" : "not available") + "\n");
     dr2::cli::addBenchCommand(app);
+    dr2::cli::addPlanCommand(app);
     dr2::cli::addGradcheckCommand(app);
     dr2::cli::addHeatmapCommand(app);
     dr2::cli::addInspectCommand(app);

@@ -562,4 +562,33 @@ InputShape SwinImpl::inputShape() const
     return { m_options.inChannels, m_options.imageHeight, m_options.imageWidth, m_options.numFrames };
 }
 
+BackboneGeometry SwinImpl::geometryAt(const InputShape& input) const
+{
+    SwinOptions at = m_options;
+    at.inChannels = input.channels;
+    at.imageHeight = input.height;
+    at.imageWidth = input.width;
+    at.numFrames = input.frames;
+    at.validate();
+    if (at.video() != m_options.video())
+        badField("num_frames", m_options.video() ? "> 0 for a video model" : "0 for an image model",
+            std::to_string(input.frames));
+    // The map embed() gives: images floor a side that is not a multiple of the patch (torchvision's convolution),
+    // clips are padded up to one; each patch merging pads odd rows and columns and halves them.
+    Extent3 size = at.video()
+        ? Extent3 { (at.numFrames + at.patch[0] - 1) / at.patch[0], (at.imageHeight + at.patch[1] - 1) / at.patch[1],
+              (at.imageWidth + at.patch[2] - 1) / at.patch[2] }
+        : Extent3 { 1, at.imageHeight / at.patch[1], at.imageWidth / at.patch[2] };
+    BackboneGeometry geometry;
+    for (int64_t s = 0; s < at.stages(); ++s) {
+        if (s > 0)
+            size = { size[0], (size[1] + 1) / 2, (size[2] + 1) / 2 };
+        const WindowLayout layout = windowLayout(size, at.window, { 0, 0, 0 }, at.windowFit);
+        const auto stage = static_cast<size_t>(s);
+        geometry.stages.push_back({ 2 * at.depths[stage], size[0] * size[1] * size[2],
+            layout.padded[0] * layout.padded[1] * layout.padded[2], at.stageDim(s), at.heads[stage], layout.tokens() });
+    }
+    return geometry;
+}
+
 } // namespace dr2

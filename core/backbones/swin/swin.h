@@ -187,6 +187,7 @@ public:
     BackboneDescription describe() const override;
     std::string architectureJson() const override;
     InputShape inputShape() const override;
+    BackboneGeometry geometryAt(const InputShape& input) const override;
     int64_t pooledDim() const override { return m_options.numFeatures(); }
     std::set<std::string> noWeightDecay() const override;
 

@@ -279,4 +279,20 @@ InputShape ViTImpl::inputShape() const
     return { m_options.inChannels, m_options.imageSize, m_options.imageSize, m_options.numFrames };
 }
 
+BackboneGeometry ViTImpl::geometryAt(const InputShape& input) const
+{
+    if (input.height != input.width)
+        badField("image_size", "a square image for ViT", std::to_string(input.height) + "×" + std::to_string(input.width));
+    ViTOptions at = m_options;
+    at.imageSize = input.height;
+    at.numFrames = input.frames;
+    at.inChannels = input.channels;
+    at.validate();
+    const int64_t tokens = at.numPrefixTokens() + at.numPatches();
+    BackboneGeometry geometry;
+    geometry.stages.push_back({ 2 * at.depth, tokens, tokens, at.embedDim, at.heads, tokens });
+    geometry.inputSizedParameters = at.fixedPosEmbed ? 0 : tokens * at.embedDim;
+    return geometry;
+}
+
 } // namespace dr2

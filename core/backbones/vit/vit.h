@@ -80,6 +80,7 @@ public:
     BackboneDescription describe() const override;
     std::string architectureJson() const override;
     InputShape inputShape() const override;
+    BackboneGeometry geometryAt(const InputShape& input) const override;
     int64_t pooledDim() const override { return m_options.embedDim; }
     std::set<std::string> noWeightDecay() const override { return { "pos_embed", "cls_token" }; }
 

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -313,7 +314,7 @@ StepMemory predict(const StepModel& model, Backbone& backbone, const TrainConfig
     memory.heldBytes = memory.parameterBytes + memory.gradientBytes + memory.optimizerBytes + memory.batchBytes;
     // AdamW's temporaries are about two copies of the parameter being updated: at a large size that is the
     // input-sized one (ViT's position embedding).
-    const int64_t optimizer = std::max<int64_t>(model.optimizerPeak, 2 * 4 * geometry.inputSizedParameters);
+    const int64_t optimizer = std::max<int64_t>(model.optimizerPeak, int64_t { 8 } * geometry.inputSizedParameters);
     const int64_t forwardBackward
         = std::max<int64_t>(model.plateau, std::llround(static_cast<double>(batch) * perSample + model.weights[kFeatures]));
     memory.stepBytes = std::max<int64_t>(optimizer, forwardBackward);
@@ -338,6 +339,7 @@ std::vector<int64_t> calibrationSizes(int64_t imageSize, int64_t patch)
             grids.push_back(g);
     std::sort(grids.begin(), grids.end());
     std::vector<int64_t> sizes;
+    sizes.reserve(grids.size());
     for (int64_t g : grids)
         sizes.push_back(g * patch);
     return sizes;
@@ -412,6 +414,7 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
     }
     // Bytes count, not relative errors: the largest steps, furthest from the plateau, say most about larger sizes.
     std::vector<std::vector<double>> linearRows;
+    linearRows.reserve(linear.size());
     for (size_t r : linear)
         linearRows.push_back(rows[r]);
     // Floors the fit may not go below, so that a term too small to see at the calibration sizes still extrapolates:
@@ -420,6 +423,7 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
     std::vector<double> floor(kFeatures + 1, 0.0);
     floor[2] = model.keeping == Keeping::Plain || model.keeping == Keeping::Checkpointed ? 2.0 : 4.0;
     std::vector<double> rest;
+    rest.reserve(linear.size());
     for (size_t r : linear)
         rest.push_back(measured[r]);
     for (size_t i = 0; i < linear.size(); ++i)

@@ -63,14 +63,16 @@ struct PlanOptions {
 /// Predicts the step memory of `config` for each strategy (the config's own strategy field is ignored; everything
 /// else, including segments, is the config's).
 ///
-/// How: a step's activations are, to within allocator rounding, a linear function of the per-sample tensor sizes
-/// its strategy keeps — stream tokens × width, padded attention tokens × width and heads × tokens × span per stage
+/// How: a step's forward/backward peak is a plateau that does not grow (weight-gradient and recompute temporaries of
+/// the largest layers) or, once activations dominate, a linear function of the per-sample tensor sizes its strategy
+/// keeps — stream tokens × width, padded attention tokens × width and heads × tokens × span per stage
 /// (Backbone::geometryAt), summed over the branches a strategy stores (all for conventional, segment inputs plus the
 /// largest segment for checkpointed, segment boundaries plus one branch for reversible, one branch for frozen) —
-/// times the batch, plus a constant (weight-gradient temporaries). The coefficients are fitted by non-negative least
-/// squares to real steps measured at four small image sizes and two batches, on the config's device and depth; the
-/// held part (parameters, gradients, AdamW moments, batch) is counted exactly. Nothing is ever allocated at the
-/// config's size, so a plan for a config that would not fit is cheap.
+/// times the batch, plus a constant. The plateau and the coefficients (non-negative least squares) are fitted to real
+/// steps measured at four small image sizes, never the config's own, and batches from 2 up to where the peak leaves
+/// the plateau, on the config's device and depth; the AdamW step's peak is measured too, and the held part
+/// (parameters, gradients, AdamW moments, batch) is counted exactly. Nothing is ever allocated at the config's size,
+/// so a plan for a config that would not fit is cheap.
 ///
 /// Throws std::invalid_argument (naming the field) for a config the network cannot be built for.
 MemoryPlan planMemory(const TrainConfig& config, const PlanOptions& options = {});

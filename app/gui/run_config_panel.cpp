@@ -1,16 +1,21 @@
 #include "app/gui/run_config_panel.h"
 
+#include "app/gui/memory_plan_summary.h"
+
 #include "training/schedule.h"
 #include "training/train_config.h"
 #include "widgets/coefficient_view.h"
 #include "widgets/file_export.h"
 
 #include <QCheckBox>
+#include <QColor>
 #include <QComboBox>
 #include <QFile>
 #include <QFileDialog>
 #include <QFormLayout>
+#include <QFutureWatcher>
 #include <QGroupBox>
+#include <QHeaderView>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -18,7 +23,9 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QTableWidget>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +40,14 @@ nlohmann::json::json_pointer toPointer(const QString& key)
     QString path = key;
     path.replace(QLatin1Char('.'), QLatin1Char('/'));
     return nlohmann::json::json_pointer(("/" + path).toStdString());
+}
+
+QString bytesText(qint64 bytes)
+{
+    const double b = double(bytes);
+    if (b >= 1024.0 * 1024.0 * 1024.0)
+        return QString::number(b / (1024.0 * 1024.0 * 1024.0), 'f', 2) + QStringLiteral(" GiB");
+    return QString::number(b / (1024.0 * 1024.0), 'f', 1) + QStringLiteral(" MiB");
 }
 
 QString displayText(const nlohmann::json& value)
@@ -80,10 +95,32 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     auto* save = new QPushButton(tr("Save config…"), this);
     connect(load, &QPushButton::clicked, this, &RunConfigPanel::loadWithDialog);
     connect(save, &QPushButton::clicked, this, &RunConfigPanel::saveWithDialog);
+    m_planButton = new QPushButton(tr("Plan memory"), this);
+    m_planButton->setObjectName(QStringLiteral("planMemory"));
+    m_planButton->setToolTip(tr("Predict the tensor memory of a training step for every strategy at this config's "
+                                "model, batch and image size, and what fits this device (dr2net-cli plan)"));
+    connect(m_planButton, &QPushButton::clicked, this, &RunConfigPanel::planMemory);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(load);
     buttons->addWidget(save);
+    buttons->addWidget(m_planButton);
     buttons->addStretch(1);
+
+    m_planLabel = new QLabel(tr("Memory plan: none yet — Plan memory predicts each strategy's step memory "
+                                "without training (a few seconds to a minute of small calibration steps)."),
+        this);
+    m_planLabel->setObjectName(QStringLiteral("memoryPlanStatus"));
+    m_planLabel->setWordWrap(true);
+    m_planTable = new QTableWidget(0, 7, this);
+    m_planTable->setObjectName(QStringLiteral("memoryPlan"));
+    m_planTable->setHorizontalHeaderLabels({ tr("strategy"), tr("held"), tr("step peak"), tr("total"), tr("fits"),
+        tr("largest batch"), tr("largest image") });
+    m_planTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_planTable->verticalHeader()->setVisible(false);
+    m_planTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_planTable->setToolTip(tr("held: parameters, gradients, AdamW moments and one batch (counted); step peak: "
+                               "activations and temporaries above that (fitted to measured small steps)"));
+    m_planTable->setVisible(false);
 
     auto* formsWidget = new QWidget(this);
     auto* grid = new QHBoxLayout(formsWidget);
@@ -103,6 +140,8 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     layout->addLayout(buttons);
     layout->addWidget(scroll, 3);
     layout->addWidget(m_messageLabel);
+    layout->addWidget(m_planLabel);
+    layout->addWidget(m_planTable, 1);
     layout->addWidget(m_preview, 2);
 
     fillFromJson();
@@ -244,9 +283,66 @@ void RunConfigPanel::revalidate()
         field.editor->setStyleSheet(field.key == m_invalidField
                 ? QStringLiteral("border: 2px solid #c0392b;")
                 : QString());
+    if (!m_plannedJson.isEmpty() && !m_planTable->isHidden())
+        m_planLabel->setText(configJson() == m_plannedJson
+                ? m_planLabel->text()
+                : tr("Memory plan (out of date: the config changed since; Plan memory again)"));
+    m_planButton->setEnabled(m_valid);
     m_messageLabel->setText(m_valid ? tr("Config is valid.") : m_message);
     m_messageLabel->setStyleSheet(m_valid ? QString() : QStringLiteral("color: #c0392b;"));
     emit configChanged(m_valid);
+}
+
+void RunConfigPanel::planMemory()
+{
+    if (!m_valid)
+        return;
+    const QString json = configJson();
+    const quint64 generation = ++m_planGeneration;
+    m_planLabel->setText(tr("Memory plan: planning… (calibrating on small training steps)"));
+    auto* watcher = new QFutureWatcher<MemoryPlanSummary>(this);
+    connect(watcher, &QFutureWatcher<MemoryPlanSummary>::finished, this, [this, watcher, generation, json] {
+        watcher->deleteLater();
+        if (generation != m_planGeneration)
+            return; // a newer request is running
+        m_plannedJson = json;
+        showMemoryPlan(watcher->result());
+    });
+    watcher->setFuture(QtConcurrent::run([json] { return planConfigMemory(json); }));
+}
+
+QString RunConfigPanel::memoryPlanStatus() const
+{
+    return m_planLabel->text();
+}
+
+void RunConfigPanel::showMemoryPlan(const MemoryPlanSummary& plan)
+{
+    if (!plan.ok) {
+        m_planTable->setVisible(false);
+        m_planLabel->setText(tr("Memory plan failed: %1").arg(plan.error));
+        m_planLabel->setStyleSheet(QStringLiteral("color: #c0392b;"));
+        emit memoryPlanned(false);
+        return;
+    }
+    m_planLabel->setStyleSheet(QString());
+    m_planLabel->setText(tr("Memory plan: %1 (fitted to %2 measured steps)").arg(plan.header).arg(plan.calibrationSteps));
+    m_planTable->setRowCount(int(plan.rows.size()));
+    for (int r = 0; r < plan.rows.size(); ++r) {
+        const MemoryPlanSummary::Row& row = plan.rows[r];
+        const QStringList cells { row.strategy, bytesText(row.heldBytes), bytesText(row.stepBytes),
+            bytesText(row.peakBytes), row.fits ? tr("yes") : tr("no"), QString::number(row.largestBatch),
+            row.largestImageSize > 0 ? QStringLiteral("%1²").arg(row.largestImageSize) : tr("none") };
+        for (int c = 0; c < cells.size(); ++c) {
+            auto* item = new QTableWidgetItem(cells[c]);
+            item->setTextAlignment(c == 0 ? Qt::AlignLeft | Qt::AlignVCenter : Qt::AlignRight | Qt::AlignVCenter);
+            if (!row.fits)
+                item->setForeground(QColor(0xc0, 0x39, 0x2b));
+            m_planTable->setItem(r, c, item);
+        }
+    }
+    m_planTable->setVisible(true);
+    emit memoryPlanned(true);
 }
 
 void RunConfigPanel::updatePreview(const nlohmann::json& parsed)

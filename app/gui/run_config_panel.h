@@ -12,10 +12,13 @@ class QComboBox;
 class QFormLayout;
 class QLabel;
 class QLineEdit;
+class QPushButton;
+class QTableWidget;
 
 namespace dr2 {
 
 class CoefficientView;
+struct MemoryPlanSummary;
 
 /// The run configuration form: edits the same JSON config as `dr2net-cli train --config`, one editor per field of
 /// configFields() (grouped as declared; choices as combo boxes, help as tool tips). Every edit is validated with
@@ -51,16 +54,25 @@ public:
     QWidget* editorFor(const QString& key) const;
     /// What the editors show, read back as the config JSON (keys the form does not show come from the config).
     nlohmann::json formValues() const;
+    /// The memory plan table (one row per strategy: held, step peak, total, fits, largest batch and image).
+    QTableWidget* memoryPlanTable() const { return m_planTable; }
+    /// The line above it: what the plan is for, "planning…", "out of date", or the planner's error.
+    QString memoryPlanStatus() const;
 
 public slots:
     /// Asks for a file and loads it.
     void loadWithDialog();
     /// Asks for a file name and saves the config.
     void saveWithDialog();
+    /// Plans the step memory of every strategy for the current config on a worker (`dr2net-cli plan`); the table
+    /// fills when it is done. A newer request supersedes a running one's result.
+    void planMemory();
 
 signals:
     /// The config changed; `valid` says whether it validates.
     void configChanged(bool valid);
+    /// A memory plan finished (successfully or with an error in memoryPlanStatus()).
+    void memoryPlanned(bool ok);
 
 private:
     struct Field {
@@ -74,6 +86,7 @@ private:
     void onEdited(const Field& field);
     void revalidate();
     void updatePreview(const nlohmann::json& parsed);
+    void showMemoryPlan(const MemoryPlanSummary& plan);
 
     nlohmann::json m_json;
     QVector<Field> m_fields;
@@ -83,6 +96,11 @@ private:
     QString m_invalidField;
     QLabel* m_messageLabel = nullptr;
     CoefficientView* m_preview = nullptr;
+    QPushButton* m_planButton = nullptr;
+    QLabel* m_planLabel = nullptr;
+    QTableWidget* m_planTable = nullptr;
+    quint64 m_planGeneration = 0; ///< of the latest request; older results are dropped
+    QString m_plannedJson; ///< the config the table shows (empty: none)
 };
 
 } // namespace dr2

@@ -8,6 +8,9 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTableWidget>
 
 #include <gtest/gtest.h>
 
@@ -87,6 +90,38 @@ TEST(RunConfigForm, EditingAnEditorEditsTheConfig)
     policy->setCurrentText(QStringLiteral("logarithmic"));
     EXPECT_EQ(json::parse(panel.configJson().toStdString()).at("schedule").at("policy"), "logarithmic");
     EXPECT_TRUE(panel.isValid()) << panel.validationMessage().toStdString();
+}
+
+TEST(RunConfigForm, PlansEveryStrategysMemoryOnAWorkerAndMarksTheTableOutOfDate)
+{
+    RunConfigPanel panel;
+    panel.setValue(QStringLiteral("model.depth"), 2);
+    panel.setValue(QStringLiteral("model.image_size"), 28);
+    panel.setValue(QStringLiteral("model.patch_size"), 7);
+    panel.setValue(QStringLiteral("optim.batch_size"), 16);
+    ASSERT_TRUE(panel.isValid()) << panel.validationMessage().toStdString();
+    EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("none yet")));
+
+    QSignalSpy planned(&panel, &RunConfigPanel::memoryPlanned);
+    auto* button = panel.findChild<QPushButton*>(QStringLiteral("planMemory"));
+    ASSERT_NE(button, nullptr);
+    button->click();
+    EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("planning")));
+    ASSERT_TRUE(planned.wait(300000)) << "no plan within 5 minutes";
+    ASSERT_TRUE(planned.first().first().toBool()) << panel.memoryPlanStatus().toStdString();
+
+    QTableWidget* table = panel.memoryPlanTable();
+    ASSERT_EQ(table->rowCount(), int(strategyNames().size()));
+    for (int r = 0; r < table->rowCount(); ++r) {
+        EXPECT_EQ(table->item(r, 0)->text().toStdString(), strategyNames()[size_t(r)]);
+        EXPECT_EQ(table->item(r, 4)->text(), QStringLiteral("yes")) << "a 28² two-layer ViT fits any machine";
+        EXPECT_GT(table->item(r, 5)->text().toLongLong(), 16);
+    }
+    EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("batch 16, image 28²")))
+        << panel.memoryPlanStatus().toStdString();
+
+    panel.setValue(QStringLiteral("optim.batch_size"), 32);
+    EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("out of date"))) << panel.memoryPlanStatus().toStdString();
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "core/random_stream.h"
 #include "core/rng_state.h"
 
+#include <ATen/record_function.h>
 #include <torch/autograd.h>
 #include <torch/custom_class.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -80,6 +81,12 @@ struct SegmentState : torch::CustomClassHolder {
     // not looked up again: the backward may run on another thread, with another scope or none.
     at::Generator generator;
     std::vector<RngState> rng; // its state per branch in [begin, end), captured before that branch's forward
+    // The segment whose backward runs first (the stack's last) runs its last branch with autograd in the forward and
+    // keeps that graph: the backward starts with it instead of recomputing it. It costs no extra peak memory (the
+    // backward would hold the same graph a moment later) and saves one branch's recompute per step.
+    bool keepLastGraph = false;
+    torch::Tensor lastInput; // x_{end-1}, the leaf the kept graph starts from (exact, not reconstructed)
+    torch::Tensor lastOutput; // F_{end}(x_{end-1}) with its graph
 };
 
 /// Puts a module's buffers (running statistics) back as they were when the snapshot was taken, so a
@@ -117,18 +124,36 @@ public:
         state->rng.clear();
         if (recordRng)
             state->generator = currentGenerator(x.device());
+        RECORD_USER_SCOPE("dr2::reversible_forward");
+        state->lastInput = torch::Tensor();
+        state->lastOutput = torch::Tensor();
         for (int64_t i = state->begin; i < state->end; ++i) {
             if (recordRng)
                 state->rng.push_back(RngState::capture(state->generator));
-            torch::Tensor next = stack.runBranch(i, x);
+            const bool keep = state->keepLastGraph && i == state->end - 1;
+            torch::Tensor next;
+            if (keep) {
+                torch::AutoGradMode enableGrad(true);
+                torch::Tensor xIn = x.detach().requires_grad_(true);
+                torch::Tensor f = stack.runBranch(i, xIn);
+                if (f.requires_grad()) {
+                    state->lastInput = std::move(xIn);
+                    state->lastOutput = f;
+                }
+                next = f.detach();
+            } else {
+                next = stack.runBranch(i, x);
+            }
             // Accumulate into the branch output when it is a fresh tensor nobody else holds (the usual case);
-            // a branch that returns its input, a view or a parameter gets an out-of-place sum.
-            if (next.storage().use_count() == 1 && !next.is_alias_of(x))
+            // a branch that returns its input, a view or a parameter gets an out-of-place sum, and so does the
+            // kept branch, whose graph may have saved its output.
+            if (!keep && next.storage().use_count() == 1 && !next.is_alias_of(x))
                 next.add_(x, state->alpha).add_(y);
             else
                 next = next.add(x, state->alpha).add_(y);
-            // After the first branch, x is this loop's own temporary and can become y in place.
-            y = i == state->begin ? x.mul(state->beta) : x.mul_(state->beta);
+            // After the first branch, x is this loop's own temporary and can become y in place, unless the kept
+            // graph starts from it.
+            y = i == state->begin || keep ? x.mul(state->beta) : x.mul_(state->beta);
             x = std::move(next);
         }
         ctx->set_materialize_grads(false); // y_N usually gets no gradient: do not allocate zeros for it
@@ -155,11 +180,29 @@ public:
         if (state->generator.defined())
             replay = std::make_unique<RandomStreamScope>(state->generator);
 
+        RECORD_USER_SCOPE("dr2::reversible_backward");
+        // x and y start as the saved outputs and must not be changed in place (a second backward reads them again);
+        // from the first reconstruction on they are this loop's own temporaries.
+        bool own = false;
         for (int64_t i = state->end - 1; i >= state->begin; --i) {
-            torch::Tensor xPrev = y / beta; // eq. 2, first half
+            torch::Tensor xPrev;
+            torch::Tensor xIn;
             torch::Tensor f;
             torch::Tensor gIn;
-            {
+            const bool kept = i == state->end - 1 && state->lastOutput.defined();
+            if (kept) {
+                // The forward kept this branch's graph and its exact input: no recompute, no x reconstruction.
+                xIn = std::move(state->lastInput);
+                f = std::move(state->lastOutput);
+                xPrev = xIn.detach();
+                RECORD_USER_SCOPE("dr2::branch_backward");
+                torch::autograd::backward({ f }, { gx });
+                gIn = xIn.grad();
+            } else {
+                {
+                    RECORD_USER_SCOPE("dr2::reconstruct_x");
+                    xPrev = own ? y.div_(beta) : y.div(beta); // eq. 2, first half; y_i is not needed after it
+                }
                 const size_t local = static_cast<size_t>(i - state->begin);
                 std::unique_ptr<RngFork> fork;
                 if (local < state->rng.size()) {
@@ -168,15 +211,34 @@ public:
                 }
                 BufferSnapshot buffers(*stack.branchModule(i));
                 torch::AutoGradMode enableGrad(true);
-                torch::Tensor xIn = xPrev.detach().requires_grad_(true);
-                f = stack.runBranch(i, xIn);
+                xIn = xPrev.detach().requires_grad_(true);
+                {
+                    RECORD_USER_SCOPE("dr2::recompute");
+                    f = stack.runBranch(i, xIn);
+                }
                 if (f.requires_grad()) {
+                    RECORD_USER_SCOPE("dr2::branch_backward");
                     // Re-entrant backward through this one branch: parameter gradients accumulate in .grad.
                     torch::autograd::backward({ f }, { gx });
                     gIn = xIn.grad();
                 }
             }
-            torch::Tensor yPrev = x.sub(f.detach()).sub_(xPrev, alpha); // eq. 2, second half
+            RECORD_USER_SCOPE("dr2::reconstruct_y");
+            // eq. 2, second half, y_{i-1} = (x_i − F_i) − α·x_{i-1}, in place in a buffer that is free now: the branch
+            // output when nobody else holds it (its graph is spent), else our own x_i; same operations, same bits.
+            xIn.reset();
+            torch::Tensor yPrev;
+            if (f.storage().use_count() == 1 && !f.is_alias_of(xPrev) && !f.is_alias_of(x)) {
+                torch::Tensor buffer = f.detach();
+                f.reset();
+                yPrev = at::sub_out(buffer, x, buffer).sub_(xPrev, alpha);
+            } else {
+                // x_i is ours after the first iteration (after a kept branch too: the forward's temporary x_{end-1},
+                // unless the segment has one branch and the loop ends here).
+                const bool inPlace = own && !f.is_alias_of(x);
+                yPrev = inPlace ? x.sub_(f.detach()).sub_(xPrev, alpha) : x.sub(f.detach()).sub_(xPrev, alpha);
+                f.reset();
+            }
             // gIn is the leaf gradient of this recompute, owned here: accumulate into it.
             torch::Tensor gxPrev = gIn.defined() ? gIn.add_(gx, alpha) : gx.mul(alpha);
             if (gy.defined())
@@ -185,6 +247,7 @@ public:
             gx = std::move(gxPrev);
             x = std::move(xPrev);
             y = std::move(yPrev);
+            own = true;
         }
         return { gx, gy, torch::Tensor(), torch::Tensor() };
     }
@@ -414,6 +477,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
         state->end = begin + length;
         state->alpha = m_options.alpha;
         state->beta = m_options.beta;
+        state->keepLastGraph = state->end == size();
         auto outputs = ReversibleSegment::apply(x, y, anchor, std::move(state));
         x = outputs[0];
         y = outputs[1];

@@ -163,6 +163,24 @@ int64_t bytesOf(const std::vector<torch::Tensor>& tensors)
     return bytes;
 }
 
+/// Bytes of a network's parameters and buffers, and of the parameters that train (need gradients).
+struct NetworkBytes {
+    int64_t all = 0;
+    int64_t trainable = 0;
+};
+
+NetworkBytes networkBytes(torch::nn::Module& network)
+{
+    NetworkBytes bytes;
+    std::vector<torch::Tensor> trainable;
+    for (const auto& p : network.parameters())
+        if (p.requires_grad())
+            trainable.push_back(p);
+    bytes.all = bytesOf(network.parameters()) + bytesOf(network.buffers());
+    bytes.trainable = bytesOf(trainable);
+    return bytes;
+}
+
 int64_t numClassesOf(const TrainConfig& config)
 {
     return config.data.classes.empty() ? 10 : static_cast<int64_t>(config.data.classes.size());
@@ -315,8 +333,10 @@ StepMemory predict(const StepModel& model, Backbone& backbone, const TrainConfig
     // AdamW's temporaries are about two copies of the parameter being updated: at a large size that is the
     // input-sized one (ViT's position embedding).
     const int64_t optimizer = std::max<int64_t>(model.optimizerPeak, int64_t { 8 } * geometry.inputSizedParameters);
-    const int64_t forwardBackward
-        = std::max<int64_t>(model.plateau, std::llround(static_cast<double>(batch) * perSample + model.weights[kFeatures]));
+    // Saturated far beyond any memory (an exbibyte), so that absurd sizes stay comparable instead of overflowing.
+    constexpr double kSaturated = 1e18;
+    const double linear = std::min(static_cast<double>(batch) * perSample + model.weights[kFeatures], kSaturated);
+    const int64_t forwardBackward = std::max<int64_t>(model.plateau, std::llround(linear));
     memory.stepBytes = std::max<int64_t>(optimizer, forwardBackward);
     return memory;
 }
@@ -351,6 +371,17 @@ constexpr int64_t kLargestCalibrationBatch = 32;
 constexpr double kAbovePlateau = 1.5;
 constexpr int64_t kProbeImageSize = 224; ///< the largest size the planner builds a network at to read its geometry
 
+/// The size the planner builds `config`'s network at to read its geometry: the config's own when it is small, else
+/// 224 (= 16·14 = 32·7), or the largest multiple of a configured patch below it. The config's own may be far too
+/// large to allocate.
+int64_t probeImageSize(const TrainConfig& config)
+{
+    if (config.model.imageSize <= kProbeImageSize)
+        return config.model.imageSize;
+    const int64_t patch = config.model.patchSize;
+    return patch > 0 && kProbeImageSize % patch != 0 ? std::max(patch, kProbeImageSize / patch * patch) : kProbeImageSize;
+}
+
 /// Fits the step model of `config.strategy` from measured steps at the calibration sizes.
 ///
 /// A small step's forward/backward peak is a plateau that does not grow with the batch (weight-gradient and
@@ -373,11 +404,9 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
         const BackboneGeometry geometry = backbone.geometryAt(backbone.inputShape());
         const Features f = featuresOf(model.keeping, geometry, model.segments);
         if (size == sizes.front()) {
-            std::vector<torch::Tensor> all = setup.network->parameters();
-            for (const auto& b : setup.network->buffers())
-                all.push_back(b);
-            model.parameterBytesAtCalibration = bytesOf(all);
-            model.trainableBytesAtCalibration = bytesOf(setup.trainable);
+            const NetworkBytes bytes = networkBytes(*setup.network);
+            model.parameterBytesAtCalibration = bytes.all;
+            model.trainableBytesAtCalibration = bytes.trainable;
             model.inputSizedAtCalibration = geometry.inputSizedParameters;
             model.inputSizedTrains = config.strategy != Strategy::Frozen;
         }
@@ -545,12 +574,9 @@ MemoryPlan planMemory(const TrainConfig& config, const PlanOptions& options)
         TrainConfig as = config;
         as.strategy = strategy;
         if (!models.count(key)) {
-            // Geometry at any size comes from a network built at the config's size when that is small, else at a
-            // size every family and common patch accepts (224 = 16·14 = 32·7): the config's may be far too large to
-            // allocate.
+            // Geometry at any size comes from a small network of the same architecture.
             TrainConfig small = as;
-            if (small.model.imageSize > kProbeImageSize)
-                small.model.imageSize = kProbeImageSize;
+            small.model.imageSize = probeImageSize(config);
             Network probe = buildNetwork(small, numClassesOf(config)).network;
             const std::vector<int64_t> sizes = calibrationSizes(config.model.imageSize, patchOf(probe->backbone()));
             if (plan.calibrationImageSizes.empty())
@@ -576,11 +602,9 @@ StepMemory measureTrainingStep(const TrainConfig& config)
     Setup setup = buildSetup(config, config.model.imageSize, device);
     const Measured m = measureStep(setup, config, config.optim.batchSize, device);
     StepMemory memory;
-    std::vector<torch::Tensor> all = setup.network->parameters();
-    for (const auto& b : setup.network->buffers())
-        all.push_back(b);
-    memory.parameterBytes = bytesOf(all);
-    memory.gradientBytes = bytesOf(setup.trainable);
+    const NetworkBytes bytes = networkBytes(*setup.network);
+    memory.parameterBytes = bytes.all;
+    memory.gradientBytes = bytes.trainable;
     memory.optimizerBytes = 2 * memory.gradientBytes;
     memory.batchBytes = config.optim.batchSize * (inputElements(setup.network->backbone().inputShape()) * 4 + 8);
     memory.heldBytes = m.held;
@@ -593,7 +617,7 @@ void refuseIfCannotFit(const TrainConfig& config)
     const c10::Device device = parseDevice(config.device);
     const DeviceMemory memory = deviceMemory(device);
     TrainConfig small = config;
-    small.model.imageSize = std::min(config.model.imageSize, kProbeImageSize);
+    small.model.imageSize = probeImageSize(config);
     Network probe = buildNetwork(small, numClassesOf(config)).network;
     Backbone& backbone = probe->backbone();
     applyStrategy(backbone, small, 1);
@@ -603,15 +627,9 @@ void refuseIfCannotFit(const TrainConfig& config)
 
     // Held bytes exactly, and two bounds on the step: at least one stream per stage alive (any strategy), at most
     // generous bytes per element of every branch's activations (above what any strategy was measured to keep).
-    int64_t parameters = 0;
-    int64_t trainable = 0;
-    for (const auto& p : probe->parameters()) {
-        parameters += p.numel() * static_cast<int64_t>(p.element_size());
-        if (p.requires_grad())
-            trainable += p.numel() * static_cast<int64_t>(p.element_size());
-    }
-    for (const auto& b : probe->buffers())
-        parameters += b.numel() * static_cast<int64_t>(b.element_size());
+    const NetworkBytes bytes = networkBytes(*probe);
+    const int64_t parameters = bytes.all;
+    const int64_t trainable = bytes.trainable;
     const int64_t inputSized = (geometry.inputSizedParameters - probeGeometry.inputSizedParameters) * 4;
     const double batch = static_cast<double>(config.optim.batchSize);
     const double held = static_cast<double>(parameters + inputSized)

@@ -307,6 +307,9 @@ void RunConfigPanel::planMemory()
             return; // a newer request is running
         m_plannedJson = json;
         showMemoryPlan(watcher->result());
+        if (m_planTable->isHidden() || configJson() == json)
+            return;
+        m_planLabel->setText(tr("Memory plan (out of date: the config changed while it was planned; Plan memory again)"));
     });
     watcher->setFuture(QtConcurrent::run([json] { return planConfigMemory(json); }));
 }

@@ -122,6 +122,13 @@ TEST(RunConfigForm, PlansEveryStrategysMemoryOnAWorkerAndMarksTheTableOutOfDate)
 
     panel.setValue(QStringLiteral("optim.batch_size"), 32);
     EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("out of date"))) << panel.memoryPlanStatus().toStdString();
+
+    // A config edited while its plan runs: the finished table is marked out of date at once.
+    planned.clear();
+    button->click();
+    panel.setValue(QStringLiteral("optim.batch_size"), 8);
+    ASSERT_TRUE(planned.wait(300000)) << "no plan within 5 minutes";
+    EXPECT_TRUE(panel.memoryPlanStatus().contains(QStringLiteral("out of date"))) << panel.memoryPlanStatus().toStdString();
 }
 
 } // namespace

@@ -24,17 +24,26 @@ namespace {
 /// How a strategy's step keeps activations: what the planner's features sum over.
 enum class Keeping { Plain, Frozen, Checkpointed, Reversible };
 
-Keeping keepingOf(Strategy strategy)
+/// True when any backbone parameter needs a gradient (every strategy but frozen).
+bool backboneTrains(Backbone& backbone)
 {
-    switch (strategy) {
-    case Strategy::Conventional:
-        return Keeping::Plain;
-    case Strategy::Frozen:
-        return Keeping::Frozen;
-    case Strategy::Checkpointed:
+    for (const auto& p : backbone.parameters())
+        if (p.requires_grad())
+            return true;
+    return false;
+}
+
+/// How the backbone, set up by applyStrategy, keeps activations: read from its mode and frozen state rather than
+/// from a second table of strategies.
+Keeping keepingOf(Backbone& backbone)
+{
+    switch (backbone.mode()) {
+    case ExecMode::Checkpointed:
         return Keeping::Checkpointed;
-    default:
+    case ExecMode::Reversible:
         return Keeping::Reversible;
+    default:
+        return backboneTrains(backbone) ? Keeping::Plain : Keeping::Frozen;
     }
 }
 
@@ -393,13 +402,13 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
     const std::function<void(const std::string&)>& progress)
 {
     StepModel model;
-    model.keeping = keepingOf(config.strategy);
     std::vector<std::vector<double>> rows;
     std::vector<double> measured;
     double plateau = INFINITY;
     for (int64_t size : sizes) {
         Setup setup = buildSetup(config, size, device);
         Backbone& backbone = setup.network->backbone();
+        model.keeping = keepingOf(backbone);
         model.segments = segmentsOf(backbone);
         const BackboneGeometry geometry = backbone.geometryAt(backbone.inputShape());
         const Features f = featuresOf(model.keeping, geometry, model.segments);
@@ -408,7 +417,7 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
             model.parameterBytesAtCalibration = bytes.all;
             model.trainableBytesAtCalibration = bytes.trainable;
             model.inputSizedAtCalibration = geometry.inputSizedParameters;
-            model.inputSizedTrains = config.strategy != Strategy::Frozen;
+            model.inputSizedTrains = backboneTrains(backbone);
         }
         for (int64_t batch = kCalibrationBatches.front();; batch *= 2) {
             const Measured m = measureStep(setup, config, batch, device);
@@ -471,12 +480,13 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
     return model;
 }
 
-/// Which strategies share one measured setup: the same way of keeping activations and the same network.
+/// Which strategies share one measured setup: the reversible ones differ only in α/β (not in what they keep), the
+/// others each keep activations their own way; all on the same network.
 std::string setupKey(const TrainConfig& config, Strategy strategy)
 {
     TrainConfig as = config;
     as.strategy = strategy;
-    return std::to_string(static_cast<int>(keepingOf(strategy))) + "|" + sourceCheckpointOf(as);
+    return (isReversible(strategy) ? std::string("reversible") : toString(strategy)) + "|" + sourceCheckpointOf(as);
 }
 
 StrategyPlan planStrategy(const StepModel& model, Backbone& backbone, const TrainConfig& config, Strategy strategy,
@@ -633,7 +643,7 @@ void refuseIfCannotFit(const TrainConfig& config)
     const int64_t inputSized = (geometry.inputSizedParameters - probeGeometry.inputSizedParameters) * 4;
     const double batch = static_cast<double>(config.optim.batchSize);
     const double held = static_cast<double>(parameters + inputSized)
-        + 3.0 * static_cast<double>(trainable + (config.strategy == Strategy::Frozen ? 0 : inputSized))
+        + 3.0 * static_cast<double>(trainable + (backboneTrains(backbone) ? inputSized : 0))
         + batch * (static_cast<double>(inputElements(shape)) * 4.0 + 8.0);
     double streams = 0.0;
     double everything = 0.0;

@@ -283,10 +283,8 @@ void RunConfigPanel::revalidate()
         field.editor->setStyleSheet(field.key == m_invalidField
                 ? QStringLiteral("border: 2px solid #c0392b;")
                 : QString());
-    if (!m_plannedJson.isEmpty() && !m_planTable->isHidden())
-        m_planLabel->setText(configJson() == m_plannedJson
-                ? m_planLabel->text()
-                : tr("Memory plan (out of date: the config changed since; Plan memory again)"));
+    if (!m_plannedJson.isEmpty() && !m_planTable->isHidden() && configJson() != m_plannedJson)
+        m_planLabel->setText(tr("Memory plan (out of date: the config changed since; Plan memory again)"));
     m_planButton->setEnabled(m_valid);
     m_messageLabel->setText(m_valid ? tr("Config is valid.") : m_message);
     m_messageLabel->setStyleSheet(m_valid ? QString() : QStringLiteral("color: #c0392b;"));

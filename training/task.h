@@ -25,7 +25,11 @@ struct MetricInfo {
     bool fraction = true; ///< shown as a percentage
 };
 
-/// What a batch trains towards: one tensor (class labels), or named tensors (masks, boxes) for dense tasks.
+/// The label of pixels that count for no class in dense targets (segmentation masks): unlabelled, padding.
+constexpr int64_t kIgnoreLabel = 255;
+
+/// What a batch trains towards: one tensor (class labels int64 [B]; segmentation masks int64 [B, H, W] with
+/// kIgnoreLabel where no label counts), or named tensors (boxes) for other dense tasks.
 struct TaskTarget {
     torch::Tensor tensor;
     std::map<std::string, torch::Tensor> named;

@@ -80,6 +80,24 @@ struct EvaluationEvent {
     int64_t samples = 0;
 };
 
+/// A few fixed validation samples with the task's dense prediction, sent after each evaluation of a dense task
+/// (segmentation), because people would rather look than read. Plain bytes, so observers need no torch.
+struct PredictionPreviewEvent {
+    /// One sample: its input image, ground truth and prediction at the model's input size.
+    struct Sample {
+        std::vector<uint8_t> image; ///< height × width × channels, row-major, 0–255 (the un-normalised input)
+        std::vector<uint8_t> truth; ///< height × width class indices; kIgnoreLabel (255) where no label counts
+        std::vector<uint8_t> prediction; ///< height × width class indices (argmax of the head)
+    };
+    int64_t iteration = 0;
+    int64_t epoch = 0;
+    int64_t height = 0;
+    int64_t width = 0;
+    int64_t channels = 1; ///< 1 (grey) or 3 (RGB)
+    std::vector<std::string> classNames; ///< class index → name; index 0 is "background" for the built-in scenes
+    std::vector<Sample> samples;
+};
+
 /// Sent after each gradient-error probe at the current α, β.
 struct ProbeEvent {
     int64_t iteration = 0;
@@ -126,6 +144,7 @@ public:
     virtual void onIteration(const IterationEvent&) { }
     virtual void onEvaluation(const EvaluationEvent&) { }
     virtual void onProbe(const ProbeEvent&) { }
+    virtual void onPreview(const PredictionPreviewEvent&) { }
     virtual void onSegmentChange(const SegmentEvent&) { }
     virtual void onAutoEnd(const AutoEndEvent&) { }
     virtual void onLog(const std::string& /*level*/, const std::string& /*text*/) { }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace dr2 {
@@ -37,6 +38,8 @@ void ArchitectureRecord::writeTo(Metadata& metadata) const
     metadata[metadata_key::kFirstSkip] = toString(firstSkip);
     if (!task.empty())
         metadata[metadata_key::kTask] = task;
+    if (!classNames.empty())
+        metadata[metadata_key::kClasses] = nlohmann::json(classNames).dump();
 }
 
 bool ArchitectureRecord::presentIn(const Metadata& metadata)
@@ -74,6 +77,16 @@ ArchitectureRecord ArchitectureRecord::readFrom(const Metadata& metadata, const 
     auto task = metadata.find(metadata_key::kTask);
     if (task != metadata.end())
         record.task = task->second;
+    auto classes = metadata.find(metadata_key::kClasses);
+    if (classes != metadata.end()) {
+        const auto names = nlohmann::json::parse(classes->second, nullptr, /*allow_exceptions=*/false);
+        const bool listOfStrings = names.is_array()
+            && std::all_of(names.begin(), names.end(), [](const nlohmann::json& n) { return n.is_string(); });
+        if (!listOfStrings)
+            throw std::runtime_error(source + ": metadata " + std::string(metadata_key::kClasses)
+                + ": expected a JSON list of class names, found '" + classes->second.substr(0, 80) + "'");
+        record.classNames = names.get<std::vector<std::string>>();
+    }
     return record;
 }
 
@@ -82,6 +95,7 @@ std::vector<std::string> ArchitectureRecord::keys()
     std::vector<std::string> all { metadata_key::kFamily };
     all.insert(all.end(), requiredKeys().begin(), requiredKeys().end());
     all.emplace_back(metadata_key::kTask);
+    all.emplace_back(metadata_key::kClasses);
     return all;
 }
 

@@ -17,6 +17,7 @@ inline constexpr const char* kAlpha = "dr2net.alpha";
 inline constexpr const char* kBeta = "dr2net.beta";
 inline constexpr const char* kFirstSkip = "dr2net.first_skip";
 inline constexpr const char* kTask = "dr2net.task"; ///< the task whose head the file holds ("classification")
+inline constexpr const char* kClasses = "dr2net.classes"; ///< JSON list of the head's class names (dense tasks)
 inline constexpr const char* kStrategy = "dr2net.strategy";
 inline constexpr const char* kRun = "dr2net.run"; ///< run name
 inline constexpr const char* kRunId = "dr2net.run_id";
@@ -42,6 +43,7 @@ struct ArchitectureRecord {
     double beta = 0.0;
     FirstSkip firstSkip = FirstSkip::Scaled;
     std::string task; ///< empty: unknown (files written before tasks were recorded)
+    std::vector<std::string> classNames; ///< the head's classes, index → name, where the task names them; may be empty
 
     /// Adds the record's keys to `metadata` (α and β as shortest round-trip text).
     void writeTo(Metadata& metadata) const;

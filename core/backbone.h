@@ -71,6 +71,9 @@ struct BackboneOutput {
     /// family's layout: ViT tokens [B, N, C] (class token first); Swin channels-last maps [B, H, W, C] for images
     /// and [B, T, H, W, C] for clips. Dense heads read these.
     std::vector<torch::Tensor> stages;
+    /// The same stages as channels-first feature maps, what dense heads read: images [B, C, h, w], clips
+    /// [B, C, t, h, w] (ViT without its class token; h and w as the family pads or floors). Views of `stages`.
+    std::vector<torch::Tensor> maps;
     /// One normalised feature vector per sample, [B, pooledDim()] (class token or mean of the last stage).
     torch::Tensor pooled;
 };

@@ -19,12 +19,14 @@ struct TransformOptions {
     bool flip = false; ///< random horizontal flip (training)
     double mean = 0.5; ///< x ← (x/255 − mean)/std
     double std = 0.5;
+    double minScale = 1.0; ///< segmentation: rescale each sample by a factor drawn in [minScale, maxScale] before the
+    double maxScale = 1.0; ///< crop, which then takes a window of the original size (scale jitter)
 };
 
 /// One batch of model input.
 struct Batch {
     at::Tensor input; ///< float32 [B, channels, size, size] (clips: [B, channels, frames, size, size])
-    TaskTarget target; ///< class labels int64 [B] in target.tensor
+    TaskTarget target; ///< class labels int64 [B] in target.tensor (segmentation: masks int64 [B, size, size])
     int64_t epoch = 0;
     int64_t index = 0; ///< batch index within the epoch
 };
@@ -32,9 +34,24 @@ struct Batch {
 /// Applies `options` to uint8 images [B, C, H, W]; the random choices come from `seed` alone.
 at::Tensor transformImages(const at::Tensor& images, const TransformOptions& options, uint64_t seed);
 
+/// Model input and its aligned per-pixel targets.
+struct DenseBatch {
+    at::Tensor input; ///< float32 [B, channels, size, size]
+    at::Tensor masks; ///< int64 [B, size, size], kIgnoreLabel where no label counts (padding included)
+};
+
+/// Applies `options` to uint8 images [B, C, H, W] and their masks [B, H, W] alike, so every pixel keeps its
+/// label: per sample a scale in [minScale, maxScale] (image bilinear, mask nearest), then a window of H×W at a
+/// random offset (randomCrop: within a border of H/8; outside the sample the image is 0 and the mask
+/// kIgnoreLabel), a random horizontal flip, the resize to options.size (bilinear / nearest), channel replication
+/// and normalisation as transformImages. The random choices come from `seed` alone.
+DenseBatch transformSegmentation(
+    const at::Tensor& images, const at::Tensor& masks, const TransformOptions& options, uint64_t seed);
+
 /// Batches in a deterministic order: the permutation of epoch e and the augmentation of batch b depend only
 /// on (seed, e, b), so a resumed run sees exactly the batches an uninterrupted one would. With `background`,
-/// a producer thread prepares the next batches while the model trains.
+/// a producer thread prepares the next batches while the model trains. A dataset with masks gives segmentation
+/// batches (transformSegmentation; masks in target.tensor), one with labels classification batches.
 class DataLoader {
 public:
     DataLoader(ImageDataset dataset, int64_t batchSize, TransformOptions transform, bool shuffle, uint64_t seed,

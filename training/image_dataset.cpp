@@ -6,6 +6,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
 #include <stb/stb_image.h>
 
 #include <algorithm>
@@ -90,38 +91,24 @@ std::vector<std::string> subfolders(const fs::path& dir)
     return names;
 }
 
-/// Sorted PNG/JPEG files in `dir`.
+/// Sorted PNG/JPEG/BMP files in `dir`.
 std::vector<fs::path> imageFiles(const fs::path& dir)
 {
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir)) {
         auto ext = entry.path().extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-        if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
+        if (entry.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp"))
             files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     return files;
 }
 
-/// Decodes one PNG/JPEG into uint8 [channels, size, size].
+/// Decodes one image file into uint8 [channels, size, size].
 torch::Tensor decodeImage(const fs::path& file, int64_t size, int64_t channels)
 {
-    int w = 0, h = 0, n = 0;
-    // Check the declared size before decoding so a hostile header cannot make us allocate gigabytes.
-    if (!stbi_info(file.c_str(), &w, &h, &n) || w <= 0 || h <= 0 || int64_t(w) * h > (int64_t(1) << 26))
-        throw std::runtime_error("image '" + file.string() + "': not a readable PNG/JPEG of at most 64 Mpixel");
-    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load(file.c_str(), &w, &h, &n, static_cast<int>(channels)), &stbi_image_free);
-    if (!pixels)
-        throw std::runtime_error("image '" + file.string() + "': " + stbi_failure_reason());
-    auto image = torch::from_blob(pixels.get(), { h, w, channels }, torch::kUInt8).permute({ 2, 0, 1 });
-    auto resized = torch::nn::functional::interpolate(image.unsqueeze(0).to(torch::kFloat32),
-        torch::nn::functional::InterpolateFuncOptions()
-            .size(std::vector<int64_t> { size, size })
-            .mode(torch::kBilinear)
-            .align_corners(false));
-    return resized.squeeze(0).round().clamp(0, 255).to(torch::kUInt8);
+    return resizeBilinear(decodeImageFile(file.string(), channels), size, size);
 }
 
 void checkImageOptions(const std::string& what, int64_t size, int64_t channels)
@@ -139,11 +126,93 @@ ImageDataset fromIndices(const ImageDataset& dataset, const std::vector<int64_t>
     out.source = dataset.source;
     const auto index = torch::tensor(indices, torch::kLong);
     out.images = dataset.images.index_select(0, index);
-    out.labels = dataset.labels.index_select(0, index);
+    // Classification has labels, segmentation masks; whichever is there follows its images.
+    if (dataset.labels.defined())
+        out.labels = dataset.labels.index_select(0, index);
+    if (dataset.masks.defined())
+        out.masks = dataset.masks.index_select(0, index);
     return out;
 }
 
+/// stb_image's reason for its last failure (never null).
+std::string stbReason()
+{
+    const char* reason = stbi_failure_reason();
+    return reason ? reason : "unknown error";
+}
+
 } // namespace
+
+ImageFileInfo readImageFileInfo(const std::string& file)
+{
+    int w = 0, h = 0, n = 0;
+    // The declared size is checked before decoding so a hostile header cannot make us allocate gigabytes.
+    if (!stbi_info(file.c_str(), &w, &h, &n))
+        throw std::runtime_error(file + ": not a readable PNG/JPEG/BMP image (" + stbReason() + ")");
+    if (w <= 0 || h <= 0 || w > kMaxImageFileSide || h > kMaxImageFileSide || int64_t { w } * h > (int64_t { 1 } << 26))
+        throw std::runtime_error(file + ": declares " + std::to_string(w) + "×" + std::to_string(h)
+            + " pixels; images may have at most " + std::to_string(kMaxImageFileSide) + " per side and 64 Mpixel");
+    ImageFileInfo info;
+    info.width = w;
+    info.height = h;
+    info.channels = n;
+    info.sixteenBit = stbi_is_16_bit(file.c_str()) != 0;
+    return info;
+}
+
+at::Tensor decodeImageFile(const std::string& file, int64_t channels)
+{
+    if (channels != 1 && channels != 3)
+        throw std::invalid_argument(file + ": channels must be 1 or 3, found " + std::to_string(channels));
+    const ImageFileInfo info = readImageFileInfo(file);
+    int w = 0, h = 0, n = 0;
+    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+        stbi_load(file.c_str(), &w, &h, &n, static_cast<int>(channels)), &stbi_image_free);
+    if (!pixels)
+        throw std::runtime_error(file + ": cannot decode: " + stbReason());
+    // The header was checked; the pixels must be what it declared.
+    if (w != info.width || h != info.height)
+        throw std::runtime_error(file + ": header declares " + std::to_string(info.width) + "×"
+            + std::to_string(info.height) + " but decodes to " + std::to_string(w) + "×" + std::to_string(h));
+    // A copy that owns its memory (the stb buffer is freed on return), in plain [C, H, W] layout.
+    return torch::from_blob(pixels.get(), { h, w, channels }, torch::kUInt8)
+        .permute({ 2, 0, 1 })
+        .clone(at::MemoryFormat::Contiguous);
+}
+
+at::Tensor resizeBilinear(const at::Tensor& image, int64_t height, int64_t width)
+{
+    if (image.size(-2) == height && image.size(-1) == width)
+        return image;
+    // interpolate wants [N, C, H, W]; fold whatever leads into N·C and restore it afterwards.
+    std::vector<int64_t> shape(image.sizes().begin(), image.sizes().end());
+    const auto folded = image.reshape({ 1, -1, image.size(-2), image.size(-1) }).to(torch::kFloat32);
+    auto resized = torch::nn::functional::interpolate(folded,
+        torch::nn::functional::InterpolateFuncOptions()
+            .size(std::vector<int64_t> { height, width })
+            .mode(torch::kBilinear)
+            .align_corners(false));
+    shape[shape.size() - 2] = height;
+    shape[shape.size() - 1] = width;
+    return resized.round().clamp(0, 255).to(torch::kUInt8).reshape(shape);
+}
+
+at::Tensor resizeNearest(const at::Tensor& image, int64_t height, int64_t width)
+{
+    const int64_t h = image.size(-2);
+    const int64_t w = image.size(-1);
+    if (h == height && w == width)
+        return image;
+    // torch's "nearest" takes ⌊i·H/height⌋, half a pixel off the centres bilinear uses, and its "nearest-exact"
+    // computes in float; integer indices are exact and shared by every caller.
+    const auto indices = [](int64_t from, int64_t to) {
+        std::vector<int64_t> index(static_cast<size_t>(to));
+        for (int64_t i = 0; i < to; ++i)
+            index[static_cast<size_t>(i)] = std::min(from - 1, (2 * i + 1) * from / (2 * to));
+        return torch::tensor(index, torch::kLong);
+    };
+    return image.index_select(-2, indices(h, height)).index_select(-1, indices(w, width));
+}
 
 ImageDataset loadFashionMnist(const std::string& dir, bool train)
 {
@@ -188,7 +257,7 @@ ImageDataset loadImageFolder(const std::string& root, int64_t size, int64_t chan
         }
     }
     if (images.empty())
-        throw std::runtime_error("image folder '" + root + "': no .png/.jpg/.jpeg images in the class folders");
+        throw std::runtime_error("image folder '" + root + "': no .png/.jpg/.jpeg/.bmp images in the class folders");
     ImageDataset dataset;
     dataset.images = torch::stack(images);
     dataset.labels = torch::tensor(labels, torch::kLong);
@@ -241,6 +310,10 @@ ImageDataset selectClasses(const ImageDataset& dataset, const std::vector<int64_
 {
     if (classes.empty())
         return dataset;
+    if (dataset.masks.defined())
+        throw std::invalid_argument("data.classes: " + dataset.source
+            + " is a segmentation dataset; its images hold several classes each, so classes are chosen when"
+              " scenes are made (SceneOptions::classes), not by selecting images");
     std::vector<int64_t> remap(static_cast<size_t>(std::max<int64_t>(dataset.numClasses(), 1)), -1);
     ImageDataset out;
     for (size_t i = 0; i < classes.size(); ++i) {

@@ -48,14 +48,18 @@ Keeping keepingOf(Backbone& backbone)
 }
 
 /// Per-sample features (in elements) a step's activation bytes are linear in; the constant is fitted separately.
-constexpr size_t kFeatures = 5;
+constexpr size_t kFeatures = 6;
 using Features = std::array<double, kFeatures>;
 
 /// What a strategy keeps, summed over the stages of `geometry` with each stack's segment lengths `segments`:
 /// [one branch's stream, padded and attention sizes (times the largest segment for checkpointed, times every
-/// branch for conventional), the stage outputs, the segment boundaries].
-Features featuresOf(Keeping keeping, const BackboneGeometry& geometry, const std::vector<std::vector<int64_t>>& segments)
+/// branch for conventional), the stage outputs, the segment boundaries, the input's pixels]. The last is what a
+/// dense head keeps (its maps at stride 4 and the full-size logits grow with the pixels, whatever the backbone
+/// keeps); for a classifier the fit gives it no weight.
+Features featuresOf(Keeping keeping, const BackboneGeometry& geometry, const std::vector<std::vector<int64_t>>& segments,
+    const InputShape& input)
 {
+    const double pixels = static_cast<double>(input.height) * static_cast<double>(input.width);
     Features f {};
     double stageOutputs = 0.0;
     double boundaries = 0.0;
@@ -84,9 +88,9 @@ Features featuresOf(Keeping keeping, const BackboneGeometry& geometry, const std
         }
     }
     if (keeping == Keeping::Plain) {
-        f = { all[0], all[1], all[2], stageOutputs, 0.0 };
+        f = { all[0], all[1], all[2], stageOutputs, 0.0, pixels };
     } else {
-        f = { best[0], best[1], best[2], stageOutputs, keeping == Keeping::Frozen ? 0.0 : boundaries };
+        f = { best[0], best[1], best[2], stageOutputs, keeping == Keeping::Frozen ? 0.0 : boundaries, pixels };
     }
     return f;
 }
@@ -190,9 +194,20 @@ NetworkBytes networkBytes(torch::nn::Module& network)
     return bytes;
 }
 
+/// Classes of the config's task, without reading its data: selected classes (all 10 of Fashion-MNIST when none
+/// are), plus background for segmentation scenes. A user's mask folder is not read: its class count only sizes the
+/// head's 1×1 classifier and its logits, and 16 stands in for it.
 int64_t numClassesOf(const TrainConfig& config)
 {
-    return config.data.classes.empty() ? 10 : static_cast<int64_t>(config.data.classes.size());
+    const int64_t selected = config.data.classes.empty() ? 10 : static_cast<int64_t>(config.data.classes.size());
+    if (config.task != "segmentation")
+        return selected;
+    return config.data.dataset == "masks" ? 16 : 1 + selected;
+}
+
+bool predictsPixels(const TrainConfig& config)
+{
+    return config.task == "segmentation";
 }
 
 InputShape inputAt(const TrainConfig& config, int64_t imageSize)
@@ -248,7 +263,11 @@ Measured measureStep(Setup& setup, const TrainConfig& config, int64_t batch, con
     NetworkImpl& network = *setup.network;
     const InputShape shape = network.backbone().inputShape();
     const torch::Tensor input = torch::randn(shape.sizes(batch), torch::TensorOptions(device));
-    const TaskTarget target { torch::randint(numClassesOf(config), { batch }, torch::TensorOptions(device).dtype(torch::kLong)), {} };
+    // Random labels (a mask per pixel for a dense task): a step's memory does not depend on their values.
+    const std::vector<int64_t> targetSizes = network.task().predictsPixels()
+        ? std::vector<int64_t> { batch, shape.height, shape.width }
+        : std::vector<int64_t> { batch };
+    const TaskTarget target { torch::randint(numClassesOf(config), targetSizes, torch::TensorOptions(device).dtype(torch::kLong)), {} };
     const double clip = config.optim.clipGrad > 0 ? config.optim.clipGrad : INFINITY;
     auto forwardBackward = [&] { network.task().loss(network.forward(input), target).backward(); };
     auto optimizerStep = [&] {
@@ -328,7 +347,7 @@ StepMemory predict(const StepModel& model, Backbone& backbone, const TrainConfig
 {
     const InputShape shape = inputAt(config, imageSize);
     const BackboneGeometry geometry = backbone.geometryAt(shape);
-    const Features f = featuresOf(model.keeping, geometry, model.segments);
+    const Features f = featuresOf(model.keeping, geometry, model.segments, shape);
     double perSample = 0.0;
     for (size_t k = 0; k < kFeatures; ++k)
         perSample += model.weights[k] * f[k];
@@ -337,7 +356,8 @@ StepMemory predict(const StepModel& model, Backbone& backbone, const TrainConfig
     memory.parameterBytes = model.parameterBytesAtCalibration + inputSizedDelta;
     memory.gradientBytes = model.trainableBytesAtCalibration + (model.inputSizedTrains ? inputSizedDelta : 0);
     memory.optimizerBytes = 2 * memory.gradientBytes;
-    memory.batchBytes = batch * (inputElements(shape) * 4 + 8);
+    // float32 input, int64 labels (a mask per pixel for a dense task).
+    memory.batchBytes = batch * (inputElements(shape) * 4 + (predictsPixels(config) ? shape.height * shape.width * 8 : 8));
     memory.heldBytes = memory.parameterBytes + memory.gradientBytes + memory.optimizerBytes + memory.batchBytes;
     // AdamW's temporaries are about two copies of the parameter being updated: at a large size that is the
     // input-sized one (ViT's position embedding).
@@ -411,7 +431,7 @@ StepModel calibrate(const TrainConfig& config, const std::vector<int64_t>& sizes
         model.keeping = keepingOf(backbone);
         model.segments = segmentsOf(backbone);
         const BackboneGeometry geometry = backbone.geometryAt(backbone.inputShape());
-        const Features f = featuresOf(model.keeping, geometry, model.segments);
+        const Features f = featuresOf(model.keeping, geometry, model.segments, backbone.inputShape());
         if (size == sizes.front()) {
             const NetworkBytes bytes = networkBytes(*setup.network);
             model.parameterBytesAtCalibration = bytes.all;

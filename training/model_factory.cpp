@@ -64,7 +64,7 @@ BackboneSpec backboneSpecFor(const TrainConfig& config)
     return spec;
 }
 
-BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
+BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses, const std::vector<std::string>& classNames)
 {
     BuiltNetwork built;
     // LibTorch's module constructors draw their initial weights from the process-wide default generator: seed it
@@ -107,7 +107,8 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses)
             built.notes.push_back("warning: checkpoint tensor " + name + " holds NaN or Inf values");
         pretrainedHead = std::move(report.headTensors);
     }
-    std::shared_ptr<Task> task = createTask({ config.task, numClasses, config.optim.labelSmoothing });
+    std::shared_ptr<Task> task
+        = createTask({ config.task, numClasses, config.optim.labelSmoothing, classNames, config.model.headDim });
     for (auto& note : task->buildHead(*backbone, pretrainedHead, /*reuse=*/!config.model.resetHead))
         built.notes.push_back(std::move(note));
     built.network = Network(std::move(backbone), std::move(task));
@@ -126,6 +127,7 @@ void saveNativeCheckpoint(const std::string& path, NetworkImpl& network, const s
     record.beta = backbone.beta();
     record.firstSkip = backbone.firstSkip();
     record.task = network.task().name();
+    record.classNames = network.task().classNames();
     record.writeTo(metadata);
     writeSafetensors(path, network.exportTensors(), metadata);
 }

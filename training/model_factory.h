@@ -30,7 +30,9 @@ BackboneSpec backboneSpecFor(const TrainConfig& config);
 /// the checkpoint and config values it overrides are reported in the notes) and the task's head for `numClasses`
 /// (the checkpoint's head is kept only when model.reset_head is off and it fits). Strategies that start from
 /// scratch ignore the checkpoint. Construction draws from the default generator seeded with config.seed.
-BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses);
+/// `classNames` names the classes where the task shows them (segmentation's per-class IoU); may be empty.
+BuiltNetwork buildNetwork(
+    const TrainConfig& config, int64_t numClasses, const std::vector<std::string>& classNames = {});
 
 /// Writes the network's weights in the product's layout (Network::exportTensors) with its ArchitectureRecord
 /// (plus `extra`) as safetensors metadata, atomically.

@@ -82,6 +82,11 @@ public:
     MetricInfo primaryMetric() const { return metrics().front(); }
     /// One line for run summaries, e.g. "5 classes".
     virtual std::string describe() const = 0;
+    /// True for dense tasks whose prediction is per-pixel class scores [B, K, H, W] (segmentation): the Trainer
+    /// then sends PredictionPreviewEvents of a few validation samples after each evaluation.
+    virtual bool predictsPixels() const { return false; }
+    /// Class index → name, where the task knows them (dense tasks, for previews and per-class metrics).
+    virtual std::vector<std::string> classNames() const { return {}; }
 };
 
 } // namespace dr2

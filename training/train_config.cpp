@@ -259,8 +259,10 @@ std::vector<ConfigField> makeConfigFields()
             2, atLeast(0)),
 
         choiceField("data.dataset", at(&C::data, &C::Data::dataset),
-            { kData, "Dataset", "fashion-mnist, folder (root/<class>/<image>) or clips (root/<class>/<clip>/<frame>)" },
-            [] { return std::vector<std::string> { "fashion-mnist", "folder", "clips" }; }, "clips"),
+            { kData, "Dataset",
+                "fashion-mnist, folder (root/<class>/<image>), clips (root/<class>/<clip>/<frame>); for segmentation "
+                "scenes (from Fashion-MNIST under root) or masks (root/images + root/masks)" },
+            [] { return std::vector<std::string> { "fashion-mnist", "folder", "clips", "scenes", "masks" }; }, "clips"),
         valueField("data.root", at(&C::data, &C::Data::root), { kData, "Root", "the folder holding the dataset" },
             "/nonexistent/clips"),
         valueField("data.classes", at(&C::data, &C::Data::classes),
@@ -276,6 +278,24 @@ std::vector<ConfigField> makeConfigFields()
             { kData, "Random crop", "augment training images with random crops" }, false),
         valueField("data.flip", at(&C::data, &C::Data::flip),
             { kData, "Horizontal flip", "augment training images with random horizontal flips" }, false),
+        valueField("data.min_scale", at(&C::data, &C::Data::minScale),
+            { kData, "Scale jitter min", "random rescale of training samples before the crop (segmentation)" }, 0.75,
+            above(0.0)),
+        valueField("data.max_scale", at(&C::data, &C::Data::maxScale),
+            { kData, "Scale jitter max", "random rescale of training samples before the crop (segmentation)" }, 1.5,
+            above(0.0)),
+        valueField("data.scenes.train", at(&C::data, &C::Data::scenes, &C::Data::Scenes::train),
+            { kData, "Training scenes", "built-in segmentation scenes to train on" }, 64, atLeast(1, ">= 1")),
+        valueField("data.scenes.val", at(&C::data, &C::Data::scenes, &C::Data::Scenes::val),
+            { kData, "Validation scenes", "built-in segmentation scenes to evaluate on" }, 32, atLeast(1, ">= 1")),
+        valueField("data.scenes.min_items", at(&C::data, &C::Data::scenes, &C::Data::Scenes::minItems),
+            { kData, "Items per scene (min)", "Fashion-MNIST items placed on each scene" }, 1, atLeast(1, ">= 1")),
+        valueField("data.scenes.max_items", at(&C::data, &C::Data::scenes, &C::Data::Scenes::maxItems),
+            { kData, "Items per scene (max)", "Fashion-MNIST items placed on each scene" }, 4, atLeast(1, ">= 1")),
+        valueField("data.scenes.min_scale", at(&C::data, &C::Data::scenes, &C::Data::Scenes::minScale),
+            { kData, "Item scale (min)", "item side in units of 28 px" }, 0.5, above(0.0)),
+        valueField("data.scenes.max_scale", at(&C::data, &C::Data::scenes, &C::Data::Scenes::maxScale),
+            { kData, "Item scale (max)", "item side in units of 28 px" }, 2.0, above(0.0)),
         valueField("data.workers", at(&C::data, &C::Data::workers),
             { kData, "Loader threads", "background loader threads (0: load on the training thread)" }, 3,
             between(0.0, 16.0, "0..16", /*maxInclusive=*/true)),
@@ -314,6 +334,8 @@ std::vector<ConfigField> makeConfigFields()
             [] { return std::vector<std::string> { "scaled", "input" }; }, "input"),
         valueField("model.reset_head", at(&C::model, &C::Model::resetHead),
             { kModel, "Reset head", "re-initialise the checkpoint's head for the new task" }, false),
+        valueField("model.head_dim", at(&C::model, &C::Model::headDim),
+            { kModel, "Head channels", "channels of the segmentation head (a multiple of 8)" }, 32, atLeast(8, ">= 8")),
 
         valueField("optim.epochs", at(&C::optim, &C::Optim::epochs), { kOptim, "Epochs", "passes over the training set" },
             3, above(0)),
@@ -578,6 +600,16 @@ void TrainConfig::validate() const
     if (model.numFrames < 0 || model.tubeletSize <= 0 || (model.numFrames > 0 && model.numFrames % model.tubeletSize))
         outOfRange("model.num_frames", "a positive multiple of model.tubelet_size " + std::to_string(model.tubeletSize),
             std::to_string(model.numFrames));
+    if (model.headDim % 8 != 0)
+        outOfRange("model.head_dim", "a multiple of 8 (the head's GroupNorm has 8 groups)", std::to_string(model.headDim));
+    if (data.minScale > data.maxScale)
+        outOfRange("data.min_scale", "<= data.max_scale " + num(data.maxScale), num(data.minScale));
+    if (data.scenes.minItems > data.scenes.maxItems)
+        outOfRange("data.scenes.min_items", "<= data.scenes.max_items " + std::to_string(data.scenes.maxItems),
+            std::to_string(data.scenes.minItems));
+    if (data.scenes.minScale > data.scenes.maxScale)
+        outOfRange("data.scenes.min_scale", "<= data.scenes.max_scale " + num(data.scenes.maxScale),
+            num(data.scenes.minScale));
     if (data.trainLimit < 0 || data.valLimit < 0)
         outOfRange("data.train_limit/val_limit", ">= 0", std::to_string(std::min(data.trainLimit, data.valLimit)));
     for (int64_t label : data.classes)

@@ -56,11 +56,14 @@ struct TrainConfig {
         double dropout = 0.0;
         double dropPath = 0.1;
         std::string firstSkip = "scaled";
-        bool resetHead = true; ///< re-initialise the classification head for the new task (reported)
+        bool resetHead = true; ///< re-initialise the checkpoint's task head for the new task (reported)
+        int64_t headDim = 64; ///< channels of a dense task's head (segmentation; a multiple of 8)
     } model;
 
     struct Data {
-        std::string dataset = "fashion-mnist"; ///< fashion-mnist | folder (images) | clips (root/<class>/<clip>/<frames>)
+        /// fashion-mnist | folder (images) | clips (root/<class>/<clip>/<frames>) — classification;
+        /// scenes (built from Fashion-MNIST items under root) | masks (root/images + root/masks) — segmentation
+        std::string dataset = "fashion-mnist";
         std::string root = "/usr/share/datasets/fashion-mnist";
         std::vector<int64_t> classes; ///< subset of labels, relabelled 0..k-1 (empty: all)
         int64_t trainLimit = 0; ///< use at most this many training images (0: all)
@@ -68,6 +71,19 @@ struct TrainConfig {
         double valFraction = 0.0; ///< >0: split validation off the training set instead of using the test set
         bool randomCrop = true;
         bool flip = true;
+        double minScale = 1.0; ///< random rescale of training samples before the crop (segmentation's scale jitter)
+        double maxScale = 1.0;
+        /// Built-in segmentation scenes (data.dataset "scenes"): canvases of model.image_size composed from real
+        /// Fashion-MNIST items (data.classes picks the item classes), train scenes from its training split,
+        /// validation scenes from its test split; generated when the run starts, seeded by the run's seed.
+        struct Scenes {
+            int64_t train = 512; ///< training scenes
+            int64_t val = 128; ///< validation scenes
+            int64_t minItems = 3; ///< items per scene
+            int64_t maxItems = 8;
+            double minScale = 1.0; ///< item side = 28 px × a scale drawn in [min_scale, max_scale]
+            double maxScale = 4.0;
+        } scenes;
         int workers = 1; ///< background loader threads (0: load on the training thread)
     } data;
 

@@ -7,7 +7,9 @@
 #include "training/image_dataset.h"
 #include "training/memory_planner.h"
 #include "training/model_factory.h"
+#include "training/prediction_preview.h"
 #include "training/probe_target.h"
+#include "training/run_data.h"
 #include "training/strategy_setup.h"
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -59,29 +62,6 @@ double learningRate(const TrainConfig::Optim& o, int64_t iteration, int64_t tota
     const double span = static_cast<double>(std::max<int64_t>(1, total - o.warmupIterations));
     const double p = std::min(1.0, static_cast<double>(iteration - o.warmupIterations) / span);
     return o.minLr + 0.5 * (o.lr - o.minLr) * (1.0 + std::cos(M_PI * p));
-}
-
-/// The training and validation sets of the config: the dataset's own split (Fashion-MNIST) or a seeded split of
-/// one folder, restricted to the chosen classes and sizes.
-std::pair<ImageDataset, ImageDataset> loadSplits(const TrainConfig& config)
-{
-    const auto& d = config.data;
-    const auto& m = config.model;
-    ImageDataset train;
-    ImageDataset val;
-    if (d.dataset == "fashion-mnist") {
-        train = loadFashionMnist(d.root, /*train=*/true);
-        val = d.valFraction > 0 ? ImageDataset() : loadFashionMnist(d.root, /*train=*/false);
-    } else if (d.dataset == "clips") {
-        train = loadClipFolder(d.root, m.imageSize, m.inChannels, m.numFrames);
-    } else {
-        train = loadImageFolder(d.root, m.imageSize, m.inChannels);
-    }
-    if (d.dataset != "fashion-mnist" || d.valFraction > 0)
-        std::tie(train, val) = splitValidation(train, d.valFraction > 0 ? d.valFraction : 0.2, config.seed);
-    train = takeSubset(selectClasses(train, d.classes), d.trainLimit, config.seed);
-    val = takeSubset(selectClasses(val, d.classes), d.valLimit, config.seed + 1);
-    return { std::move(train), std::move(val) };
 }
 
 int64_t countParameters(torch::nn::Module& module, bool trainableOnly)
@@ -353,14 +333,16 @@ RunFinishedEvent Trainer::run()
 
     // Data.
     const auto& d = m_config.data;
-    auto [train, val] = loadSplits(m_config);
-    const int64_t numClasses = train.numClasses();
+    RunData data = loadRunData(m_config);
+    const auto numClasses = static_cast<int64_t>(data.classNames.size());
 
     TransformOptions trainTransform { m_config.model.imageSize, m_config.model.inChannels, d.randomCrop, d.flip };
-    TransformOptions valTransform { m_config.model.imageSize, m_config.model.inChannels, false, false };
-    DataLoader trainLoader(train, m_config.optim.batchSize, trainTransform, /*shuffle=*/true, m_config.seed,
-        /*dropLast=*/true, /*background=*/d.workers > 0);
-    DataLoader valLoader(val, m_config.optim.batchSize, valTransform, /*shuffle=*/false, m_config.seed,
+    trainTransform.minScale = d.minScale;
+    trainTransform.maxScale = d.maxScale;
+    const TransformOptions valTransform { m_config.model.imageSize, m_config.model.inChannels, false, false };
+    DataLoader trainLoader(std::move(data.train), m_config.optim.batchSize, trainTransform, /*shuffle=*/true,
+        m_config.seed, /*dropLast=*/true, /*background=*/d.workers > 0);
+    DataLoader valLoader(std::move(data.val), m_config.optim.batchSize, valTransform, /*shuffle=*/false, m_config.seed,
         /*dropLast=*/false, /*background=*/d.workers > 0);
     const int64_t accumulation = m_config.optim.accumulation;
     const int64_t itersPerEpoch = trainLoader.batchesPerEpoch() / accumulation;
@@ -370,7 +352,7 @@ RunFinishedEvent Trainer::run()
     const int64_t totalIterations = itersPerEpoch * m_config.optim.epochs;
 
     // Network and strategy.
-    BuiltNetwork built = buildNetwork(m_config, numClasses);
+    BuiltNetwork built = buildNetwork(m_config, numClasses, data.classNames);
     m_model = built.network;
     m_model->to(device);
     m_model->train();
@@ -389,6 +371,13 @@ RunFinishedEvent Trainer::run()
     const at::Tensor probeInput = first.input.narrow(0, 0, probeCount).to(device);
     const TaskTarget probeTaskTarget = first.target.head(probeCount).to(device);
     const GradProbeTarget probe = makeProbeTarget(*m_model, probeInput, probeTaskTarget);
+    // Dense tasks show their predictions on the first few validation samples after every evaluation.
+    std::optional<PreviewSamples> preview;
+    if (task.predictsPixels()) {
+        const int64_t shown = std::min<int64_t>(4, first.target.samples());
+        preview = PreviewSamples { first.input.narrow(0, 0, shown), first.target.tensor.narrow(0, 0, shown),
+            valTransform.mean, valTransform.std, task.classNames() };
+    }
 
     State state;
     if (!m_resumeDir.empty()) {
@@ -526,6 +515,12 @@ RunFinishedEvent Trainer::run()
             state.evaluated = true;
             for (auto* o : m_observers)
                 o->onEvaluation(evaluation);
+            if (preview) {
+                const PredictionPreviewEvent shown
+                    = makePredictionPreview(*m_model, *preview, evaluation.iteration, evaluation.epoch);
+                for (auto* o : m_observers)
+                    o->onPreview(shown);
+            }
         }
         if (m_cancelled) {
             finished.outcome = RunOutcome::Cancelled;

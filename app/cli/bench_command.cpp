@@ -22,6 +22,7 @@ namespace {
 struct BenchArgs {
     ModelArgs model;
     std::string depths = "6,12,24";
+    std::string images; ///< comma-separated image sides (empty: --image alone)
     std::string modes = "plain,stored,checkpointed,reversible";
     int repeats = 5;
     int warmup = 1;
@@ -67,11 +68,20 @@ void runBench(const BenchArgs& args)
     if (!args.json)
         std::cerr << "bench: " << describeDevice(device) << ", " << torch::get_num_threads() << " intra-op threads\n";
 
+    const std::vector<int64_t> images = args.images.empty()
+        ? std::vector<int64_t> { args.model.imageSize }
+        : splitList<int64_t>(args.images, "--images", parsePositive);
+
     std::vector<nlohmann::json> rows;
-    std::map<int64_t, nlohmann::json> plainByDepth;
-    for (int64_t depth : depths) {
+    std::map<std::pair<int64_t, int64_t>, nlohmann::json> plainAt; // (image, depth) → the plain row
+    std::vector<std::pair<int64_t, int64_t>> points; // (image, depth), image-major: a resolution curve per depth
+    for (int64_t image : images)
+        for (int64_t depth : depths)
+            points.emplace_back(image, depth);
+    for (const auto& [image, depth] : points) {
         ModelArgs modelArgs = args.model;
         modelArgs.depth = depth;
+        modelArgs.imageSize = image;
         ProbeSetup setup = makeProbeSetup(probeSourceFrom(modelArgs, device), args.model.batch, args.model.seed);
         NetworkImpl& network = *setup.network;
         Backbone& backbone = network.backbone();
@@ -91,7 +101,8 @@ void runBench(const BenchArgs& args)
 
         for (ExecMode mode : modes) {
             if (!args.json)
-                std::cerr << "bench: depth " << depth << ", " << toString(mode) << " ..." << std::endl;
+                std::cerr << "bench: " << backbone.inputShape().height << "², depth " << depth << ", " << toString(mode)
+                          << " ..." << std::endl;
             backbone.setMode(mode);
             // Checkpointing with one segment would recompute the whole stack at once and save nothing: without
             // --segment-every it runs with the default √N-branch segments per stage (as the checkpointed strategy
@@ -113,6 +124,7 @@ void runBench(const BenchArgs& args)
             }
             nlohmann::json row = {
                 { "model", args.model.model },
+                { "task", args.model.task },
                 { "depth", depth },
                 { "family", description.family },
                 { "branches", backbone.branchCount() },
@@ -133,8 +145,8 @@ void runBench(const BenchArgs& args)
                 { "peak_above_held_bytes", profile.peakAboveHeldBytes },
             };
             if (mode == ExecMode::Plain) {
-                plainByDepth[depth] = row;
-            } else if (auto it = plainByDepth.find(depth); it != plainByDepth.end()) {
+                plainAt[{ image, depth }] = row;
+            } else if (auto it = plainAt.find({ image, depth }); it != plainAt.end()) {
                 row["peak_vs_plain"] = static_cast<double>(profile.peakAboveHeldBytes)
                     / static_cast<double>(it->second["peak_above_held_bytes"].get<int64_t>());
                 row["time_vs_plain"] = profile.medianSeconds / it->second["median_step_s"].get<double>();
@@ -146,9 +158,11 @@ void runBench(const BenchArgs& args)
     }
     if (args.json)
         return;
-    TextTable table({ "depth", "mode", "median step", "held", "peak above held", "peak vs plain", "time vs plain" });
+    TextTable table(
+        { "image", "depth", "mode", "median step", "held", "peak above held", "peak vs plain", "time vs plain" });
     for (const auto& row : rows) {
         table.addRow({
+            std::to_string(row["image"].get<int64_t>()) + "²",
             std::to_string(row["depth"].get<int64_t>()),
             row["mode"].get<std::string>(),
             formatNumber(row["median_step_s"].get<double>(), 3) + " s",
@@ -158,8 +172,8 @@ void runBench(const BenchArgs& args)
             row.contains("time_vs_plain") ? formatNumber(row["time_vs_plain"].get<double>(), 3) + "x" : "",
         });
     }
-    std::cout << args.model.model << ", batch " << args.model.batch << ", image " << rows.front()["image"] << ", "
-              << rows.front()["tokens"] << " tokens, alpha " << args.alpha << ", beta " << args.beta << ", "
+    std::cout << args.model.model << " " << args.model.task << ", batch " << args.model.batch << ", first image "
+              << rows.front()["image"] << "², " << rows.front()["tokens"] << " tokens, alpha " << args.alpha << ", beta " << args.beta << ", "
               << args.repeats << " repeats, " << rows.front()["threads"] << " threads\n";
     table.print(std::cout);
 }
@@ -174,6 +188,8 @@ void addBenchCommand(CLI::App& app)
         "Time and tensor memory of one training step (forward, loss, backward) per mode and depth. "
         "Memory is the peak of live tensor bytes above what is held before the step (parameters, gradients, batch).");
     addModelOptions(*command, args->model);
+    command->add_option("--images", args->images,
+        "comma-separated image sides to sweep (a memory-vs-resolution curve; default: --image alone)");
     command->add_option("--depths", args->depths, "comma-separated backbone depths (ViT layers; Swin blocks over all stages, scaled in the preset's proportions)")
         ->capture_default_str();
     command->add_option("--modes", args->modes, "comma-separated: plain, stored, checkpointed (without --segment-every: segments of about √N branches per "

@@ -1,10 +1,12 @@
 #include "app/cli/checkpoint_args.h"
 
+#include "core/architecture_record.h"
 #include "training/task_registry.h"
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <stdexcept>
 
 namespace dr2::cli {
 
@@ -52,9 +54,30 @@ CheckpointNetwork loadCheckpointNetwork(
     BackboneLoadOptions load = options;
     load.numClasses = 0; // the task builds the head from the file's tensors
     loaded.backbone = loadBackbone(checkpoint, load, &loaded.report);
+    const ArchitectureRecord record = ArchitectureRecord::presentIn(checkpoint.metadata)
+        ? ArchitectureRecord::readFrom(checkpoint.metadata, checkpoint.path)
+        : ArchitectureRecord {};
+    if (record.task == "segmentation") {
+        // A segmentation head's size is read from its classifier: [classes, head channels, 1, 1].
+        const torch::Tensor* classifier = findTensor(loaded.report.headTensors, "head.classifier.weight");
+        if (!classifier || classifier->dim() != 4)
+            throw std::runtime_error(checkpoint.path + ": metadata says task segmentation, but the file has no "
+                + "head.classifier.weight [classes, channels, 1, 1]: it holds no segmentation head");
+        if (args.numClasses >= 0 && args.numClasses != classifier->size(0))
+            throw std::invalid_argument("--num-classes " + std::to_string(args.numClasses) + ": the segmentation head of "
+                + checkpoint.path + " predicts " + std::to_string(classifier->size(0)) + " classes");
+        loaded.numClasses = classifier->size(0);
+        TaskOptions options = taskOptions("segmentation", loaded.numClasses);
+        options.classNames = record.classNames;
+        options.headDim = classifier->size(1);
+        std::shared_ptr<Task> task = createTask(options);
+        loaded.headNotes = task->buildHead(*loaded.backbone, loaded.report.headTensors, /*reuse=*/true);
+        loaded.network = Network(loaded.backbone, std::move(task));
+        return loaded;
+    }
     loaded.numClasses = args.numClasses >= 0 ? args.numClasses : loaded.report.checkpointNumClasses;
     if (loaded.numClasses > 0) {
-        std::shared_ptr<Task> task = createTask({ "classification", loaded.numClasses, /*labelSmoothing=*/0.0 });
+        std::shared_ptr<Task> task = createTask(taskOptions("classification", loaded.numClasses));
         loaded.headNotes = task->buildHead(*loaded.backbone, loaded.report.headTensors, /*reuse=*/true);
         loaded.network = Network(loaded.backbone, std::move(task));
     }

@@ -30,8 +30,9 @@ void addCheckpointOptions(CLI::App& command, CheckpointArgs& args);
 /// (numClasses = 0): loadCheckpointNetwork() gives it to the classification task instead.
 BackboneLoadOptions loadOptionsFrom(const CheckpointArgs& args);
 
-/// A checkpoint as a network: its backbone and, when there are classes (--num-classes, else the file's
-/// classifier), a classification head that reproduces the file's classifier when it has that many classes.
+/// A checkpoint as a network: its backbone and its task's head. A segmentation checkpoint (metadata dr2net.task)
+/// brings its dense head back; otherwise, when there are classes (--num-classes, else the file's classifier), a
+/// classification head that reproduces the file's classifier when it has that many classes.
 struct CheckpointNetwork {
     BackbonePtr backbone;
     Network network { nullptr }; ///< null for a file without a classifier and no --num-classes

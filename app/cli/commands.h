@@ -19,6 +19,8 @@ void addRunsCommand(CLI::App& app);
 /// Adds `forward` (a checkpoint run as a Dr²Net on a safetensors input; checks numbers against PyTorch).
 void addForwardCommand(CLI::App& app);
 
+/// Adds `predict` (a segmentation checkpoint's masks for a folder of images).
+void addPredictCommand(CLI::App& app);
 /// Adds `plan` (predicted step memory per strategy, and what fits a budget).
 void addPlanCommand(CLI::App& app);
 

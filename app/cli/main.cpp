@@ -29,6 +29,7 @@ try {
     dr2::cli::addHeatmapCommand(app);
     dr2::cli::addInspectCommand(app);
     dr2::cli::addForwardCommand(app);
+    dr2::cli::addPredictCommand(app);
     dr2::cli::addRunsCommand(app);
     dr2::cli::addExportCommand(app);
     dr2::cli::addDemoCommand(app);

@@ -30,7 +30,11 @@ void addModelOptions(CLI::App& command, ModelArgs& args)
     command.add_option("--window", args.window, "attention window side of a Swin backbone (default: the preset's)");
     command.add_option("--frames", args.frames, "frames per clip of a video backbone (default: the preset's)");
     command.add_option("--heads", args.heads, "attention heads, of stage 1 for Swin (default: the preset's)");
-    command.add_option("--classes", args.numClasses, "classes of the linear head")->capture_default_str();
+    command.add_option("--classes", args.numClasses, "classes of the head")->capture_default_str();
+    command.add_option("--task", args.task, "classification (a linear head on pooled features) or segmentation (a dense "
+                                            "FPN head, a class per pixel)")
+        ->check(CLI::IsMember({ "classification", "segmentation" }))
+        ->capture_default_str();
     command.add_option("--batch", args.batch, "images per step")->capture_default_str();
     command.add_option("--dropout", args.dropout, "dropout probability in the branches")->capture_default_str();
     command.add_option("--drop-path", args.dropPath, "stochastic depth of the last layer")->capture_default_str();
@@ -89,6 +93,7 @@ ProbeNetworkSource probeSourceFrom(const ModelArgs& args, const c10::Device& dev
     if (args.numClasses <= 0)
         throw std::invalid_argument("--classes: expected > 0, found " + std::to_string(args.numClasses));
     source.numClasses = args.numClasses;
+    source.task = args.task;
     source.seed = args.seed;
     source.segmentEvery = args.segmentEvery;
     source.device = device;

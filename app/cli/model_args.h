@@ -24,6 +24,7 @@ struct ModelArgs {
     int64_t frames = 0; ///< 0: the preset's (video presets)
     int64_t heads = 0;
     int64_t numClasses = 10;
+    std::string task = "classification"; ///< or "segmentation" (a dense head; a random class per pixel)
     int64_t batch = 2;
     double dropout = 0.0;
     double dropPath = 0.0;

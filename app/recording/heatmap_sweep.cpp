@@ -93,7 +93,7 @@ ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint6
         // Module constructors draw from the default generator; the section keeps other threads' seeds out.
         SeededDefaultGenerator seeded(source.seed);
         BackbonePtr backbone = createBackbone(source.spec);
-        std::shared_ptr<Task> task = createTask({ "classification", source.numClasses, /*labelSmoothing=*/0.0 });
+        std::shared_ptr<Task> task = createTask(taskOptions(source.task, source.numClasses));
         setup.notes = task->buildHead(*backbone, /*pretrained=*/ {}, /*reuse=*/false);
         setup.network = Network(std::move(backbone), std::move(task));
         setup.source = "random";
@@ -108,8 +108,12 @@ ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint6
     // The batch comes from its own stream, so it is the same whatever else drew from the default generator.
     RandomStream stream(batchSeed);
     setup.input = torch::randn(backbone.inputShape().sizes(batch), stream.generator()).to(source.device);
+    const InputShape shape = backbone.inputShape();
+    const std::vector<int64_t> targetSizes = setup.network->task().predictsPixels()
+        ? std::vector<int64_t> { batch, shape.height, shape.width }
+        : std::vector<int64_t> { batch };
     setup.target.tensor
-        = torch::randint(0, source.numClasses, { batch }, stream.generator(), torch::kLong).to(source.device);
+        = torch::randint(0, source.numClasses, targetSizes, stream.generator(), torch::kLong).to(source.device);
     setup.probe = makeProbeTarget(*setup.network, setup.input, setup.target);
     return setup;
 }

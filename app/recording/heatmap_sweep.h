@@ -24,7 +24,10 @@ struct ProbeNetworkSource {
     std::optional<TrainConfig> config; ///< set: buildNetwork(*config, numClasses), seeded with config->seed
     BackboneSpec spec; ///< used when `config` is unset
     uint64_t seed = 0; ///< seeds the construction from `spec`
-    int64_t numClasses = 10; ///< classes of the probe's classification head
+    int64_t numClasses = 10; ///< classes of the probe's head
+    /// With `spec`: the task whose head is built ("classification", or "segmentation": a dense head, and a random
+    /// class per pixel as the batch's target). With `config`, the config's task.
+    std::string task = "classification";
     int64_t segmentEvery = 0; ///< > 0: reversible segments of at most this many branches
     c10::ScalarType dtype = c10::ScalarType::Float; ///< of the network and both probe passes
     c10::Device device = c10::Device(c10::kCPU);
@@ -37,7 +40,7 @@ struct ProbeSetup {
     std::string source; ///< "random" or the checkpoint with its format and naming
     std::vector<std::string> notes; ///< what building the network did (head kept or replaced, ...)
     torch::Tensor input; ///< [B, C, (T,) H, W] from N(0, 1)
-    TaskTarget target; ///< class labels [B], uniform over the head's classes
+    TaskTarget target; ///< class labels [B] (a dense task: [B, H, W]), uniform over the head's classes
     GradProbeTarget probe;
 };
 

@@ -125,7 +125,7 @@ TEST(ConfigFields, ChoiceFieldsRejectValuesOutsideTheChoices)
     EXPECT_EQ(errorOf({ { "model", { { "first_skip", "both" } } } }),
         "config model.first_skip: expected scaled or input, found \"both\"");
     EXPECT_EQ(errorOf({ { "data", { { "dataset", "cifar" } } } }),
-        "config data.dataset: expected fashion-mnist, folder or clips, found \"cifar\"");
+        "config data.dataset: expected fashion-mnist, folder, clips, scenes or masks, found \"cifar\"");
 }
 
 TEST(ConfigFields, DeclaredRangesAreEnforced)

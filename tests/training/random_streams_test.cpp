@@ -92,7 +92,7 @@ TEST(RandomStreams, ConcurrentSweepChangesNeitherLossesNorStepPeaks)
             SeededDefaultGenerator seeded(9);
             backbone = createBackbone(spec);
         }
-        std::shared_ptr<Task> task = createTask({ "classification", 3, 0.0 });
+        std::shared_ptr<Task> task = createTask(taskOptions("classification", 3));
         task->buildHead(*backbone, {}, false);
         Network network(backbone, task);
         network->train();

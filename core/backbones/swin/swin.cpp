@@ -480,11 +480,18 @@ BackboneOutput SwinImpl::forwardFeatures(const torch::Tensor& input)
     for (size_t s = 0; s < m_stages.size(); ++s) {
         x = m_stages[s]->forward(x);
         out.stages.push_back(m_options.video() ? x : x.squeeze(1));
+        out.maps.push_back(featureMap(out.stages.back()));
         if (s + 1 < m_stages.size())
             x = mergeList->ptr<PatchMergingImpl>(s)->forward(x);
     }
     out.pooled = norm(x).mean({ 1, 2, 3 });
     return out;
+}
+
+torch::Tensor SwinImpl::featureMap(const torch::Tensor& stage) const
+{
+    // Channels-last [B, H, W, C] (clips [B, T, H, W, C]) → channels first.
+    return m_options.video() ? stage.permute({ 0, 4, 1, 2, 3 }) : stage.permute({ 0, 3, 1, 2 });
 }
 
 torch::Tensor SwinImpl::forward(const torch::Tensor& input)

@@ -211,6 +211,8 @@ public:
 
 private:
     void checkInput(const torch::Tensor& input) const;
+    /// A channels-last stage output as a channels-first map, a view.
+    torch::Tensor featureMap(const torch::Tensor& stage) const;
 
     SwinOptions m_options;
     std::vector<Dr2Stack> m_stages;

@@ -810,7 +810,10 @@ Swin loadSwin(const LoadedCheckpoint& checkpoint, const SwinLoadOptions& options
     copy.allowMissing = options.allowMissing;
     copy.externalName = [&](const std::string& name) { return swinExternalName(name, info.naming, info.backbonePrefix); };
     // The model recomputes indices and masks for its own window; a replaced head goes to report.headTensors.
-    copy.skip = [&](const std::string& name) { return isRecomputed(name) || (report.headReplaced && isHead(name)); };
+    // A model without a head (the task builds it) takes none of the file's head tensors, whatever their layout.
+    copy.skip = [&](const std::string& name) {
+        return isRecomputed(name) || ((report.headReplaced || swinOptions.numClasses == 0) && isHead(name));
+    };
     copy.adapt = [&](const std::string& name, const torch::Tensor& source, const torch::Tensor&,
                      std::vector<std::string>&) {
         if (!endsWith(name, kTable) || info.fileWindow == swinOptions.window)

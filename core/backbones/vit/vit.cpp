@@ -214,8 +214,20 @@ BackboneOutput ViTImpl::forwardFeatures(const torch::Tensor& input)
 {
     BackboneOutput out;
     out.stages.push_back(m_stack->forward(embed(input)));
+    out.maps.push_back(featureMap(out.stages.front()));
     out.pooled = pool(out.stages.front());
     return out;
+}
+
+torch::Tensor ViTImpl::featureMap(const torch::Tensor& tokens) const
+{
+    // Tokens [B, prefix + (t·)g·g, C]: drop the class token; patches are in raster order (time-major for clips).
+    const ViTOptions& o = m_options;
+    const torch::Tensor grid = tokens.narrow(1, o.numPrefixTokens(), o.numPatches()).transpose(1, 2);
+    const int64_t g = o.gridSize();
+    if (o.numFrames > 0)
+        return grid.view({ tokens.size(0), tokens.size(2), o.numFrames / o.tubeletSize, g, g });
+    return grid.view({ tokens.size(0), tokens.size(2), g, g });
 }
 
 BackboneDescription ViTImpl::describe() const

@@ -107,6 +107,9 @@ public:
     torch::nn::Linear head { nullptr };
 
 private:
+    /// The stack's tokens as a channels-first patch grid (class token dropped), a view.
+    torch::Tensor featureMap(const torch::Tensor& tokens) const;
+
     ViTOptions m_options;
     Dr2Stack m_stack { nullptr };
 };

@@ -371,8 +371,12 @@ ViT loadViT(const LoadedCheckpoint& checkpoint, const ViTLoadOptions& options, V
     copy.source = checkpoint.path;
     copy.allowMissing = options.allowMissing;
     copy.externalName = [&](const std::string& name) { return externalName(name, info.scheme); };
-    // A replaced head keeps the file's classifier out of the model; the caller gets it in report.headTensors.
-    copy.skip = [&](const std::string& name) { return report.headReplaced && isHead(name); };
+    // A replaced head keeps the file's classifier out of the model, and a model without a head (the task builds it)
+    // takes none of the file's head tensors, whatever their layout (a segmentation head): the caller gets them in
+    // report.headTensors.
+    copy.skip = [&](const std::string& name) {
+        return (report.headReplaced || vitOptions.numClasses == 0) && isHead(name);
+    };
     copy.optional = [&](const std::string& name) { return name == "pos_embed" && vitOptions.fixedPosEmbed; };
     copy.adapt = [&](const std::string& name, const torch::Tensor& source, const torch::Tensor& target,
                      std::vector<std::string>&) {

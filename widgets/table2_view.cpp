@@ -38,8 +38,14 @@ Table2View::Table2View(QWidget* parent)
 void Table2View::setRuns(const QVector<RunSummary>& runs)
 {
     m_rows = summarizeTable2(runs);
-    const bool oneMetric = !table2PrimaryMetric(m_rows).isEmpty();
-    const QString label = m_rows.isEmpty() ? QStringLiteral("top-1") : m_rows.front().primaryLabel;
+    bool oneMetric = !table2PrimaryMetric(m_rows).isEmpty();
+    QString label = m_rows.isEmpty() ? QStringLiteral("top-1") : m_rows.front().primaryLabel;
+    if (m_rows.isEmpty() && !runs.isEmpty()) {
+        // No finished run yet: the header names the metric the listed runs share (mIoU for segmentation runs).
+        label = runs.front().primaryLabel;
+        for (const RunSummary& run : runs)
+            oneMetric = oneMetric && run.primaryMetric == runs.front().primaryMetric;
+    }
     m_table->setHorizontalHeaderItem(
         FinalPrimary, new QTableWidgetItem(oneMetric ? tr("Final %1").arg(label) : tr("Final (primary metric)")));
     m_table->setRowCount(static_cast<int>(m_rows.size()));

@@ -7,6 +7,7 @@
 #include "widgets/heatmap_view.h"
 #include "widgets/loss_view.h"
 #include "widgets/memory_view.h"
+#include "widgets/segmentation_preview.h"
 #include "widgets/series_feed.h"
 
 #include <QGridLayout>
@@ -37,6 +38,8 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
     m_heatmap->setTitle(tr("Gradient error over α×β"));
     m_branches = new BranchErrorView(this);
     m_branches->setTitle(tr("Error per branch (latest probe)"));
+    m_preview = new SegmentationPreview(this);
+    m_preview->setTitle(tr("Prediction preview (fixed validation scenes)"));
 
     m_feed = new SeriesFeed(session->buffer(), this);
     m_feed->addView(m_loss);
@@ -78,12 +81,25 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
     grid->setColumnStretch(1, 1);
     grid->setRowStretch(0, 1);
     grid->setRowStretch(1, 1);
+    // The plots keep their grid; the preview is a panel to its right that only segmentation runs show, so the
+    // classification page looks as it always did.
+    auto* plots = new QWidget(this);
+    grid->setContentsMargins(0, 0, 0, 0);
+    plots->setLayout(grid);
+    auto* panes = new QSplitter(Qt::Horizontal, this);
+    panes->setChildrenCollapsible(false);
+    panes->addWidget(plots);
+    panes->addWidget(m_preview);
+    panes->setStretchFactor(0, 3);
+    panes->setStretchFactor(1, 2);
+    m_preview->hide();
     auto* layout = new QVBoxLayout(this);
-    layout->addLayout(grid, 1);
+    layout->addWidget(panes, 1);
     layout->addLayout(sweepBar);
 
     connect(session, &TrainingSession::started, this, &LivePage::onStarted);
     connect(session, &TrainingSession::probed, this, &LivePage::onProbe);
+    connect(session, &TrainingSession::previewed, this, &LivePage::onPreview);
     connect(session, &TrainingSession::progress, this, &LivePage::onProgress);
     connect(sweeps, &SweepSession::progress, this, [this](int done, int total) {
         m_sweepProgress->setRange(0, total);
@@ -196,6 +212,8 @@ void LivePage::onStarted(const RunStartedInfo& info)
         plot->clearData();
     m_pathAlphas.clear();
     m_pathBetas.clear();
+    m_preview->clear();
+    showPreviewPanel(info.task == QLatin1String("segmentation"));
     if (!info.primaryLabel.isEmpty()) {
         m_loss->setPrimaryMetric(info.primaryLabel, info.primaryIsFraction);
         m_loss->setTitle(tr("Loss, %1 and learning rate").arg(info.primaryLabel));
@@ -218,6 +236,21 @@ void LivePage::onProgress(const RunProgress& progress)
         m_heatmap->setPath(m_pathAlphas, m_pathBetas);
         m_heatmap->refresh();
     }
+}
+
+void LivePage::showPreviewPanel(bool shown)
+{
+    m_previewShown = shown;
+    m_preview->setVisible(shown);
+}
+
+void LivePage::onPreview(const PreviewImages& preview)
+{
+    // Any task that sends previews gets the panel, not only the one named "segmentation".
+    showPreviewPanel(true);
+    QString error;
+    if (!m_preview->setPreview(preview, &error))
+        qWarning("live page: %s", qPrintable(error)); // the Trainer's own event: a bug, not a user error
 }
 
 void LivePage::onProbe(const ProbeInfo& probe)

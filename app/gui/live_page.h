@@ -19,13 +19,16 @@ class HeatmapView;
 class LossView;
 class MemoryView;
 class PlotView;
+class SegmentationPreview;
 class SeriesFeed;
 class SweepSession;
 class TrainingSession;
 
-/// The live page: loss/accuracy/lr, memory, α/β, the gradient-error heatmap with the run's path, and the
-/// per-branch error of the latest probe, fed by a TrainingSession's buffer on a 40 ms coalescing timer. Also
-/// runs a heatmap sweep of the configured model (on a SweepSession's worker, with progress and cancel).
+/// The live page: loss/primary metric/lr, memory, α/β, the gradient-error heatmap with the run's path, and the
+/// per-branch error of the latest probe, fed by a TrainingSession's buffer on a 40 ms coalescing timer. For a
+/// segmentation run a prediction preview panel (input, ground truth and prediction of a few validation scenes,
+/// renewed at each evaluation) appears beside the plots; classification runs do not show it. Also runs a heatmap
+/// sweep of the configured model (on a SweepSession's worker, with progress and cancel).
 class LivePage : public QWidget {
     Q_OBJECT
 public:
@@ -50,6 +53,10 @@ public:
     HeatmapView* heatmapView() const { return m_heatmap; }
     /// Error per branch of the latest probe.
     BranchErrorView* branchErrorView() const { return m_branches; }
+    /// The prediction preview of the latest evaluation (shown for segmentation runs only).
+    SegmentationPreview* previewView() const { return m_preview; }
+    /// True while the preview panel is part of the page (a segmentation run, or a run that sent a preview).
+    bool showsPreview() const { return m_previewShown; }
     /// Every plot of the page.
     QList<PlotView*> plots() const;
     /// The feed that moves samples from the session's buffer into the plots.
@@ -65,6 +72,8 @@ signals:
 private:
     void onStarted(const RunStartedInfo& info);
     void onProbe(const ProbeInfo& probe);
+    void onPreview(const PreviewImages& preview);
+    void showPreviewPanel(bool shown);
     void onProgress(const RunProgress& progress);
     void onSweepFinished(const SweepResult& result);
 
@@ -77,6 +86,8 @@ private:
     CoefficientView* m_coefficients = nullptr;
     HeatmapView* m_heatmap = nullptr;
     BranchErrorView* m_branches = nullptr;
+    SegmentationPreview* m_preview = nullptr;
+    bool m_previewShown = false;
     QLineEdit* m_alphaGrid = nullptr;
     QLineEdit* m_betaGrid = nullptr;
     QPushButton* m_sweepButton = nullptr;

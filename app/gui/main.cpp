@@ -128,12 +128,13 @@ int main(int argc, char** argv)
                        "~/.local/share/dr2net/runs.sqlite)."),
         QStringLiteral("FILE"));
     QCommandLineOption report(QStringLiteral("report"),
-        QStringLiteral("Render run RUN (metadata, loss/top-1/lr, memory, α/β, gradient-error heatmap with the α/β "
-                       "path) to --out and exit."),
+        QStringLiteral("Render run RUN (metadata, loss/primary metric/lr, memory, α/β, gradient-error heatmap with "
+                       "the α/β path, and a segmentation run's last prediction preview) to --out and exit."),
         QStringLiteral("RUN"));
     QCommandLineOption compare(QStringLiteral("compare"),
         QStringLiteral("Render the comparison of RUN and the runs listed after it (at least two in all): a runs "
-                       "table, Table 2, loss, top-1, memory and α/β overlaid. Repeatable."),
+                       "table, Table 2, loss, the primary metric (top-1, mIoU), memory and α/β overlaid. "
+                       "Repeatable."),
         QStringLiteral("RUN"));
     QCommandLineOption out(QStringLiteral("out"),
         QStringLiteral("File written by --report or --compare: .pdf, .png or .html (written atomically)."),

@@ -12,6 +12,7 @@
 #include "storage/run_store.h"
 #include "widgets/memory_view.h"
 #include "widgets/plot_view.h"
+#include "widgets/segmentation_preview.h"
 
 #include <QAction>
 #include <QApplication>
@@ -350,6 +351,20 @@ bool MainWindow::exportPlotsTo(
                 *written << csv;
         } else {
             failures << message;
+        }
+    }
+    // The prediction preview of a segmentation run, as pictures only (it has no series for a CSV).
+    const SegmentationPreview* preview = m_live->previewView();
+    if (m_live->showsPreview() && preview->hasPreview()) {
+        for (const char* suffix : { "png", "pdf", "svg" }) {
+            QString message;
+            const QString path = QDir(folder).filePath(QStringLiteral("preview.") + QLatin1String(suffix));
+            if (preview->exportImage(path, size, &message)) {
+                if (written)
+                    *written << path;
+            } else {
+                failures << message;
+            }
         }
     }
     if (error)

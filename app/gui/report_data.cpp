@@ -147,7 +147,7 @@ ReportHeatmap ReportData::findHeatmap(RunStore& store, const RunRecord& run)
     return result;
 }
 
-RunReportData ReportData::load(RunStore& store, const QString& run, bool withHeatmap)
+RunReportData ReportData::load(RunStore& store, const QString& run, bool withPanels)
 {
     RunReportData data;
     data.record = store.resolveRun(run.toStdString());
@@ -225,8 +225,12 @@ RunReportData ReportData::load(RunStore& store, const QString& run, bool withHea
     if (auto reference = RunHistory::conventionalReference(store, data.record.configJson);
         reference && reference->runId != id)
         data.conventional = reference;
-    if (withHeatmap)
-        data.heatmap = findHeatmap(store, data.record);
+    if (!withPanels)
+        return data;
+    data.heatmap = findHeatmap(store, data.record);
+    std::string problem;
+    data.preview = readLastRunPreview(store, id, &problem);
+    data.previewProblem = QString::fromStdString(problem);
     return data;
 }
 

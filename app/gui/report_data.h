@@ -2,6 +2,7 @@
 
 #include "app/gui/run_history.h"
 #include "app/recording/run_metrics.h"
+#include "app/recording/run_preview.h"
 #include "storage/run_records.h"
 #include "widgets/run_summary.h"
 #include "widgets/series_buffer.h"
@@ -49,14 +50,17 @@ struct RunReportData {
     std::optional<ProbeRecord> latestProbe; ///< the run's last gradient-error probe, if any
     std::optional<RunHistory::Reference> conventional; ///< conventional run of the same shape to compare memory with
     ReportHeatmap heatmap; ///< the heatmap panel's data
+    std::optional<RunPreview> preview; ///< the last prediction preview the run recorded (dense tasks only)
+    QString previewProblem; ///< previews that could not be read (files moved, broken), empty when none
 };
 
 /// Reads what the headless reports (ReportRenderer) show of recorded runs.
 class ReportData {
 public:
-    /// Loads run `run` (id or unique name); the heatmap only when `withHeatmap` (it may open other runs' HDF5
-    /// files). Throws std::runtime_error naming the database and run.
-    static RunReportData load(RunStore& store, const QString& run, bool withHeatmap = true);
+    /// Loads run `run` (id or unique name); the heatmap and the prediction preview only when `withPanels` (the
+    /// heatmap may open other runs' HDF5 files, the preview decodes images; a comparison shows neither). Throws
+    /// std::runtime_error naming the database and run.
+    static RunReportData load(RunStore& store, const QString& run, bool withPanels = true);
 
     /// The heatmap shown for `run`. Rule: the newest heatmap (highest iteration) in the run's own HDF5 file;
     /// else the newest heatmap of the newest *finished* run in the same database that has one and the same

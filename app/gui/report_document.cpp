@@ -3,6 +3,7 @@
 #include "core/version.h"
 #include "widgets/file_export.h"
 #include "widgets/plot_view.h"
+#include "widgets/segmentation_preview.h"
 
 #include <QBuffer>
 #include <QDateTime>
@@ -24,9 +25,20 @@
 
 namespace dr2 {
 
+/// A figure is a plot or a preview; both draw themselves into a painter at a size.
 struct ReportDocument::Figure {
-    std::unique_ptr<PlotView> view;
+    std::unique_ptr<QWidget> widget; // owns the view
+    PlotView* plot = nullptr; // set for a plot view
+    SegmentationPreview* preview = nullptr; // set for a prediction preview
     QString title;
+
+    void paint(QCPPainter* painter, const QSize& size) const
+    {
+        if (plot)
+            plot->plot()->toPainter(painter, size.width(), size.height());
+        else if (preview)
+            preview->render(*painter, QRect(QPoint(0, 0), size));
+    }
 };
 
 namespace {
@@ -197,13 +209,15 @@ namespace {
             flow.text(QStringLiteral("• %1").arg(note), font, QColor(60, 60, 60), 3);
     }
 
-    QImage renderFigure(PlotView* view, const QSize& size)
+    // A template because ReportDocument::Figure is private to the class: it is deduced here, never named.
+    template <typename Figure>
+    QImage renderFigure(const Figure& figure, const QSize& size)
     {
         QImage image(size, QImage::Format_ARGB32_Premultiplied);
         image.fill(Qt::white);
         QCPPainter painter(&image);
         painter.setRenderHint(QPainter::Antialiasing);
-        view->plot()->toPainter(&painter, size.width(), size.height());
+        figure.paint(&painter, size);
         painter.end();
         return image;
     }
@@ -290,24 +304,44 @@ void ReportDocument::addNote(const QString& note)
     m_notes << note;
 }
 
+void ReportDocument::adopt(std::unique_ptr<Figure> figure)
+{
+    // Never mapped on a screen; on the offscreen platform it lays out and paints like a visible widget.
+    figure->widget->setAttribute(Qt::WA_DontShowOnScreen);
+    figure->widget->setPalette(reportPalette());
+    m_figures.push_back(std::move(figure));
+}
+
 PlotView* ReportDocument::addFigure(std::unique_ptr<PlotView> view, const QString& title)
 {
     auto figure = std::make_unique<Figure>();
-    figure->view = std::move(view);
+    figure->plot = view.get();
+    figure->widget = std::move(view);
     figure->title = title;
-    PlotView* raw = figure->view.get();
-    // Never mapped on a screen; on the offscreen platform it lays out and paints like a visible widget.
-    raw->setAttribute(Qt::WA_DontShowOnScreen);
-    raw->setPalette(reportPalette());
-    raw->setTitle(title);
-    m_figures.push_back(std::move(figure));
+    figure->plot->setTitle(title);
+    PlotView* raw = figure->plot;
+    adopt(std::move(figure));
+    return raw;
+}
+
+SegmentationPreview* ReportDocument::addFigure(std::unique_ptr<SegmentationPreview> preview, const QString& title)
+{
+    auto figure = std::make_unique<Figure>();
+    figure->preview = preview.get();
+    figure->widget = std::move(preview);
+    figure->title = title;
+    figure->preview->setTitle(title);
+    SegmentationPreview* raw = figure->preview;
+    adopt(std::move(figure));
     return raw;
 }
 
 void ReportDocument::prepareFigures(const QSize& size)
 {
     for (const auto& figure : m_figures) {
-        PlotView* view = figure->view.get();
+        PlotView* view = figure->plot;
+        if (!view)
+            continue; // a preview lays itself out in render()
         view->resize(size);
         if (!view->isVisible())
             view->show();
@@ -406,7 +440,7 @@ bool ReportDocument::writePdf(const QString& tempPath, ReportLayout* layout, QSt
                     flow.pageTop + row * (cell.height() + kFigureGap));
                 painter->save();
                 painter->translate(at);
-                m_figures[i]->view->plot()->toPainter(painter, int(cell.width()), int(cell.height()));
+                m_figures[i]->paint(painter, cell.toSize());
                 painter->restore();
                 painter->setMode(QCPPainter::pmVectorized);
             }
@@ -468,7 +502,7 @@ bool ReportDocument::writePng(const QString& tempPath, ReportLayout* layout, QSt
             cell);
         painter.save();
         painter.translate(rect.topLeft());
-        m_figures[i]->view->plot()->toPainter(&painter, cell.width(), cell.height());
+        m_figures[i]->paint(&painter, cell);
         painter.restore();
         layout->figureRects << rect;
     }
@@ -541,7 +575,7 @@ bool ReportDocument::writeHtml(const QString& tempPath, ReportLayout* layout, QS
     html += QStringLiteral("<div class=\"figures\">\n");
     int images = 0;
     for (const auto& figure : m_figures) {
-        const QImage image = renderFigure(figure->view.get(), kHtmlFigureSize);
+        const QImage image = renderFigure(*figure, kHtmlFigureSize);
         QByteArray png;
         QBuffer buffer(&png);
         buffer.open(QIODevice::WriteOnly);

@@ -13,6 +13,7 @@
 namespace dr2 {
 
 class PlotView;
+class SegmentationPreview;
 
 /// A table of a report: a caption, column headers (empty for a key/value table) and rows of plain text.
 struct ReportTable {
@@ -33,7 +34,8 @@ struct ReportLayout {
 /// A headless report: title, tables, notes and plot figures, written as one PDF (vector, A4 landscape, tables
 /// first, then 2×2 figures per page), one PNG (1800 px wide, tables above a two-column grid of figures) or
 /// one self-contained HTML file (tables and escaped text, figures as base64 PNG data: URIs, no external
-/// resources). The figures are the workbench's own plot views, drawn on the offscreen platform.
+/// resources). The figures are the workbench's own plot views and prediction previews, drawn on the offscreen
+/// platform.
 class ReportDocument {
 public:
     /// The output formats, chosen by the file suffix.
@@ -56,6 +58,8 @@ public:
     void addNote(const QString& note);
     /// Takes a plot view (already filled with data) as the next figure, titled `title`; returns it.
     PlotView* addFigure(std::unique_ptr<PlotView> view, const QString& title);
+    /// Takes a prediction preview (already showing one) as the next figure, titled `title`; returns it.
+    SegmentationPreview* addFigure(std::unique_ptr<SegmentationPreview> preview, const QString& title);
     /// Number of figures.
     int figureCount() const { return int(m_figures.size()); }
 
@@ -65,6 +69,7 @@ public:
 
 private:
     struct Figure;
+    void adopt(std::unique_ptr<Figure> figure);
     bool writePdf(const QString& tempPath, ReportLayout* layout, QString* cause);
     bool writePng(const QString& tempPath, ReportLayout* layout, QString* cause);
     bool writeHtml(const QString& tempPath, ReportLayout* layout, QString* cause);

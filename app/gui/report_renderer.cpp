@@ -2,6 +2,7 @@
 
 #include "app/gui/report_data.h"
 #include "app/gui/run_history.h"
+#include "app/gui/session_types.h"
 #include "app/recording/run_metrics.h"
 #include "storage/run_store.h"
 #include "training/train_config.h"
@@ -11,6 +12,7 @@
 #include "widgets/memory_view.h"
 #include "widgets/plot_style.h"
 #include "widgets/plot_view.h"
+#include "widgets/segmentation_preview.h"
 #include "widgets/table2_summary.h"
 
 #include <QDateTime>
@@ -394,6 +396,33 @@ namespace {
             }
         }
         document.addNote(heatmapNote);
+
+        // Dense tasks: the last prediction preview, because people would rather look at masks than read mIoU.
+        const auto setup = parseRunSetup(record.setupJson);
+        if (data.preview) {
+            auto preview = std::make_unique<SegmentationPreview>();
+            QString why;
+            if (preview->setPreview(previewImagesOf(*data.preview), &why)) {
+                document.addFigure(std::move(preview),
+                    QStringLiteral("Prediction preview at iteration %1").arg(data.preview->iteration));
+                document.addNote(QStringLiteral("Prediction preview: %1 fixed validation scene(s) of %2×%3 pixels at "
+                                                "iteration %4 (epoch %5), the newest the run recorded; ground truth and "
+                                                "prediction are blended half over the input, dark grey has no label.")
+                                     .arg(data.preview->samples.size())
+                                     .arg(data.preview->width)
+                                     .arg(data.preview->height)
+                                     .arg(data.preview->iteration)
+                                     .arg(data.preview->epoch));
+            } else {
+                document.addNote(QStringLiteral("Prediction preview: no panel, the recorded preview cannot be shown: %1.")
+                                     .arg(why));
+            }
+        } else if (setup && setup->task == "segmentation") {
+            document.addNote(QStringLiteral("Prediction preview: none recorded (previews are written at each "
+                                            "evaluation; the run made none, or its files are gone)."));
+        }
+        if (!data.previewProblem.isEmpty())
+            document.addNote(QStringLiteral("Prediction previews skipped: %1.").arg(data.previewProblem));
         if (data.series.empty())
             document.addNote(QStringLiteral("The run recorded no scalar series: the plots are empty."));
     }
@@ -558,7 +587,7 @@ bool ReportRenderer::renderComparison(
                                    "run once")
                         .arg(run)
                         .arg(data.record.id));
-            loaded.push_back(ReportData::load(store, QString::number(data.record.id), /*withHeatmap=*/false));
+            loaded.push_back(ReportData::load(store, QString::number(data.record.id), /*withPanels=*/false));
         }
     } catch (const std::exception& e) {
         return fail(error, QString::fromUtf8(e.what()));

@@ -12,11 +12,11 @@ namespace dr2 {
 /// offscreen platform; needs a QApplication.
 class ReportRenderer {
 public:
-    /// Renders run `run` (id or unique name) of `databasePath` into `outPath`: a header with the run's
-    /// metadata and config essentials, loss/top-1/lr, tensor memory, α/β, and the gradient-error heatmap with
-    /// the run's α/β path (the heatmap rule is ReportData::findHeatmap(); the report says which one it shows or
-    /// why there is none). Returns false with one line naming the database, run or file in `error`; no file
-    /// is written then. `layout` receives what was written.
+    /// Renders run `run` (id or unique name) of `databasePath` into `outPath`: a header with the run's metadata
+    /// and config essentials, loss/primary metric/lr, tensor memory, α/β, the gradient-error heatmap with the run's
+    /// α/β path (the heatmap rule is ReportData::findHeatmap(); the report says which one it shows or why there is
+    /// none), and for a segmentation run its last prediction preview (readLastRunPreview()). Returns false with one
+    /// line naming the database, run or file in `error`; no file is written then. `layout` receives what was written.
     static bool render(const QString& databasePath, const QString& run, const QString& outPath, QString* error,
         ReportLayout* layout = nullptr);
 

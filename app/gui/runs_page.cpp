@@ -2,10 +2,13 @@
 
 #include "app/gui/run_checkpoint_export.h"
 #include "app/gui/run_history.h"
+#include "app/gui/session_types.h"
+#include "app/recording/run_preview.h"
 #include "storage/run_store.h"
 #include "widgets/loss_view.h"
 #include "widgets/run_table_model.h"
 #include "widgets/run_table_view.h"
+#include "widgets/segmentation_preview.h"
 #include "widgets/table2_view.h"
 
 #include <QFileDialog>
@@ -17,6 +20,8 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+
+#include <optional>
 
 namespace dr2 {
 
@@ -34,6 +39,8 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     m_table2 = new Table2View(this);
     m_comparison = new LossView(this);
     m_comparison->setTitle(tr("Loss of the selected runs"));
+    m_preview = new SegmentationPreview(this);
+    m_preview->hide();
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_label, 1);
@@ -42,6 +49,7 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     auto* bottom = new QSplitter(Qt::Horizontal, this);
     bottom->addWidget(m_table2);
     bottom->addWidget(m_comparison);
+    bottom->addWidget(m_preview);
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(m_table);
     split->addWidget(bottom);
@@ -160,9 +168,21 @@ void RunsPage::overlaySelected()
 {
     m_comparison->clearOverlays();
     const QVector<qint64> ids = m_table->selectedRunIds();
+    showPreviewOf(ids.isEmpty() ? 0 : ids.first());
     if (ids.isEmpty() || !QFileInfo::exists(m_databasePath)) {
         m_comparison->refresh();
         return;
+    }
+    // The plot's evaluation axis names the selected runs' primary metric (mIoU for segmentation), not always top-1.
+    const int first = m_table->model()->rowOf(ids.first());
+    if (first >= 0) {
+        const RunSummary& run = m_table->model()->runs().at(first);
+        bool shared = true;
+        for (qint64 id : ids) {
+            const int row = m_table->model()->rowOf(id);
+            shared = shared && (row < 0 || m_table->model()->runs().at(row).primaryMetric == run.primaryMetric);
+        }
+        m_comparison->setPrimaryMetric(shared ? run.primaryLabel : tr("primary metric"), run.primaryIsFraction);
     }
     try {
         RunStore store(m_databasePath.toStdString(), /*createIfMissing=*/false);
@@ -178,6 +198,54 @@ void RunsPage::overlaySelected()
         m_label->setText(tr("%1 — error: %2").arg(m_databasePath, m_error));
     }
     m_comparison->refresh();
+}
+
+namespace {
+
+    std::optional<PreviewImages> loadPreview(const QString& databasePath, qint64 runId)
+    {
+        try {
+            RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
+            if (const auto preview = readLastRunPreview(store, runId))
+                return previewImagesOf(*preview);
+        } catch (const std::exception&) {
+            // No preview; the overlay's read of the same database shows the error on the page.
+        }
+        return std::nullopt;
+    }
+
+} // namespace
+
+void RunsPage::showPreviewOf(qint64 runId)
+{
+    // Decoding a preview's PNGs takes a moment for large scenes: on a worker, and only the newest request counts.
+    const quint64 generation = ++m_previewGeneration;
+    if (runId == 0 || !QFileInfo::exists(m_databasePath)) {
+        m_previewRunId = 0;
+        m_preview->clear();
+        m_preview->hide();
+        return;
+    }
+    const QString path = m_databasePath;
+    using LoadedPreview = std::optional<PreviewImages>;
+    auto* watcher = new QFutureWatcher<LoadedPreview>(this);
+    connect(watcher, &QFutureWatcher<LoadedPreview>::finished, this, [this, watcher, generation, runId] {
+        watcher->deleteLater();
+        if (generation != m_previewGeneration)
+            return;
+        const LoadedPreview loaded = watcher->result();
+        m_previewRunId = loaded ? runId : 0;
+        if (!loaded || !m_preview->setPreview(*loaded)) {
+            m_preview->clear();
+            m_preview->hide();
+            return;
+        }
+        const int row = m_table->model()->rowOf(runId);
+        const QString name = row >= 0 ? m_table->model()->runs().at(row).name : QString::number(runId);
+        m_preview->setTitle(tr("Prediction preview of %1 (#%2)").arg(name).arg(runId));
+        m_preview->show();
+    });
+    watcher->setFuture(QtConcurrent::run([path, runId] { return loadPreview(path, runId); }));
 }
 
 } // namespace dr2

@@ -13,11 +13,13 @@ namespace dr2 {
 
 class LossView;
 class RunTableView;
+class SegmentationPreview;
 class Table2View;
 
 /// The runs page: every recorded run of the database in a sortable, filterable table, the "Table 2" summary
-/// per strategy, the loss curves of the selected runs overlaid for comparison, and "Export checkpoint…" of
-/// the selected run's finetuned weights (the CLI's export, on a worker thread).
+/// per strategy, the loss curves of the selected runs overlaid for comparison, the last prediction preview of the
+/// first selected run when it recorded one (segmentation), and "Export checkpoint…" of the selected run's finetuned
+/// weights (the CLI's export, on a worker thread).
 class RunsPage : public QWidget {
     Q_OBJECT
 public:
@@ -33,6 +35,10 @@ public:
     Table2View* table2() const { return m_table2; }
     /// The comparison plot (loss of the selected runs).
     LossView* comparison() const { return m_comparison; }
+    /// The first selected run's last prediction preview; hidden when that run recorded none.
+    SegmentationPreview* preview() const { return m_preview; }
+    /// The run whose preview is shown (0: none).
+    qint64 previewRunId() const { return m_previewRunId; }
     /// The last error reading the database (empty when fine).
     QString errorText() const { return m_error; }
 
@@ -55,6 +61,7 @@ signals:
 
 private:
     void overlaySelected();
+    void showPreviewOf(qint64 runId);
     void showRuns(const QVector<RunSummary>& runs, const QString& error);
 
     QString m_databasePath;
@@ -63,8 +70,11 @@ private:
     RunTableView* m_table = nullptr;
     Table2View* m_table2 = nullptr;
     LossView* m_comparison = nullptr;
+    SegmentationPreview* m_preview = nullptr;
     QPushButton* m_exportButton = nullptr;
     quint64 m_generation = 0; // of the newest reload
+    quint64 m_previewGeneration = 0; // of the newest preview read
+    qint64 m_previewRunId = 0;
 };
 
 } // namespace dr2

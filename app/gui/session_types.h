@@ -1,11 +1,15 @@
 #pragma once
 
+#include "widgets/preview_images.h"
+
 #include <QMap>
 #include <QMetaType>
 #include <QString>
 #include <QVector>
 
 namespace dr2 {
+
+struct RunPreview;
 
 /// A run has started (or resumed): what the live page needs to set up its plots. Value type, queued to the
 /// GUI thread (torch-free copy of RunStartedEvent).
@@ -102,7 +106,13 @@ struct SweepResult {
     bool complete = true; ///< false when the sweep was cancelled (values of unswept cells are NaN)
 };
 
-/// Registers the value types above with Qt's metatype system (call once before queued connections use them).
+/// The preview widget's copy of a recorded prediction preview (the live path converts the Trainer's event with
+/// runPreviewOf() first, so the GUI and the recorder read the event the same way). Class names and pixels are
+/// copied as they are; PreviewImages::problem() says whether the sizes fit.
+PreviewImages previewImagesOf(const RunPreview& preview);
+
+/// Registers the value types above (and the preview's PreviewImages) with Qt's metatype system (call once before
+/// queued connections use them).
 void registerSessionTypes();
 
 } // namespace dr2

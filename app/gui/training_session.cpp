@@ -1,6 +1,7 @@
 #include "app/gui/training_session.h"
 
 #include "app/recording/recorded_run.h"
+#include "app/recording/run_preview.h"
 #include "training/train_config.h"
 #include "training/train_events.h"
 #include "training/trainer.h"
@@ -15,6 +16,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 namespace dr2 {
 
@@ -157,6 +159,30 @@ public:
         m_session->post(m_generation, [info](TrainingSession* s) { emit s->probed(info); });
     }
 
+    void onPreview(const PredictionPreviewEvent& event) override
+    {
+        PreviewImages images = previewImagesOf(runPreviewOf(event));
+        // Like the plot feeds: a preview waiting for the GUI thread is replaced by a newer one, and only the first
+        // of a burst posts a delivery, so a busy GUI thread never has a queue of stale pictures to paint.
+        bool deliver = false;
+        {
+            std::lock_guard<std::mutex> lock(m_preview->mutex);
+            deliver = !m_preview->pending;
+            m_preview->pending = std::move(images);
+        }
+        if (!deliver)
+            return;
+        m_session->post(m_generation, [mailbox = m_preview](TrainingSession* s) {
+            std::optional<PreviewImages> newest;
+            {
+                std::lock_guard<std::mutex> lock(mailbox->mutex);
+                newest.swap(mailbox->pending);
+            }
+            if (newest)
+                emit s->previewed(*newest);
+        });
+    }
+
     void onSegmentChange(const SegmentEvent& event) override
     {
         SegmentInfo info { event.iteration, event.alpha, event.beta, event.segmentLength, event.measuredMse };
@@ -180,9 +206,16 @@ public:
     }
 
 private:
+    /// The newest preview not yet delivered; shared with the posted delivery, which may run after the worker ended.
+    struct PreviewMailbox {
+        std::mutex mutex;
+        std::optional<PreviewImages> pending;
+    };
+
     TrainingSession* m_session;
     quint64 m_generation;
     std::shared_ptr<SeriesBuffer> m_buffer;
+    std::shared_ptr<PreviewMailbox> m_preview = std::make_shared<PreviewMailbox>();
     RunProgress m_progress;
     qint64 m_startIteration = 0;
     MetricInfo m_primary;
@@ -206,6 +239,11 @@ TrainingSession::~TrainingSession()
         m_thread->wait();
         delete m_thread;
     }
+}
+
+std::shared_ptr<TrainObserver> TrainingSession::createObserver()
+{
+    return std::make_shared<Observer>(this, m_generation, m_buffer);
 }
 
 template <typename F>

@@ -15,12 +15,14 @@ namespace dr2 {
 
 class SeriesBuffer;
 class RecordedRun;
+class TrainObserver;
 
 /// QObject front end over the Trainer (hotspot's PerfParser shape): start() validates a JSON config and runs
-/// the same Trainer as the CLI on a worker QThread. Scalars (loss, lr, memory, α, β, top-1) go into a
-/// SeriesBuffer without any signal per data point; evaluations, probes, segment changes, logs, throttled
-/// progress and the end of the run arrive as queued signals with value types. Results of an older run
-/// (generation counter) are dropped. Destroying the session cancels the run and joins the worker.
+/// the same Trainer as the CLI on a worker QThread. Scalars (loss, lr, memory, α, β, the primary metric) go into a
+/// SeriesBuffer without any signal per data point; evaluations, probes, prediction previews, segment changes, logs,
+/// throttled progress and the end of the run arrive as queued signals with value types. Previews are coalesced:
+/// while one waits for the GUI thread, a newer one replaces it. Results of an older run (generation counter) are
+/// dropped. Destroying the session cancels the run and joins the worker.
 class TrainingSession : public QObject {
     Q_OBJECT
 public:
@@ -54,6 +56,10 @@ public:
     bool isPaused() const { return m_paused; }
     /// Increases with every start(); results carrying an older generation are dropped.
     quint64 generation() const { return m_generation; }
+    /// The observer a run's worker reports through, bound to the current generation: events given to it (on any
+    /// thread) become this session's buffer samples and signals, exactly as a run's do. start() makes its own; this
+    /// is for feeding recorded or hand-made events, e.g. in tests. Must not outlive the session.
+    std::shared_ptr<TrainObserver> createObserver();
 
 signals:
     /// The worker built the model and is about to train.
@@ -64,6 +70,8 @@ signals:
     void evaluated(const dr2::EvaluationInfo& evaluation);
     /// A gradient-error probe finished.
     void probed(const dr2::ProbeInfo& probe);
+    /// A dense task's evaluation produced a prediction preview (the newest, when several arrived meanwhile).
+    void previewed(const dr2::PreviewImages& preview);
     /// The reversible segment length changed.
     void segmentChanged(const dr2::SegmentInfo& segment);
     /// A log line of the Trainer (level: info, warning, error).

@@ -2,6 +2,7 @@
 
 #include "app/recording/recorded_run.h"
 #include "app/recording/run_metrics.h"
+#include "app/recording/run_preview.h"
 
 #include "core/version.h"
 #include "storage/atomic_file.h"
@@ -71,6 +72,7 @@ RunRecordingObserver::RunRecordingObserver(std::string databasePath, std::string
 
 RunRecordingObserver::~RunRecordingObserver()
 {
+    waitForPreview(); // it records its artifact through m_recorder
     // RunRecorder's destructor closes an unfinished run as `failed` with an error event.
     m_recorder.reset();
 }
@@ -272,6 +274,30 @@ void RunRecordingObserver::onProbe(const ProbeEvent& event)
     });
 }
 
+void RunRecordingObserver::onPreview(const PredictionPreviewEvent& event)
+{
+    if (!m_recorder || !error().empty())
+        return;
+    // Copy on the training thread (the event lives for this call only), encode and fsync on another. Waiting for
+    // the previous write bounds the memory to two previews; evaluations are far enough apart that it is done.
+    waitForPreview();
+    RunPreview preview = runPreviewOf(event);
+    const std::string folder = runPreviewFolder(runDirectory(), preview.iteration);
+    m_previewWrite = std::async(std::launch::async, [this, folder, preview = std::move(preview)] {
+        try {
+            recordArtifact(writeRunPreview(folder, preview), kPreviewArtifactKind);
+        } catch (const std::exception& exception) {
+            fail(std::string("recording the prediction preview: ") + exception.what());
+        }
+    });
+}
+
+void RunRecordingObserver::waitForPreview()
+{
+    if (m_previewWrite.valid())
+        m_previewWrite.get(); // the task catches what it throws
+}
+
 void RunRecordingObserver::onSegmentChange(const SegmentEvent& event)
 {
     record([&](RunRecorder& recorder) {
@@ -301,6 +327,7 @@ void RunRecordingObserver::onLog(const std::string& level, const std::string& te
 
 void RunRecordingObserver::onFinished(const RunFinishedEvent& event)
 {
+    waitForPreview(); // its artifact goes in before the run is closed
     if (!m_recorder)
         return;
     const RunStatus status = statusOf(event.outcome);

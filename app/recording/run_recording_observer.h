@@ -22,7 +22,7 @@ class Trainer;
 /// run row, opens the HDF5 file) and onFinished (flushes, closes the run, writes the final weights when a
 /// trainer was given with recordFinalWeightsOf()).
 ///
-/// Files of a run go to a per-run folder FILES_DIR/run-ID/ (arrays.h5, final.safetensors); FILES_DIR defaults
+/// Files of a run go to a per-run folder FILES_DIR/run-ID/ (arrays.h5, final.safetensors, previews/); FILES_DIR defaults
 /// to a `runs` folder next to the database. When the config names a checkpoint directory, a `run.json` there
 /// records the run id and database, so `train --resume DIR` continues the same run.
 ///
@@ -75,6 +75,9 @@ public:
     void onIteration(const IterationEvent& event) override;
     void onEvaluation(const EvaluationEvent& event) override;
     void onProbe(const ProbeEvent& event) override;
+    /// Copies the preview and writes it on a background thread (PNG encoding of large scenes takes a while) to
+    /// RUN_DIR/previews/iter_N/ (writeRunPreview()), registered as a `preview` artifact; one write at a time.
+    void onPreview(const PredictionPreviewEvent& event) override;
     void onSegmentChange(const SegmentEvent& event) override;
     void onAutoEnd(const AutoEndEvent& event) override;
     void onLog(const std::string& level, const std::string& text) override;
@@ -95,6 +98,7 @@ public:
 private:
     template <typename Record> void record(Record&& record);
     void fail(const std::string& what);
+    void waitForPreview();
 
     std::string m_databasePath;
     std::string m_filesDir;
@@ -111,6 +115,7 @@ private:
     std::unique_ptr<RunRecorder> m_recorder;
     std::string m_sourceHashPath;
     std::shared_future<std::string> m_sourceHash;
+    std::future<void> m_previewWrite; // the preview being written, if any
 };
 
 } // namespace dr2

@@ -309,3 +309,28 @@ TEST(Table2, RanksALowerIsBetterPrimaryMetricAscending)
     EXPECT_EQ(model.index(1, RunTableModel::BestPrimary).data().toString(), QStringLiteral("0.25 loss"));
     EXPECT_EQ(model.index(4, RunTableModel::BestPrimary).data().toString(), QStringLiteral("50.00 % top-1"));
 }
+
+TEST(Table2View, NamesTheListedRunsMetricBeforeAnyOfThemFinished)
+{
+    // Segmentation runs still running: no Table 2 row yet, but the column says mIoU, not the classifier's top-1.
+    RunSummary run;
+    run.id = 1;
+    run.name = QStringLiteral("seg");
+    run.strategy = QStringLiteral("dr2net");
+    run.status = QStringLiteral("running");
+    run.primaryMetric = QStringLiteral("miou");
+    run.primaryLabel = QStringLiteral("mIoU");
+    Table2View view;
+    view.setRuns({ run });
+    EXPECT_EQ(view.table()->rowCount(), 0);
+    EXPECT_EQ(view.table()->horizontalHeaderItem(Table2View::FinalPrimary)->text(), QStringLiteral("Final mIoU"));
+    RunSummary classifier = run;
+    classifier.id = 2;
+    classifier.primaryMetric = QStringLiteral("top1");
+    classifier.primaryLabel = QStringLiteral("top-1");
+    view.setRuns({ run, classifier });
+    EXPECT_EQ(
+        view.table()->horizontalHeaderItem(Table2View::FinalPrimary)->text(), QStringLiteral("Final (primary metric)"));
+    view.setRuns({});
+    EXPECT_EQ(view.table()->horizontalHeaderItem(Table2View::FinalPrimary)->text(), QStringLiteral("Final top-1"));
+}

@@ -221,6 +221,13 @@ int64_t inputElements(const InputShape& shape)
     return shape.channels * shape.height * shape.width * std::max<int64_t>(shape.frames, 1);
 }
 
+/// Bytes of one batch: float32 input and int64 labels (a mask per pixel for a dense task).
+int64_t batchBytesOf(const TrainConfig& config, const InputShape& shape, int64_t batch)
+{
+    const int64_t labels = predictsPixels(config) ? shape.height * shape.width * 8 : 8;
+    return batch * (inputElements(shape) * 4 + labels);
+}
+
 /// A network of `config` at `imageSize`, in its strategy's setup, with its optimizer.
 struct Setup {
     Network network { nullptr };
@@ -356,8 +363,7 @@ StepMemory predict(const StepModel& model, Backbone& backbone, const TrainConfig
     memory.parameterBytes = model.parameterBytesAtCalibration + inputSizedDelta;
     memory.gradientBytes = model.trainableBytesAtCalibration + (model.inputSizedTrains ? inputSizedDelta : 0);
     memory.optimizerBytes = 2 * memory.gradientBytes;
-    // float32 input, int64 labels (a mask per pixel for a dense task).
-    memory.batchBytes = batch * (inputElements(shape) * 4 + (predictsPixels(config) ? shape.height * shape.width * 8 : 8));
+    memory.batchBytes = batchBytesOf(config, shape, batch);
     memory.heldBytes = memory.parameterBytes + memory.gradientBytes + memory.optimizerBytes + memory.batchBytes;
     // AdamW's temporaries are about two copies of the parameter being updated: at a large size that is the
     // input-sized one (ViT's position embedding).
@@ -636,7 +642,7 @@ StepMemory measureTrainingStep(const TrainConfig& config)
     memory.parameterBytes = bytes.all;
     memory.gradientBytes = bytes.trainable;
     memory.optimizerBytes = 2 * memory.gradientBytes;
-    memory.batchBytes = config.optim.batchSize * (inputElements(setup.network->backbone().inputShape()) * 4 + 8);
+    memory.batchBytes = batchBytesOf(config, setup.network->backbone().inputShape(), config.optim.batchSize);
     memory.heldBytes = m.held;
     memory.stepBytes = m.step();
     return memory;

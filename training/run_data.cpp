@@ -55,6 +55,9 @@ void checkTaskData(const TrainConfig& config)
     if (!dense && isSegmentationData(dataset))
         throw std::invalid_argument("config task: data.dataset \"" + dataset + "\" holds segmentation masks; expected "
             "task segmentation, found \"" + config.task + "\"");
+    if (dataset == "masks" && !config.data.classes.empty())
+        throw std::invalid_argument("config data.classes: a mask folder keeps every class its masks hold (classes.txt "
+            "names them); expected an empty list, found " + std::to_string(config.data.classes.size()) + " classes");
     if (dense && config.model.numFrames > 0)
         throw std::invalid_argument("config model.num_frames: segmentation needs an image backbone (0), found "
             + std::to_string(config.model.numFrames));

@@ -79,6 +79,44 @@ TEST(MemoryPlanner, PredictsTheMeasuredPeakWithinTenPercentOnSixConfigs)
     }
 }
 
+TEST(MemoryPlanner, PredictsSegmentationStepsWithTheirDenseHead)
+{
+    // A dense head keeps maps at stride 4 and full-size logits whatever the backbone keeps: at high resolution that is
+    // a large share of a reversible step, and the planner's per-pixel term must carry it to a size it did not measure.
+    torch::set_num_threads(1);
+    struct Case {
+        std::string preset;
+        int64_t image;
+        int64_t batch;
+    };
+    const std::vector<Case> cases { { "vit-ti", 256, 2 }, { "swin-t", 192, 1 } };
+    const std::vector<Strategy> strategies { Strategy::Conventional, Strategy::Dr2Net };
+    for (const Case& c : cases) {
+        TrainConfig config = planConfig(c.preset, c.image, c.batch);
+        config.task = "segmentation";
+        config.data.dataset = "scenes";
+        config.data.classes = { 5, 6, 7, 8, 9 };
+        config.model.headDim = 32;
+        PlanOptions options;
+        options.strategies = strategies;
+        const MemoryPlan plan = planMemory(config, options);
+        for (Strategy strategy : strategies) {
+            TrainConfig as = config;
+            as.strategy = strategy;
+            const StepMemory measured = measureTrainingStep(as);
+            const StepMemory& predicted = plan.of(strategy).atConfig;
+            const double peakError = relative(predicted.peakBytes(), measured.peakBytes());
+            std::printf("segmentation %-8s %6lld² batch %lld %-13s plan step %9.1f MiB, measured %9.1f MiB; peak %9.1f "
+                        "MiB vs %9.1f MiB (%+.1f%%)\n",
+                c.preset.c_str(), static_cast<long long>(c.image), static_cast<long long>(c.batch),
+                toString(strategy).c_str(), predicted.stepBytes / 1048576.0, measured.stepBytes / 1048576.0,
+                predicted.peakBytes() / 1048576.0, measured.peakBytes() / 1048576.0, 100.0 * peakError);
+            EXPECT_LT(std::abs(peakError), 0.10) << c.preset << " " << c.image << "² " << toString(strategy);
+            EXPECT_EQ(predicted.batchBytes, measured.batchBytes) << "the masks are part of the batch";
+        }
+    }
+}
+
 TEST(MemoryPlanner, LargestBatchAndImageAreTheEdgeOfTheBudget)
 {
     TrainConfig config = planConfig("vit-ti", 64, 4);

@@ -26,6 +26,8 @@ TEST(RunRecorder, ReaderQueriesWhileWriterInsertsThousandsOfScalars)
     const int64_t id = recorder.runId();
 
     std::atomic<bool> done { false };
+    std::atomic<int64_t> reads { 0 }; // queries the reader has finished, so the writer can wait for it
+    std::atomic<bool> readerFailed { false };
     std::vector<int64_t> seenCounts;
     std::string readerError;
     std::thread reader([&] {
@@ -34,18 +36,32 @@ TEST(RunRecorder, ReaderQueriesWhileWriterInsertsThousandsOfScalars)
             while (true) {
                 const bool last = done.load();
                 seenCounts.push_back(store.scalarCount(id));
+                reads += 1;
                 if (last)
                     break;
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
             }
         } catch (const std::exception& error) {
             readerError = error.what();
+            readerFailed = true;
         }
     });
+    // A loaded machine (or a sanitizer) can delay the reader's first query past the whole insertion: the writer
+    // waits for it before starting, and at half way until the reader has queried after a flush, so the reader is
+    // sure to see an empty, a partial and the complete run, however the threads are scheduled.
+    auto waitForReads = [&](int64_t count) {
+        while (reads.load() < count && !readerFailed.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
+    waitForReads(1);
     for (int64_t it = 0; it < kIterations; ++it) {
         recorder.addScalars(it,
             { { "loss", 1.0 / (1 + it) }, { "accuracy", it * 1e-4 }, { "alpha", 1.0 - it * 1e-4 },
                 { "beta", 0.1 + it * 1e-4 } });
+        if (it == kIterations / 2) {
+            recorder.flush();
+            waitForReads(reads.load() + 2); // one query may have begun before the flush; the next began after it
+        }
         if (it % 500 == 0)
             std::this_thread::sleep_for(std::chrono::milliseconds(5)); // let some commits land mid-run
     }

@@ -75,4 +75,25 @@ bool writeFileAtomically(
     return true;
 }
 
+bool checkPictureExport(const QString& path, const QSize& size, QString* error)
+{
+    const QString suffix = fileSuffix(path);
+    if (suffix != QLatin1String("png") && suffix != QLatin1String("pdf") && suffix != QLatin1String("svg")) {
+        if (error)
+            *error = QStringLiteral("export '%1': expected a .png, .pdf or .svg file name, found '%2'")
+                         .arg(path, suffix.isEmpty() ? QStringLiteral("no suffix") : QStringLiteral(".") + suffix);
+        return false;
+    }
+    if (size.width() < 16 || size.height() < 16 || size.width() > kMaxExportSide || size.height() > kMaxExportSide) {
+        if (error)
+            *error = QStringLiteral("export '%1': expected a size between 16 and %2 pixels per side, found %3 x %4")
+                         .arg(path)
+                         .arg(kMaxExportSide)
+                         .arg(size.width())
+                         .arg(size.height());
+        return false;
+    }
+    return true;
+}
+
 } // namespace dr2

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSize>
 #include <QString>
 
 #include <functional>
@@ -15,5 +16,12 @@ bool writeFileAtomically(const QString& path, const std::function<bool(const QSt
 
 /// Lower-case suffix of `path` without the dot ("png" for "a/b.PNG"), empty when there is none.
 QString fileSuffix(const QString& path);
+
+/// The largest side of an exported image: larger ones fail to allocate on ordinary machines.
+constexpr int kMaxExportSide = 16384;
+
+/// True when `path` names a picture every view can export (.png, .pdf or .svg) and `size` lies within 16 and
+/// kMaxExportSide pixels per side; otherwise false with one line in `error` naming the file and what was expected.
+bool checkPictureExport(const QString& path, const QSize& size, QString* error);
 
 } // namespace dr2

@@ -21,7 +21,6 @@ namespace dr2 {
 
 namespace {
 
-    constexpr int kMaxExportSide = 16384;
     constexpr int kMinColumns = 64;
 
     QCPRange paddedRange(double low, double high)
@@ -476,22 +475,9 @@ int PlotView::displayedPointCount(const QString& name) const
 
 bool PlotView::exportImage(const QString& path, const QSize& size, QString* error)
 {
+    if (!checkPictureExport(path, size, error))
+        return false;
     const QString suffix = fileSuffix(path);
-    if (suffix != QLatin1String("png") && suffix != QLatin1String("pdf") && suffix != QLatin1String("svg")) {
-        if (error)
-            *error = QStringLiteral("export '%1': expected a .png, .pdf or .svg file name, found '%2'")
-                         .arg(path, suffix.isEmpty() ? QStringLiteral("no suffix") : QStringLiteral(".") + suffix);
-        return false;
-    }
-    if (size.width() < 16 || size.height() < 16 || size.width() > kMaxExportSide || size.height() > kMaxExportSide) {
-        if (error)
-            *error = QStringLiteral("export '%1': expected a size between 16 and %2 pixels per side, found %3 x %4")
-                         .arg(path)
-                         .arg(kMaxExportSide)
-                         .arg(size.width())
-                         .arg(size.height());
-        return false;
-    }
     // Decimate for the exported width (the file may be much wider than the widget), draw, then go back.
     prepare(size.width());
     const int width = size.width();

@@ -16,7 +16,6 @@ namespace dr2 {
 
 namespace {
 
-    constexpr int kMaxExportSide = 16384; // as PlotView: larger images fail to allocate on ordinary machines
     constexpr int kMargin = 8;
     constexpr int kPanelGap = 4; // between the three panels of a scene
     constexpr int kSceneGap = 14; // between scenes side by side
@@ -427,22 +426,9 @@ bool SegmentationPreview::exportImage(const QString& path, const QSize& size, QS
 {
     // PNG, PDF and SVG as the plots export them; no CSV, since a preview is pictures rather than series (the
     // label maps themselves are recorded with the run).
+    if (!checkPictureExport(path, size, error))
+        return false;
     const QString suffix = fileSuffix(path);
-    if (suffix != QLatin1String("png") && suffix != QLatin1String("pdf") && suffix != QLatin1String("svg")) {
-        if (error)
-            *error = QStringLiteral("export '%1': expected a .png, .pdf or .svg file name, found '%2'")
-                         .arg(path, suffix.isEmpty() ? QStringLiteral("no suffix") : QStringLiteral(".") + suffix);
-        return false;
-    }
-    if (size.width() < 16 || size.height() < 16 || size.width() > kMaxExportSide || size.height() > kMaxExportSide) {
-        if (error)
-            *error = QStringLiteral("export '%1': expected a size between 16 and %2 pixels per side, found %3 x %4")
-                         .arg(path)
-                         .arg(kMaxExportSide)
-                         .arg(size.width())
-                         .arg(size.height());
-        return false;
-    }
     const QString documentTitle = m_title.isEmpty() ? QStringLiteral("Dr²Net Workbench prediction preview") : m_title;
     return writeFileAtomically(
         path,

@@ -13,11 +13,7 @@ namespace {
 uint64_t mix(uint64_t seed, uint64_t a, uint64_t b)
 {
     // splitmix64 over the three values: independent streams per (seed, epoch, batch).
-    uint64_t x = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    return splitmix64(seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full));
 }
 
 /// A uniform draw from lo..hi (inclusive) in integers, the same on every standard library.

@@ -341,6 +341,14 @@ ImageDataset selectClasses(const ImageDataset& dataset, const std::vector<int64_
     return out;
 }
 
+uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 std::vector<int64_t> seededPermutation(int64_t n, uint64_t seed)
 {
     std::vector<int64_t> order(static_cast<size_t>(n));

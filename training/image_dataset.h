@@ -78,6 +78,10 @@ at::Tensor resizeBilinear(const at::Tensor& image, int64_t height, int64_t width
 /// samples a pixel that bilinear resizing weighs too, so images and masks stay aligned.
 at::Tensor resizeNearest(const at::Tensor& image, int64_t height, int64_t width);
 
+/// SplitMix64's output function: a well-mixed 64-bit value from any 64-bit input, identical on every platform; how
+/// the data layer derives independent seeds (per scene, per epoch and batch) from one.
+uint64_t splitmix64(uint64_t x);
+
 /// A permutation of 0..n-1 from a 64-bit seed, identical on every platform (std::mt19937_64 + Fisher–Yates).
 std::vector<int64_t> seededPermutation(int64_t n, uint64_t seed);
 

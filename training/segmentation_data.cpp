@@ -23,14 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 /// A uniform draw from lo..hi (inclusive) with integer arithmetic only, identical on every standard library
 /// (std::uniform_int_distribution is not); the modulo bias is negligible next to 2⁶⁴.
 int64_t drawBetween(std::mt19937_64& rng, int64_t lo, int64_t hi)

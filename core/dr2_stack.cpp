@@ -1,5 +1,6 @@
 #include "core/dr2_stack.h"
 
+#include "core/autocast.h"
 #include "core/random_stream.h"
 #include "core/rng_state.h"
 
@@ -81,6 +82,10 @@ struct SegmentState : torch::CustomClassHolder {
     // not looked up again: the backward may run on another thread, with another scope or none.
     at::Generator generator;
     std::vector<RngState> rng; // its state per branch in [begin, end), captured before that branch's forward
+    // The forward's autocast state. The backward re-enters it for the recompute: called outside any autocast scope
+    // (the usual place for loss.backward()) it would otherwise recompute in float32, inside a different one in
+    // another precision, and F_i would not be the function the forward added to the stream.
+    AutocastState autocast;
     // The segment whose backward runs first (the stack's last) runs its last branch with autograd in the forward and
     // keeps that graph: the backward starts with it instead of recomputing it. It costs no extra peak memory (the
     // backward would hold the same graph a moment later) and saves one branch's recompute per step.
@@ -118,7 +123,10 @@ public:
     static variable_list forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor y,
         const torch::Tensor& /*anchor*/, c10::intrusive_ptr<SegmentState> state)
     {
-        // Function::apply already runs forward with grad mode off: nothing inside builds a graph.
+        // Function::apply already runs forward with grad mode off: nothing inside builds a graph. Casts of weights
+        // made here have no graph either and must not enter the autocast cache, where the backward's recompute (or a
+        // later forward in the same scope) would pick them up and lose those weights' gradients.
+        AutocastCacheOff noGraphlessCasts;
         Dr2StackImpl& stack = *state->stack;
         const bool recordRng = stack.is_training();
         state->rng.clear();
@@ -175,7 +183,9 @@ public:
         torch::Tensor y = saved[1].detach();
         torch::Tensor gx = grads[0].defined() ? grads[0] : torch::zeros_like(x);
         torch::Tensor gy = grads[1]; // often undefined: the loss sees only x_N
-        // The recompute must draw from the forward's generator whatever is current on this thread.
+        // The recompute must draw from the forward's generator whatever is current on this thread, and compute in the
+        // forward's autocast state whatever is in effect here.
+        AutocastScope autocast(state->autocast);
         std::unique_ptr<RandomStreamScope> replay;
         if (state->generator.defined())
             replay = std::make_unique<RandomStreamScope>(state->generator);
@@ -270,7 +280,8 @@ public:
         c10::intrusive_ptr<SegmentState> state)
     {
         // Function::apply runs forward with grad mode off: each branch's activations are freed as soon as the next
-        // branch has its input.
+        // branch has its input. No graph-less weight casts in the autocast cache (see the reversible forward).
+        AutocastCacheOff noGraphlessCasts;
         Dr2StackImpl& stack = *state->stack;
         const bool recordRng = stack.is_training();
         state->rng.clear();
@@ -295,9 +306,11 @@ public:
         auto* state = static_cast<SegmentState*>(holder.get());
         Dr2StackImpl& stack = *state->stack;
 
-        // As in the reversible backward: the recompute draws from the forward's generator (this may be another
-        // thread), restores each branch's state so dropout and drop path draw the forward's masks, and the fork
-        // puts the generator back afterwards so the random sequence outside is not disturbed.
+        // As in the reversible backward: the recompute runs in the forward's autocast state, draws from the forward's
+        // generator (this may be another thread), restores each branch's state so dropout and drop path draw the
+        // forward's masks, and the fork puts the generator back afterwards so the random sequence outside is not
+        // disturbed.
+        AutocastScope autocast(state->autocast);
         std::unique_ptr<RandomStreamScope> replay;
         std::unique_ptr<RngFork> fork;
         if (state->generator.defined()) {
@@ -410,11 +423,22 @@ std::shared_ptr<torch::nn::Module> Dr2StackImpl::branchModule(int64_t i) const
 
 torch::Tensor Dr2StackImpl::runBranch(int64_t i, const torch::Tensor& x)
 {
-    return m_branches[static_cast<size_t>(i)].forward(x);
+    torch::Tensor f = m_branches[static_cast<size_t>(i)].forward(x);
+    // Under autocast a branch ends in low precision (a linear layer's bfloat16 output). It is cast back to the
+    // stream's dtype here, the one place every mode goes through, before it is added to the stream: the streams and
+    // eq. 2 then stay float32 (dividing by a small β and cancelling x_i − F_i in bfloat16, 8 mantissa bits, would
+    // multiply its 4e-3 rounding by 1/β at every step), the in-place sums of the reversible forward cannot silently
+    // narrow a stream to the branch's dtype, and every mode adds the same float32 value, so reversible and stored
+    // differ only by reconstruction, as in float32. The recompute casts the same bits the same way. What bfloat16 does
+    // change: a reconstructed input a few float32 ulps off can round to another bfloat16 value inside the branch, so
+    // the error grows much faster with segment length than in float32 (measured in tests/core/autocast_test.cpp and
+    // with gradcheck --autocast bf16); segments chosen from a bf16 probe keep it small.
+    return f.scalar_type() == x.scalar_type() ? f : f.to(x.scalar_type());
 }
 
-torch::Tensor Dr2StackImpl::forward(const torch::Tensor& x)
+torch::Tensor Dr2StackImpl::forward(const torch::Tensor& input)
 {
+    const torch::Tensor x = streamInput(input);
     switch (m_options.mode) {
     case ExecMode::Plain:
         return forwardPlain(x);
@@ -426,6 +450,16 @@ torch::Tensor Dr2StackImpl::forward(const torch::Tensor& x)
         return forwardCheckpointed(x);
     }
     throw std::logic_error("Dr2Stack: unknown execution mode");
+}
+
+torch::Tensor Dr2StackImpl::streamInput(const torch::Tensor& input)
+{
+    // Under autocast the layer before the stack (a patch embedding) hands over a 16-bit tensor; the streams start
+    // in float32 (see runBranch). Without autocast a 16-bit input is a 16-bit model, and stays as it is.
+    const bool reduced = input.scalar_type() == torch::kBFloat16 || input.scalar_type() == torch::kHalf;
+    if (reduced && AutocastState::current().enabledFor(input.device().type()))
+        return input.to(torch::kFloat32);
+    return input;
 }
 
 torch::Tensor Dr2StackImpl::firstDual(const torch::Tensor& x) const
@@ -466,6 +500,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
 
     const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
     const torch::Tensor& anchor = anchorOn(input.device());
+    const AutocastState autocast = AutocastState::current();
 
     torch::Tensor x = input;
     torch::Tensor y = firstDual(input);
@@ -478,6 +513,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
         state->alpha = m_options.alpha;
         state->beta = m_options.beta;
         state->keepLastGraph = state->end == size();
+        state->autocast = autocast;
         auto outputs = ReversibleSegment::apply(x, y, anchor, std::move(state));
         x = outputs[0];
         y = outputs[1];
@@ -494,6 +530,7 @@ torch::Tensor Dr2StackImpl::forwardCheckpointed(const torch::Tensor& input)
 
     const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
     const torch::Tensor& anchor = anchorOn(input.device());
+    const AutocastState autocast = AutocastState::current();
     torch::Tensor x = input;
     int64_t begin = 0;
     for (int64_t length : segmentLengths()) {
@@ -501,6 +538,7 @@ torch::Tensor Dr2StackImpl::forwardCheckpointed(const torch::Tensor& input)
         state->stack = self;
         state->begin = begin;
         state->end = begin + length;
+        state->autocast = autocast;
         x = CheckpointedSegment::apply(x, anchor, std::move(state))[0];
         begin += length;
     }

@@ -64,7 +64,9 @@ public:
     /// Registers the branches as submodules "branches.0" .. "branches.{N-1}".
     explicit Dr2StackImpl(std::vector<torch::nn::AnyModule> branches, Dr2StackOptions options = {});
 
-    /// x_N for input x_0 under the current mode, α, β and segments.
+    /// x_N for input x_0 under the current mode, α, β and segments. Under autocast the branches compute in low
+    /// precision while the streams, the output and eq. 2 stay float32; the backward recomputes in the forward's
+    /// autocast state.
     torch::Tensor forward(const torch::Tensor& x);
 
     /// Sets both coefficients; takes effect at the next forward.
@@ -88,7 +90,8 @@ public:
     int64_t size() const { return static_cast<int64_t>(m_branches.size()); }
     /// Branch i (0-based) as a module, for per-branch statistics.
     std::shared_ptr<torch::nn::Module> branchModule(int64_t i) const;
-    /// Runs branch i on x.
+    /// Runs branch i on x; the result has x's dtype (under autocast a branch computes in low precision, and its
+    /// output is cast back to the stream's dtype).
     torch::Tensor runBranch(int64_t i, const torch::Tensor& x);
 
 private:
@@ -97,6 +100,8 @@ private:
     torch::Tensor forwardReversible(const torch::Tensor& x);
     torch::Tensor forwardCheckpointed(const torch::Tensor& x);
     torch::Tensor firstDual(const torch::Tensor& x) const;
+    /// The input as the (x, y) streams carry it: float32 when autocast hands over a 16-bit tensor.
+    static torch::Tensor streamInput(const torch::Tensor& input);
     /// This stack as a shared_ptr the autograd graph can hold (borrowed when not owned by one).
     std::shared_ptr<Dr2StackImpl> sharedSelf();
     /// m_anchor, moved to `device` first when needed.

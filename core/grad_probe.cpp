@@ -1,5 +1,6 @@
 #include "core/grad_probe.h"
 
+#include "core/autocast.h"
 #include "core/random_stream.h"
 
 #include <torch/autograd.h>
@@ -19,7 +20,8 @@ struct GradSnapshot {
 };
 
 /// Parameter gradients (as float64) of one forward/backward pass in `mode`.
-GradSnapshot runPass(const GradProbeTarget& target, ExecMode mode, c10::ScalarType dtype, uint64_t seed)
+GradSnapshot runPass(
+    const GradProbeTarget& target, ExecMode mode, c10::ScalarType dtype, Precision precision, uint64_t seed)
 {
     auto& model = *target.model;
     for (auto* stack : target.stacks)
@@ -31,9 +33,16 @@ GradSnapshot runPass(const GradProbeTarget& target, ExecMode mode, c10::ScalarTy
         // Each pass draws its masks from a fresh stream of the same seed, so both passes see the same
         // masks without touching the default generator another thread (a training run) may be using.
         const auto params = model.parameters();
-        RandomStream stream(seed, params.empty() ? c10::Device(c10::kCPU) : params.front().device());
+        const c10::Device device = params.empty() ? c10::Device(c10::kCPU) : params.front().device();
+        RandomStream stream(seed, device);
         RandomStreamScope scope(stream);
-        torch::Tensor loss = target.loss(dtype);
+        torch::Tensor loss;
+        {
+            // The backward runs after the scope, as in training: the reversible recompute must find the forward's
+            // autocast state by itself, and the probe checks that it does.
+            AutocastScope autocast(device, precision);
+            loss = target.loss(dtype);
+        }
         if (!loss.defined() || loss.numel() != 1)
             throw std::invalid_argument("gradient probe: the loss closure must return a scalar tensor");
         loss.backward();
@@ -119,6 +128,9 @@ GradErrorReport probeGradientError(
         throw std::invalid_argument("gradient probe: target needs a model, its Dr2Stacks and a loss closure");
     if (beta == 0.0)
         throw std::invalid_argument("gradient probe: β must be non-zero for reversible backprop, found 0");
+    if (options.precision != Precision::Float32 && (options.float64Reference || options.float64Reversible))
+        throw std::invalid_argument("gradient probe: autocast " + toString(options.precision)
+            + " compares reversible with stored under the same autocast; it cannot be combined with a float64 pass");
 
     ModelStateGuard guard(target);
     const c10::ScalarType working = guard.dtype();
@@ -129,9 +141,9 @@ GradErrorReport probeGradientError(
 
     // Module::to converts in place; float32 → float64 → float32 round-trips exactly.
     target.model->to(refType);
-    GradSnapshot reference = runPass(target, ExecMode::Stored, refType, options.seed);
+    GradSnapshot reference = runPass(target, ExecMode::Stored, refType, options.precision, options.seed);
     target.model->to(revType);
-    GradSnapshot reversible = runPass(target, ExecMode::Reversible, revType, options.seed);
+    GradSnapshot reversible = runPass(target, ExecMode::Reversible, revType, options.precision, options.seed);
 
     // Map parameters of each branch to their index in model.parameters().
     std::unordered_map<const void*, size_t> indexOf;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/dr2_stack.h"
+#include "core/precision.h"
 
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
@@ -48,6 +49,11 @@ struct GradProbeOptions {
     bool float64Reversible = false;
     /// Seeds the probe's own random stream, fresh for each pass, so dropout and drop path draw identical masks.
     uint64_t seed = 0;
+    /// Runs both passes' forward and loss under this autocast (bf16 on CPU or CUDA, fp16 on CUDA), the backward after
+    /// the scope as training does: reversible against stored under the same autocast (the bf16 map beside the
+    /// paper's fp32 Fig. 3). Not combinable with the float64 options (autocast would compute them in 16 bits).
+    /// Declared last, so positional initialisers { float64Reference, float64Reversible, seed } keep working.
+    Precision precision = Precision::Float32;
 };
 
 /// Compares parameter gradients of ExecMode::Reversible against ExecMode::Stored at (α, β).

@@ -186,22 +186,38 @@ DataLoader::~DataLoader()
     stopProducer();
 }
 
+void DataLoader::setShard(int64_t rank, int64_t count)
+{
+    if (count < 1 || rank < 0 || rank >= count)
+        throw std::invalid_argument("data loader: shard " + std::to_string(rank) + " of " + std::to_string(count));
+    stopProducer();
+    m_shardRank = rank;
+    m_shardCount = count;
+    if (m_dropLast && batchesPerEpoch() == 0)
+        throw std::invalid_argument("data loader: " + std::to_string(m_dataset.size()) + " images give no full batch of "
+            + std::to_string(m_batchSize) + " per rank for " + std::to_string(count) + " ranks");
+}
+
 int64_t DataLoader::batchesPerEpoch() const
 {
     const int64_t n = m_dataset.size();
-    return m_dropLast ? n / m_batchSize : (n + m_batchSize - 1) / m_batchSize;
+    const int64_t global = m_batchSize * m_shardCount;
+    if (m_dropLast)
+        return n / global;
+    const int64_t mine = n - m_shardRank * m_batchSize; // samples from this rank's first slice on
+    return mine > 0 ? (mine + global - 1) / global : 0;
 }
 
 Batch DataLoader::make(int64_t epoch, int64_t index, const std::vector<int64_t>& order) const
 {
-    const int64_t begin = index * m_batchSize;
+    const int64_t begin = firstSample(index);
     const int64_t end = std::min<int64_t>(begin + m_batchSize, static_cast<int64_t>(order.size()));
     std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
     auto selection = torch::tensor(rows, torch::kLong);
     Batch batch;
     batch.epoch = epoch;
     batch.index = index;
-    const uint64_t seed = mix(m_seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index));
+    const uint64_t seed = mix(m_seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index * m_shardCount + m_shardRank));
     if (m_dataset.masks.defined()) {
         DenseBatch dense = transformSegmentation(
             m_dataset.images.index_select(0, selection), m_dataset.masks.index_select(0, selection), m_transform, seed);

@@ -60,7 +60,13 @@ public:
     DataLoader(const DataLoader&) = delete;
     DataLoader& operator=(const DataLoader&) = delete;
 
-    /// Batches per epoch.
+    /// Data parallel: this loader serves rank `rank` of `count`. Batch b of an epoch is then the rank's slice of
+    /// the global batch b (batchSize × count samples of the epoch's permutation, rank r taking samples
+    /// [r·batchSize, (r+1)·batchSize) of it), so the ranks together see what one loader with batchSize × count
+    /// would. Augmentation draws per (seed, epoch, b·count + r). Call before startEpoch().
+    void setShard(int64_t rank, int64_t count);
+    /// Batches per epoch (of this rank's shard: a rank whose slice of the last, partial batch is empty has one
+    /// fewer).
     int64_t batchesPerEpoch() const;
     /// Starts epoch `epoch` at batch `firstBatch` (to resume mid-epoch).
     void startEpoch(int64_t epoch, int64_t firstBatch = 0);
@@ -70,6 +76,8 @@ public:
 
 private:
     Batch make(int64_t epoch, int64_t index, const std::vector<int64_t>& order) const;
+    /// Where batch `index` of this rank starts in the epoch's order.
+    int64_t firstSample(int64_t index) const { return (index * m_shardCount + m_shardRank) * m_batchSize; }
     void stopProducer();
 
     ImageDataset m_dataset;
@@ -79,6 +87,8 @@ private:
     uint64_t m_seed;
     bool m_dropLast;
     bool m_background;
+    int64_t m_shardRank = 0;
+    int64_t m_shardCount = 1;
 
     int64_t m_epoch = 0;
     int64_t m_nextIndex = 0;

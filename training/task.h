@@ -52,6 +52,12 @@ public:
     virtual MetricMap result() const = 0;
     /// Samples added.
     virtual int64_t samples() const = 0;
+    /// Everything result() and samples() are computed from, as sums in one float64 CPU tensor (counts stay exact
+    /// below 2^53). Data-parallel ranks each evaluate their shard, add their sums() over ranks and setSums() the
+    /// total, so every rank reports the metrics of the whole validation set.
+    virtual torch::Tensor sums() const = 0;
+    /// Replaces the accumulated state with `sums` (a tensor shaped as sums() returns).
+    virtual void setSums(const torch::Tensor& sums) = 0;
 };
 
 /// Everything about a run that depends on what is predicted: the head on the backbone's features, the loss,

@@ -257,6 +257,11 @@ std::vector<ConfigField> makeConfigFields()
         valueField("device", at(&C::device), { kRun, "Device", "cpu, cuda or cuda:N" }, "cuda:1"),
         valueField("threads", at(&C::threads), { kRun, "Threads (0: default)", "intra-op threads; 0 keeps LibTorch's" },
             2, atLeast(0)),
+        valueField("world_size", at(&C::worldSize),
+            { kRun, "Ranks (0: as launched)",
+                "data-parallel processes, started by dr2net-cli train --nproc N or a launcher setting WORLD_SIZE; "
+                "recorded with the run" },
+            2, atLeast(0)),
 
         choiceField("data.dataset", at(&C::data, &C::Data::dataset),
             { kData, "Dataset",
@@ -355,6 +360,9 @@ std::vector<ConfigField> makeConfigFields()
             atLeast(0, ">= 0 (0 turns clipping off)")),
         valueField("optim.label_smoothing", at(&C::optim, &C::Optim::labelSmoothing),
             { kOptim, "Label smoothing", "of the training loss" }, 0.2, between(0.0, 1.0, "in [0, 1)")),
+        enumField("optim.precision", at(&C::optim, &C::Optim::precision),
+            { kOptim, "Precision", "what the branches compute in (autocast); streams stay float32" }, allPrecisions(),
+            parsePrecisionName, /*prefixKey=*/true, "bf16"),
 
         valueField("schedule.start.alpha", at(&C::schedule, &ScheduleOptions::start, &Coefficients::alpha),
             { kSchedule, "Start α", "α at iteration 0" }, 0.9),
@@ -619,6 +627,10 @@ void TrainConfig::validate() const
         outOfRange("optim.lr", "a finite number > 0", num(optim.lr));
     if (optim.minLr < 0 || optim.minLr > optim.lr)
         outOfRange("optim.min_lr", "in [0, optim.lr]", num(optim.minLr));
+    // CPU autocast computes bfloat16 only, and float16 without loss scaling underflows small gradients: fp16 is a
+    // CUDA-only choice (the Trainer scales the loss there). "auto" is checked once the device is resolved.
+    if (optim.precision == Precision::Float16 && device.rfind("cpu", 0) == 0)
+        outOfRange("optim.precision", "fp32 or bf16 on device " + device + " (fp16 needs a CUDA device)", "\"fp16\"");
 
     auto checkPoint = [&](const char* field, const Coefficients& c) {
         if (c.alpha < 0 || c.alpha > 1)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/precision.h"
 #include "training/schedule.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -40,6 +41,9 @@ struct TrainConfig {
     uint64_t seed = 0;
     std::string device = "cpu";
     int threads = 0; ///< intra-op threads; 0 keeps LibTorch's default
+    /// Data-parallel ranks (0: as launched). The launcher decides (`--nproc`, WORLD_SIZE); the Trainer records the
+    /// actual number here, so a run's config says how many processes trained it, and refuses another non-zero one.
+    int worldSize = 0;
 
     struct Model {
         std::string preset = "vit-ti";
@@ -97,6 +101,9 @@ struct TrainConfig {
         int64_t warmupIterations = 50;
         double clipGrad = 1.0; ///< max global gradient norm (0: off)
         double labelSmoothing = 0.1;
+        /// What the branches compute in: fp32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA, with loss scaling).
+        /// The (x, y) streams and the reversible reconstruction stay float32 either way.
+        Precision precision = Precision::Float32;
     } optim;
 
     ScheduleOptions schedule; ///< used by the dr2net strategy; tau from tauEpochs when set

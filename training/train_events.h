@@ -46,6 +46,7 @@ struct RunStartedEvent {
     std::string checkpointDir; ///< where resumable checkpoints go (config checkpoint.dir), empty: none
     std::string device; ///< describeDevice() line
     int threads = 1;
+    int worldSize = 1; ///< data-parallel ranks training together (1: one process)
     int64_t parameters = 0;
     int64_t trainableParameters = 0;
     int64_t branches = 0;

@@ -3,6 +3,7 @@
 #include "app/cli/model_args.h"
 #include "app/cli/text_table.h"
 
+#include "core/autocast.h"
 #include "core/device.h"
 #include "core/step_profile.h"
 #include "training/network.h"
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <tuple>
 
 namespace dr2::cli {
 namespace {
@@ -28,8 +30,58 @@ struct BenchArgs {
     int warmup = 1;
     double alpha = 1.0;
     double beta = 0.1;
+    std::string autocast = "fp32"; ///< bf16/fp16: every mode also runs under this autocast, beside its fp32 row
     bool json = false;
 };
+
+/// The precisions a bench runs each mode in: fp32 always (the reference), then --autocast when it is not fp32.
+std::vector<Precision> benchPrecisions(const BenchArgs& args, const c10::Device& device)
+{
+    const Precision autocast = parsePrecision(args.autocast, "--autocast");
+    checkPrecision(autocast, device, "--autocast");
+    if (autocast == Precision::Float32)
+        return { Precision::Float32 };
+    return { Precision::Float32, autocast };
+}
+
+/// One measured step of `network` in `mode`, its forward and loss under `precision`; the backward runs after the
+/// autocast scope has ended, as a training step does (the recompute re-enters the forward's state by itself).
+/// Returns the profile and the number of segments the stacks ran with.
+std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& setup, ExecMode mode,
+    Precision precision, const BenchArgs& args, const c10::Device& device)
+{
+    Backbone& backbone = network.backbone();
+    backbone.setMode(mode);
+    // Checkpointing with one segment would recompute the whole stack at once and save nothing: without
+    // --segment-every it runs with the default √N-branch segments per stage (as the checkpointed strategy
+    // does), and the other modes keep the stacks' own segments.
+    const std::vector<Dr2StackImpl*> stacks = backbone.stacks();
+    std::vector<std::vector<int64_t>> ownSegments;
+    for (Dr2StackImpl* stack : stacks) {
+        ownSegments.push_back(stack->options().segments);
+        if (mode == ExecMode::Checkpointed && args.model.segmentEvery == 0)
+            stack->setSegmentEvery(defaultCheckpointSegment(stack->size()));
+    }
+    auto loss = [&network, &setup, &device, precision] {
+        AutocastScope autocast(device, precision);
+        return network.task().probeLoss(network.forward(setup.input), setup.target);
+    };
+    const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
+    int64_t segments = 0;
+    for (size_t s = 0; s < stacks.size(); ++s) {
+        segments += static_cast<int64_t>(stacks[s]->segmentLengths().size());
+        stacks[s]->setSegments(ownSegments[s]);
+    }
+    return { profile, segments };
+}
+
+/// Adds `key`_vs_`suffix` ratios of peak memory and median time against a reference row.
+void addRatios(nlohmann::json& row, const nlohmann::json& reference, const std::string& suffix)
+{
+    row["peak_vs_" + suffix]
+        = row["peak_above_held_bytes"].get<double>() / reference["peak_above_held_bytes"].get<double>();
+    row["time_vs_" + suffix] = row["median_step_s"].get<double>() / reference["median_step_s"].get<double>();
+}
 
 template <typename T, typename Parse>
 std::vector<T> splitList(const std::string& text, const std::string& what, Parse parse)
@@ -61,19 +113,23 @@ void runBench(const BenchArgs& args)
 {
     const c10::Device device = setUpRuntime(args.model);
     const auto depths = splitList<int64_t>(args.depths, "--depths", parsePositive);
-    const auto modes = splitList<ExecMode>(args.modes, "--modes", [](const std::string& s) { return parseExecMode(s); });
+    const auto modes
+        = splitList<ExecMode>(args.modes, "--modes", [](const std::string& s) { return parseExecMode(s); });
+    const std::vector<Precision> precisions = benchPrecisions(args, device);
     if (args.repeats <= 0)
         throw std::invalid_argument("--repeats: expected > 0, found " + std::to_string(args.repeats));
 
     if (!args.json)
-        std::cerr << "bench: " << describeDevice(device) << ", " << torch::get_num_threads() << " intra-op threads\n";
+        std::cerr << "bench: " << describeDevice(device) << ", " << torch::get_num_threads()
+                  << " intra-op threads\n";
 
     const std::vector<int64_t> images = args.images.empty()
         ? std::vector<int64_t> { args.model.imageSize }
         : splitList<int64_t>(args.images, "--images", parsePositive);
 
     std::vector<nlohmann::json> rows;
-    std::map<std::pair<int64_t, int64_t>, nlohmann::json> plainAt; // (image, depth) → the plain row
+    // (image, depth, precision) → the plain row
+    std::map<std::tuple<int64_t, int64_t, Precision>, nlohmann::json> plainAt;
     std::vector<std::pair<int64_t, int64_t>> points; // (image, depth), image-major: a resolution curve per depth
     for (int64_t image : images)
         for (int64_t depth : depths)
@@ -100,81 +156,74 @@ void runBench(const BenchArgs& args)
         }
 
         for (ExecMode mode : modes) {
-            if (!args.json)
-                std::cerr << "bench: " << backbone.inputShape().height << "², depth " << depth << ", " << toString(mode)
-                          << " ..." << std::endl;
-            backbone.setMode(mode);
-            // Checkpointing with one segment would recompute the whole stack at once and save nothing: without
-            // --segment-every it runs with the default √N-branch segments per stage (as the checkpointed strategy
-            // does), and the other modes keep the stacks' own segments.
-            const std::vector<Dr2StackImpl*> stacks = backbone.stacks();
-            std::vector<std::vector<int64_t>> ownSegments;
-            for (Dr2StackImpl* stack : stacks) {
-                ownSegments.push_back(stack->options().segments);
-                if (mode == ExecMode::Checkpointed && args.model.segmentEvery == 0)
-                    stack->setSegmentEvery(defaultCheckpointSegment(stack->size()));
+            nlohmann::json fp32Row;
+            for (Precision precision : precisions) {
+                if (!args.json)
+                    std::cerr << "bench: " << backbone.inputShape().height << "², depth " << depth << ", "
+                              << toString(mode) << ", " << toString(precision) << " ..." << std::endl;
+                const auto [profile, segments] = measureMode(network, setup, mode, precision, args, device);
+                nlohmann::json row = {
+                    { "model", args.model.model },
+                    { "task", args.model.task },
+                    { "depth", depth },
+                    { "family", description.family },
+                    { "branches", backbone.branchCount() },
+                    { "stages", description.stages.size() },
+                    { "mode", toString(mode) },
+                    { "precision", toString(precision) },
+                    { "batch", args.model.batch },
+                    { "image", backbone.inputShape().height },
+                    { "tokens", tokens },
+                    { "alpha", args.alpha },
+                    { "beta", args.beta },
+                    { "segments", segments },
+                    { "device", device.str() },
+                    { "threads", torch::get_num_threads() },
+                    { "repeats", args.repeats },
+                    { "median_step_s", profile.medianSeconds },
+                    { "min_step_s", profile.minSeconds },
+                    { "held_bytes", profile.heldBytes },
+                    { "peak_above_held_bytes", profile.peakAboveHeldBytes },
+                };
+                // Ratios against plain at the same precision, and (for autocast rows) against this mode in fp32.
+                const std::tuple<int64_t, int64_t, Precision> point { image, depth, precision };
+                if (mode == ExecMode::Plain)
+                    plainAt[point] = row;
+                else if (auto it = plainAt.find(point); it != plainAt.end())
+                    addRatios(row, it->second, "plain");
+                if (precision == Precision::Float32)
+                    fp32Row = row;
+                else
+                    addRatios(row, fp32Row, "fp32");
+                if (args.json)
+                    std::cout << row.dump() << std::endl;
+                rows.push_back(row);
             }
-            auto loss
-                = [&network, &setup] { return network.task().probeLoss(network.forward(setup.input), setup.target); };
-            const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
-            int64_t segments = 0;
-            for (size_t s = 0; s < stacks.size(); ++s) {
-                segments += static_cast<int64_t>(stacks[s]->segmentLengths().size());
-                stacks[s]->setSegments(ownSegments[s]);
-            }
-            nlohmann::json row = {
-                { "model", args.model.model },
-                { "task", args.model.task },
-                { "depth", depth },
-                { "family", description.family },
-                { "branches", backbone.branchCount() },
-                { "stages", description.stages.size() },
-                { "mode", toString(mode) },
-                { "batch", args.model.batch },
-                { "image", backbone.inputShape().height },
-                { "tokens", tokens },
-                { "alpha", args.alpha },
-                { "beta", args.beta },
-                { "segments", segments },
-                { "device", device.str() },
-                { "threads", torch::get_num_threads() },
-                { "repeats", args.repeats },
-                { "median_step_s", profile.medianSeconds },
-                { "min_step_s", profile.minSeconds },
-                { "held_bytes", profile.heldBytes },
-                { "peak_above_held_bytes", profile.peakAboveHeldBytes },
-            };
-            if (mode == ExecMode::Plain) {
-                plainAt[{ image, depth }] = row;
-            } else if (auto it = plainAt.find({ image, depth }); it != plainAt.end()) {
-                row["peak_vs_plain"] = static_cast<double>(profile.peakAboveHeldBytes)
-                    / static_cast<double>(it->second["peak_above_held_bytes"].get<int64_t>());
-                row["time_vs_plain"] = profile.medianSeconds / it->second["median_step_s"].get<double>();
-            }
-            if (args.json)
-                std::cout << row.dump() << std::endl;
-            rows.push_back(row);
         }
     }
     if (args.json)
         return;
-    TextTable table(
-        { "image", "depth", "mode", "median step", "held", "peak above held", "peak vs plain", "time vs plain" });
+    TextTable table({ "image", "depth", "mode", "precision", "median step", "held", "peak above held",
+        "peak vs plain", "time vs plain", "peak vs fp32", "time vs fp32" });
     for (const auto& row : rows) {
         table.addRow({
             std::to_string(row["image"].get<int64_t>()) + "²",
             std::to_string(row["depth"].get<int64_t>()),
             row["mode"].get<std::string>(),
+            row["precision"].get<std::string>(),
             formatNumber(row["median_step_s"].get<double>(), 3) + " s",
             formatBytes(row["held_bytes"].get<int64_t>()),
             formatBytes(row["peak_above_held_bytes"].get<int64_t>()),
             row.contains("peak_vs_plain") ? formatNumber(100.0 * row["peak_vs_plain"].get<double>(), 3) + " %" : "",
             row.contains("time_vs_plain") ? formatNumber(row["time_vs_plain"].get<double>(), 3) + "x" : "",
+            row.contains("peak_vs_fp32") ? formatNumber(100.0 * row["peak_vs_fp32"].get<double>(), 3) + " %" : "",
+            row.contains("time_vs_fp32") ? formatNumber(row["time_vs_fp32"].get<double>(), 3) + "x" : "",
         });
     }
     std::cout << args.model.model << " " << args.model.task << ", batch " << args.model.batch << ", first image "
-              << rows.front()["image"] << "², " << rows.front()["tokens"] << " tokens, alpha " << args.alpha << ", beta " << args.beta << ", "
-              << args.repeats << " repeats, " << rows.front()["threads"] << " threads\n";
+              << rows.front()["image"] << "², " << rows.front()["tokens"] << " tokens, alpha " << args.alpha
+              << ", beta " << args.beta << ", " << args.repeats << " repeats, " << rows.front()["threads"]
+              << " threads\n";
     table.print(std::cout);
 }
 
@@ -198,6 +247,9 @@ void addBenchCommand(CLI::App& app)
     command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();
     command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();
     command->add_option("--beta", args->beta, "beta for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();
+    command->add_option("--autocast", args->autocast,
+        "bf16 or fp16 (CUDA): also run every mode under this autocast, with its memory and time against fp32")
+        ->capture_default_str();
     command->add_flag("--json", args->json, "one JSON object per row on stdout");
     command->callback([args] { runBench(*args); });
 }

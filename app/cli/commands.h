@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace CLI {
 class App;
 }
@@ -31,6 +34,6 @@ void addDemoCommand(CLI::App& app);
 void addExportCommand(CLI::App& app);
 
 /// Adds `pretrain`, `train` and `schedule`; a run's outcome is stored in `exitStatus`.
-void addTrainCommands(CLI::App& app, int& exitStatus);
+void addTrainCommands(CLI::App& app, int& exitStatus, const std::vector<std::string>& argv);
 
 } // namespace dr2::cli

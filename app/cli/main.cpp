@@ -34,7 +34,8 @@ try {
     dr2::cli::addExportCommand(app);
     dr2::cli::addDemoCommand(app);
     int exitStatus = 0;
-    dr2::cli::addTrainCommands(app, exitStatus);
+    // --nproc starts workers with this command line again (less --nproc).
+    dr2::cli::addTrainCommands(app, exitStatus, std::vector<std::string>(argv, argv + argc));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -4,6 +4,7 @@
 #include "app/cli/text_table.h"
 
 #include "app/recording/heatmap_sweep.h"
+#include "core/autocast.h"
 #include "core/grad_probe.h"
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@ struct ProbeArgs {
     ModelArgs model;
     std::string dtype = "float32";
     bool float64Reference = false;
+    std::string autocast = "fp32"; ///< gradcheck: both passes under this autocast (bf16; fp16 on CUDA)
     bool json = false;
     bool perBranch = false;
     // gradcheck
@@ -104,6 +106,7 @@ GradProbeOptions probeOptions(const ProbeArgs& args)
 {
     GradProbeOptions options;
     options.float64Reference = args.float64Reference;
+    options.precision = parsePrecision(args.autocast, "--autocast");
     options.seed = args.model.seed;
     return options;
 }
@@ -111,7 +114,9 @@ GradProbeOptions probeOptions(const ProbeArgs& args)
 void runGradcheck(const ProbeArgs& args)
 {
     ProbeSetup setup = makeSetup(args);
-    const GradErrorReport report = probeGradientError(setup.probe, args.alpha, args.beta, probeOptions(args));
+    const GradProbeOptions options = probeOptions(args);
+    checkPrecision(options.precision, setup.input.device(), "--autocast");
+    const GradErrorReport report = probeGradientError(setup.probe, args.alpha, args.beta, options);
     Backbone& backbone = setup.network->backbone();
     const BackboneDescription description = backbone.describe();
     if (args.json) {
@@ -127,11 +132,12 @@ void runGradcheck(const ProbeArgs& args)
         json["branches"] = backbone.branchCount();
         json["dtype"] = args.dtype;
         json["reference"] = args.float64Reference ? "float64" : args.dtype;
+        json["autocast"] = args.autocast;
         std::cout << json.dump() << std::endl;
         return;
     }
     std::cout << args.model.model << ", " << description.summary << ", " << args.dtype << ", reference "
-              << (args.float64Reference ? "float64" : args.dtype) << ", alpha " << args.alpha << ", beta " << args.beta
+              << (args.float64Reference ? "float64" : args.dtype) << ", autocast " << args.autocast << ", alpha " << args.alpha << ", beta " << args.beta
               << (report.finite ? "" : "  [NON-FINITE]") << "\n";
     TextTable table({ "group", "mse", "max abs", "rel L2" });
     auto add = [&](const std::string& name, const GradError& e) {
@@ -230,6 +236,10 @@ void addGradcheckCommand(CLI::App& app)
     addProbeOptions(*command, *args);
     command->add_option("--alpha", args->alpha, "alpha")->required();
     command->add_option("--beta", args->beta, "beta (non-zero)")->required();
+    command->add_option("--autocast", args->autocast,
+        "fp32, bf16 or fp16 (CUDA): run both passes' forward under this autocast (reversible vs stored, same autocast)")
+        ->check(CLI::IsMember({ "fp32", "bf16", "fp16" }))
+        ->capture_default_str();
     command->callback([args] { runGradcheck(*args); });
 }
 

@@ -1,5 +1,6 @@
 // dr2net-cli pretrain, train and schedule: the Trainer from a shell.
 #include "app/cli/commands.h"
+#include "app/cli/local_launcher.h"
 #include "app/cli/progress_printer.h"
 #include "app/cli/text_table.h"
 #include "app/recording/recorded_run.h"
@@ -13,6 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -30,6 +33,7 @@ struct TrainArgs {
     std::string db; // run database (empty: the default, or the one a resumed run lives in)
     bool noDb = false;
     int64_t iterationsPerEpoch = 0; // schedule only
+    int nproc = 0; // train/pretrain: start this many data-parallel workers on this machine (0: this process trains)
 };
 
 /// Says which run is being recorded, once the recording observer has created or reopened it.
@@ -62,6 +66,16 @@ void addRecordingOptions(CLI::App& command, TrainArgs& args)
         "run database to record into (default: $DR2_DB, else $XDG_DATA_HOME/dr2net/runs.sqlite, else "
         "~/.local/share/dr2net/runs.sqlite; a resumed run stays in its own database)");
     command.add_flag("--no-db", args.noDb, "do not record the run");
+}
+
+void addParallelOptions(CLI::App& command, TrainArgs& args)
+{
+    command.add_option("--nproc", args.nproc,
+        "data parallel on this machine: start N workers (Gloo over the loopback interface), each training on "
+        "optim.batch_size samples of every batch; across machines, start this command under any launcher that sets "
+        "RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun's variables; DR2_DIST_TIMEOUT: seconds a rank may "
+        "wait for a peer, default 60)")
+        ->check(CLI::Range(1, 256));
 }
 
 void addConfigOptions(CLI::App& command, TrainArgs& args)
@@ -98,12 +112,31 @@ std::string recordingDatabase(const TrainArgs& args)
     return RunStore::defaultPath();
 }
 
+/// A worker of a data-parallel group other than rank 0: it trains, and says nothing but its errors (rank 0 reports
+/// progress, records and writes files). Ctrl-C is rank 0's to act on: it stops every rank after the same iteration.
+int runFollower(TrainConfig config, const TrainArgs& args, const WorkerGroup& group)
+{
+    std::signal(SIGINT, SIG_IGN);
+    RecordedRunOptions options;
+    options.resumeDir = args.resume;
+    options.workerGroup = group;
+    RecordedRun run(std::move(config), options);
+    const RecordedRunResult result = run.run();
+    if (result.finished.outcome == RunOutcome::Failed)
+        std::cerr << "dr2net-cli: rank " << group.rank << ": " << result.finished.message << std::endl;
+    return exitCode(result.finished);
+}
+
 int runTrainer(TrainConfig config, const TrainArgs& args)
 {
+    const WorkerGroup group = WorkerGroup::fromEnvironment();
+    if (group.rank != 0)
+        return runFollower(std::move(config), args, group);
     RecordedRunOptions options;
     options.databasePath = recordingDatabase(args);
     options.resumeDir = args.resume;
     options.outputPath = args.out;
+    options.workerGroup = group;
     RecordedRun run(std::move(config), options);
     for (const auto& note : run.notes())
         std::cerr << "dr2net-cli: note: " << note << std::endl;
@@ -134,6 +167,26 @@ int runTrainer(TrainConfig config, const TrainArgs& args)
     if (!result.outputPath.empty() && !args.json)
         std::cout << "wrote " << result.outputPath << std::endl;
     return exitCode(result.finished);
+}
+
+/// Trains here, or (with --nproc) starts the workers that do and waits for them.
+int trainOrLaunch(TrainConfig config, const TrainArgs& args, const std::vector<std::string>& argv)
+{
+    if (args.nproc == 0)
+        return runTrainer(std::move(config), args);
+    if (std::getenv("WORLD_SIZE") != nullptr)
+        throw std::invalid_argument("--nproc: WORLD_SIZE is already set (this process is a worker of a launched "
+                                    "group); drop --nproc or unset WORLD_SIZE");
+    config.validate(); // a bad config fails here once, not in every worker
+    if (config.worldSize != 0 && config.worldSize != args.nproc)
+        throw std::invalid_argument("--nproc " + std::to_string(args.nproc) + ": the config's world_size is "
+            + std::to_string(config.worldSize) + " (a resumed run keeps its world size); use --nproc "
+            + std::to_string(config.worldSize) + " or --set world_size=0");
+    LocalLaunch launch;
+    launch.workers = args.nproc;
+    launch.arguments = withoutOption(argv, "--nproc");
+    launch.grace = WorkerGroup::fromEnvironment().timeout + std::chrono::seconds(10);
+    return launchLocalWorkers(launch);
 }
 
 TrainConfig loadConfig(const TrainArgs& args)
@@ -174,21 +227,22 @@ void runSchedule(const TrainArgs& args)
 
 } // namespace
 
-void addTrainCommands(CLI::App& app, int& exitStatus)
+void addTrainCommands(CLI::App& app, int& exitStatus, const std::vector<std::string>& argv)
 {
     auto pretrainArgs = std::make_shared<TrainArgs>();
     auto* pretrain = app.add_subcommand("pretrain",
         "Conventional training of a backbone from scratch on a source task; writes a safetensors checkpoint.");
     addConfigOptions(*pretrain, *pretrainArgs);
     addRecordingOptions(*pretrain, *pretrainArgs);
+    addParallelOptions(*pretrain, *pretrainArgs);
     pretrain->add_option("--out", pretrainArgs->out, "checkpoint to write (default: the config's output)");
-    pretrain->callback([pretrainArgs, &exitStatus] {
+    pretrain->callback([pretrainArgs, &exitStatus, argv] {
         TrainConfig config = loadConfig(*pretrainArgs);
         config.strategy = Strategy::Conventional;
         config.model.checkpoint.clear();
         if (pretrainArgs->out.empty() && config.output.empty())
             throw std::invalid_argument("pretrain: give --out FILE.safetensors or set output in the config");
-        exitStatus = runTrainer(std::move(config), *pretrainArgs);
+        exitStatus = trainOrLaunch(std::move(config), *pretrainArgs, argv);
     });
 
     auto trainArgs = std::make_shared<TrainArgs>();
@@ -199,10 +253,12 @@ void addTrainCommands(CLI::App& app, int& exitStatus)
         "the run could not be recorded.");
     addConfigOptions(*train, *trainArgs);
     addRecordingOptions(*train, *trainArgs);
+    addParallelOptions(*train, *trainArgs);
     train->add_option("--resume", trainArgs->resume, "continue from a checkpoint directory (its config.json is used "
                                                      "when --config is not given)");
     train->add_option("--out", trainArgs->out, "write the finetuned weights as safetensors");
-    train->callback([trainArgs, &exitStatus] { exitStatus = runTrainer(loadConfig(*trainArgs), *trainArgs); });
+    train->callback(
+        [trainArgs, &exitStatus, argv] { exitStatus = trainOrLaunch(loadConfig(*trainArgs), *trainArgs, argv); });
 
     auto scheduleArgs = std::make_shared<TrainArgs>();
     auto* schedule = app.add_subcommand("schedule", "Print α and β at every schedule update of a config.");

@@ -57,9 +57,10 @@ RecordedRun::RecordedRun(TrainConfig config, RecordedRunOptions options)
     , m_options(std::move(options))
 {
     m_trainer = std::make_unique<Trainer>(m_config);
+    m_trainer->setWorkerGroup(m_options.workerGroup);
     if (!m_options.resumeDir.empty())
         m_trainer->resumeFrom(m_options.resumeDir);
-    if (m_options.databasePath.empty())
+    if (m_options.databasePath.empty() || m_options.workerGroup.rank != 0)
         return;
     m_recording = std::make_unique<RunRecordingObserver>(m_options.databasePath, m_options.filesDir);
     if (!m_options.resumeDir.empty()) {
@@ -108,7 +109,7 @@ RecordedRunResult RecordedRun::run()
         result.recordingError = m_recording->error();
     }
     const std::string out = !m_options.outputPath.empty() ? m_options.outputPath : m_trainer->config().output;
-    if (!out.empty() && result.finished.outcome != RunOutcome::Failed) {
+    if (!out.empty() && result.finished.outcome != RunOutcome::Failed && m_options.workerGroup.rank == 0) {
         const std::string sha = m_recording ? m_recording->sourceSha256() : std::string();
         saveNativeCheckpoint(out, *m_trainer->model(),
             runWeightsMetadata(m_trainer->config(), result.runId, result.finished.iterations, sha));

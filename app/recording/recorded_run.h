@@ -2,6 +2,7 @@
 
 #include "training/train_config.h"
 #include "app/recording/run_metrics.h"
+#include "training/data_parallel.h"
 #include "training/train_events.h"
 
 #include <cstdint>
@@ -25,6 +26,8 @@ struct RecordedRunOptions {
     /// Also write the final weights here (pretrain's output), recorded as a `checkpoint` artifact. Empty: the
     /// config's `output`, if any.
     std::string outputPath;
+    /// Data parallel: the rank this process is. Only rank 0 records and writes files; the other ranks train.
+    WorkerGroup workerGroup;
 };
 
 /// What a recorded run produced.

@@ -1,11 +1,17 @@
 #pragma once
 
+#include "storage/run_store.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace dr2::test {
 
@@ -42,6 +48,57 @@ inline nlohmann::json tinyConfigJson(const std::string& checkpointDir, int64_t e
         { "probe", { { "every", 4 } } },
         { "checkpoint", { { "dir", checkpointDir }, { "every", 2 } } },
     };
+}
+
+/// Starts dr2net-cli (DR2_CLI_PATH) with `args`, stdout and stderr into `logPath`; returns the child's pid.
+inline pid_t spawnCli(const std::vector<std::string>& args, const std::string& logPath)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(DR2_CLI_PATH));
+        for (const auto& a : args)
+            argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(DR2_CLI_PATH, argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// The child's exit code (128 + signal when it was killed).
+inline int waitExit(pid_t pid)
+{
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+inline std::string readFile(const std::filesystem::path& path)
+{
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Loss points committed so far for the only run of the database (-1 while it is not readable yet).
+inline int64_t committedLossPoints(const std::string& db)
+{
+    if (!std::filesystem::exists(db))
+        return -1;
+    try {
+        RunStore store(db, /*createIfMissing=*/false);
+        const auto runs = store.listRuns();
+        if (runs.empty())
+            return -1;
+        return static_cast<int64_t>(store.scalars(runs.front().id, "loss").size());
+    } catch (const std::exception&) {
+        return -1; // the writer may be creating the schema right now
+    }
 }
 
 } // namespace dr2::test

@@ -46,6 +46,32 @@ TEST(TrainConfig, MessagesNameTheField)
     EXPECT_EQ(errorOf({ { "strategy", "conventional" }, { "schedule", { { "start", { { "beta", 0.0 } } } } } }), "");
 }
 
+TEST(TrainConfig, PrecisionRoundTripsAndFp16IsRefusedOnTheCpu)
+{
+    EXPECT_EQ(TrainConfig().optim.precision, Precision::Float32);
+    const TrainConfig bf16 = TrainConfig::fromJson({ { "optim", { { "precision", "bf16" } } } });
+    EXPECT_EQ(bf16.optim.precision, Precision::BFloat16);
+    EXPECT_EQ(TrainConfig::fromJson(bf16.toJson()).toJson(), bf16.toJson());
+    const TrainConfig fp16
+        = TrainConfig::fromJson({ { "device", "cuda" }, { "optim", { { "precision", "fp16" } } } });
+    EXPECT_EQ(fp16.optim.precision, Precision::Float16);
+    try {
+        TrainConfig::fromJson({ { "device", "cpu" }, { "optim", { { "precision", "fp16" } } } });
+        FAIL() << "fp16 on the CPU was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("optim.precision"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fp16 needs a CUDA device"), std::string::npos) << e.what();
+    }
+    try {
+        TrainConfig::fromJson({ { "optim", { { "precision", "half" } } } });
+        FAIL() << "an unknown precision was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("config optim.precision: precision 'half': expected fp32, bf16 or fp16"),
+            std::string::npos)
+            << e.what();
+    }
+}
+
 TEST(TrainConfig, OverridesEditNestedFields)
 {
     nlohmann::json json = nlohmann::json::object();

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <memory>
 
 namespace dr2 {
 namespace {
@@ -89,6 +90,41 @@ TEST(Transform, ResizesReplicatesAndNormalises)
     const torch::Tensor a = transformImages(images, options, 7);
     const torch::Tensor b = transformImages(images, options, 7);
     EXPECT_TRUE(a.equal(b));
+}
+
+// Data parallel: the shards of W ranks, batch B each, are together what one loader of batch W·B gives, in rank
+// order, for full batches and for the last, partial one (where a rank may get fewer samples or none).
+TEST(DataLoader, ShardsOfRanksTogetherAreTheBatchOfOneLoader)
+{
+    const ImageDataset data = takeSubset(loadFashionMnist(kFashionMnist, false), 70, 5);
+    const TransformOptions transform { 28, 1, false, false };
+    for (const bool dropLast : { true, false }) {
+        DataLoader whole(data, int64_t { 3 } * 8, transform, /*shuffle=*/true, 9, dropLast, /*background=*/false);
+        std::vector<std::unique_ptr<DataLoader>> ranks;
+        for (int64_t r = 0; r < 3; ++r) {
+            ranks.push_back(std::make_unique<DataLoader>(data, 8, transform, true, 9, dropLast, /*background=*/r == 1));
+            ranks.back()->setShard(r, 3);
+        }
+        // 70 samples in global batches of 24: two full ones, and 22 left (ranks get 8, 8 and 6).
+        EXPECT_EQ(whole.batchesPerEpoch(), dropLast ? 2 : 3);
+        for (const auto& rank : ranks)
+            EXPECT_EQ(rank->batchesPerEpoch(), whole.batchesPerEpoch());
+        whole.startEpoch(1);
+        for (auto& rank : ranks)
+            rank->startEpoch(1);
+        while (auto expected = whole.next()) {
+            std::vector<at::Tensor> labels;
+            for (auto& rank : ranks)
+                if (auto part = rank->next())
+                    labels.push_back(part->target.tensor);
+            EXPECT_TRUE(torch::cat(labels).equal(expected->target.tensor)) << "dropLast " << dropLast;
+        }
+        for (auto& rank : ranks)
+            EXPECT_FALSE(rank->next().has_value());
+    }
+    DataLoader loader(data, 8, transform, true, 9, true, false);
+    EXPECT_THROW(loader.setShard(3, 3), std::invalid_argument);
+    EXPECT_THROW(loader.setShard(0, 9), std::invalid_argument); // 70 samples: no full batch of 8 for 9 ranks
 }
 
 TEST(DataLoader, OrderIsDeterministicAndResumable)

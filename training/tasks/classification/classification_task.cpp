@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <stdexcept>
 
 namespace dr2 {
@@ -42,6 +43,24 @@ public:
     }
 
     int64_t samples() const override { return m_seen; }
+
+    torch::Tensor sums() const override
+    {
+        return torch::tensor({ m_lossSum, static_cast<double>(m_correct1), static_cast<double>(m_correct5),
+                                 static_cast<double>(m_seen) },
+            torch::kDouble);
+    }
+
+    void setSums(const torch::Tensor& sums) override
+    {
+        const auto values = sums.to(torch::kCPU, torch::kDouble).contiguous();
+        TORCH_CHECK(values.numel() == 4, "classification evaluation: 4 sums expected, got ", values.numel());
+        const double* v = values.data_ptr<double>();
+        m_lossSum = v[0];
+        m_correct1 = std::llround(v[1]);
+        m_correct5 = std::llround(v[2]);
+        m_seen = std::llround(v[3]);
+    }
 
 private:
     double m_lossSum = 0.0;

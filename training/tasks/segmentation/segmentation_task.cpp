@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <stdexcept>
 
 namespace dr2 {
@@ -84,6 +85,24 @@ public:
     }
 
     int64_t samples() const override { return m_samples; }
+
+    torch::Tensor sums() const override
+    {
+        const torch::Tensor totals
+            = torch::tensor({ m_lossSum, static_cast<double>(m_pixels), static_cast<double>(m_samples) }, torch::kDouble);
+        return torch::cat({ totals, m_confusion.to(torch::kDouble) });
+    }
+
+    void setSums(const torch::Tensor& sums) override
+    {
+        const auto values = sums.to(torch::kCPU, torch::kDouble).contiguous();
+        TORCH_CHECK(values.numel() == 3 + m_confusion.numel(), "segmentation evaluation: ", 3 + m_confusion.numel(),
+            " sums expected, got ", values.numel());
+        m_lossSum = values[0].item<double>();
+        m_pixels = std::llround(values[1].item<double>());
+        m_samples = std::llround(values[2].item<double>());
+        m_confusion = values.narrow(0, 3, m_confusion.numel()).round().to(torch::kLong);
+    }
 
 private:
     std::vector<std::string> m_classNames;

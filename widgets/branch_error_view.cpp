@@ -29,7 +29,8 @@ BranchErrorView::BranchErrorView(QWidget* parent)
     m_diverged = new QCPBars(p->xAxis, p->yAxis);
     m_diverged->setName(tr("diverged (NaN/Inf)"));
     m_diverged->setWidth(0.7);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    placeLegendBelow();
+    m_diverged->removeFromLegend(); // listed only when a branch diverged
     p->axisRect()->setRangeZoom(Qt::Horizontal);
     p->axisRect()->setRangeDrag(Qt::Horizontal);
     applyStyle();
@@ -72,7 +73,10 @@ void BranchErrorView::setBranchErrors(const std::vector<double>& errors, const Q
     }
     m_bars->setData(keys, values, /*alreadySorted=*/true);
     m_diverged->setData(divergedKeys, divergedValues, /*alreadySorted=*/true);
-    plot()->legend->setVisible(!divergedKeys.isEmpty());
+    if (divergedKeys.isEmpty())
+        m_diverged->removeFromLegend();
+    else
+        m_diverged->addToLegend();
     plot()->xAxis->setTicker(ticker);
     setTitle(caption.isEmpty() ? QString() : tr("per-branch gradient error: %1").arg(caption));
     markDataChanged();
@@ -110,6 +114,11 @@ void BranchErrorView::clearData()
     m_bars->data()->clear();
     m_diverged->data()->clear();
     PlotView::clearData();
+}
+
+bool BranchErrorView::hasData() const
+{
+    return !m_errors.empty();
 }
 
 void BranchErrorView::rescaleToData()

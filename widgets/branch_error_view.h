@@ -29,6 +29,7 @@ public:
     void clearData() override;
 
 protected:
+    bool hasData() const override;
     void rescaleToData() override;
     void restyle(const PlotStyle& style) override;
     void writeCsv(QTextStream& out, CsvRange range) const override;

@@ -4,6 +4,8 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
+
 namespace dr2 {
 
 CoefficientView::CoefficientView(QWidget* parent)
@@ -38,8 +40,7 @@ CoefficientView::CoefficientView(QWidget* parent)
     m_endText->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
     m_endText->setVisible(false);
     includeInRange(p->yAxis, 0.0, 1.05);
-    p->legend->setVisible(true);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
+    placeLegendBelow();
     applyStyle();
 }
 
@@ -59,7 +60,10 @@ void CoefficientView::setEndPoint(double iteration, double alpha, double beta)
     if (visible) {
         m_endAlpha->addData(iteration, alpha);
         m_endBeta->addData(iteration, beta);
-        m_endText->position->setCoords(iteration, std::max(alpha, beta));
+        // Above the higher marker, or below it near the top of the 0..1 range, so it stays inside the axis rect.
+        const double top = std::max(alpha, beta);
+        m_endText->setPositionAlignment(Qt::AlignRight | (top > 0.8 ? Qt::AlignTop : Qt::AlignBottom));
+        m_endText->position->setCoords(iteration, top);
         m_endText->setText(tr("end at iteration %1: α = %2, β = %3").arg(iteration).arg(alpha).arg(beta));
     }
     m_endText->setVisible(visible);

@@ -88,8 +88,9 @@ HeatmapView::HeatmapView(QWidget* parent)
     m_path->setVisible(false);
     m_probe->setVisible(false);
 
-    p->legend->setVisible(true);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendBelow();
+    m_map->setVisible(false);
+    m_scale->setVisible(false);
 
     m_hoverLabel = new QLabel(this);
     m_hoverLabel->setText(tr("hover over a cell to see α, β and the error"));
@@ -161,6 +162,8 @@ bool HeatmapView::setMatrix(const std::vector<double>& alphas, const std::vector
         }
     }
     m_map->setData(data, /*copy=*/false);
+    m_map->setVisible(true);
+    m_scale->setVisible(true);
     m_map->setDataRange(QCPRange(low, high));
     updateTicks();
     markDataChanged();
@@ -289,10 +292,17 @@ void HeatmapView::clearData()
     m_betas.clear();
     m_values.clear();
     m_map->data()->clear();
+    m_map->setVisible(false);
+    m_scale->setVisible(false);
     m_path->data()->clear();
     m_probe->data()->clear();
     m_probeCell->setVisible(false);
     PlotView::clearData();
+}
+
+bool HeatmapView::hasData() const
+{
+    return !m_alphas.empty();
 }
 
 void HeatmapView::rescaleToData()

@@ -62,6 +62,7 @@ signals:
     void cellHovered(const dr2::HeatmapCell& cell);
 
 protected:
+    bool hasData() const override;
     void rescaleToData() override;
     void restyle(const PlotStyle& style) override;
     void writeCsv(QTextStream& out, CsvRange range) const override;

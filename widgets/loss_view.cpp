@@ -42,8 +42,7 @@ LossView::LossView(QWidget* parent)
     includeInRange(p->yAxis2, 0.0, 100.0);
     includeInRange(m_lrAxis, 0.0, 0.0);
 
-    p->legend->setVisible(true);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendBelow();
     applyStyle();
 }
 

@@ -45,8 +45,11 @@ MemoryView::MemoryView(QWidget* parent)
     current->setName(tr("current (end of iteration)"));
     QCPGraph* peak = p->addGraph(p->xAxis, p->yAxis);
     peak->setName(tr("peak within iteration"));
+    QCPGraph* rss = p->addGraph(p->xAxis, p->yAxis);
+    rss->setName(tr("process RSS (as in top)"));
     m_current = addTrace(kSeriesCurrent, current);
     m_peak = addTrace(kSeriesPeak, peak);
+    m_rss = addTrace(kSeriesRss, rss);
     p->axisRect()->setRangeZoomAxes(p->xAxis, p->yAxis);
 
     m_baselineLine = new QCPItemStraightLine(p);
@@ -54,8 +57,7 @@ MemoryView::MemoryView(QWidget* parent)
     m_referenceLine = new QCPItemStraightLine(p);
     m_referenceText = makeLabel(p);
     m_referenceLabel = tr("conventional peak");
-    p->legend->setVisible(true);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    placeLegendBelow();
     updateUnit();
     updateLines();
     applyStyle();
@@ -131,9 +133,10 @@ void MemoryView::updateUnit()
         plot()->yAxis->setRange(range.lower * m_unit / unit, range.upper * m_unit / unit);
     }
     m_unit = unit;
-    plot()->yAxis->setLabel(tr("tensor memory (%1)").arg(unitName()));
+    plot()->yAxis->setLabel(tr("memory (%1)").arg(unitName()));
     setTraceScale(m_current, 1.0 / m_unit);
     setTraceScale(m_peak, 1.0 / m_unit);
+    setTraceScale(m_rss, 1.0 / m_unit);
     const double top = std::max({ 0.0, static_cast<double>(m_baseline), static_cast<double>(m_reference) });
     includeInRange(plot()->yAxis, 0.0, top / m_unit * 1.05);
     updateLines();
@@ -160,6 +163,7 @@ void MemoryView::restyle(const PlotStyle& style)
     fill.setAlpha(40);
     p->graph(1)->setPen(QPen(style.series(1), 1.5));
     p->graph(1)->setBrush(QBrush(fill));
+    p->graph(2)->setPen(QPen(style.series(2), 1.5, Qt::DashLine));
     QColor baseline = style.text();
     baseline.setAlpha(160);
     m_baselineLine->setPen(QPen(baseline, 1.5, Qt::DashDotLine));

@@ -7,7 +7,7 @@ class QCPItemText;
 
 namespace dr2 {
 
-/// Tensor memory per iteration: current and peak bytes, the held baseline (parameters, gradients, optimizer
+/// Memory per iteration: current and peak tensor bytes, the process RSS (what `top` shows), the held baseline (parameters, gradients, optimizer
 /// state) as a line, and optionally the conventional strategy's peak for the same config as a reference
 /// line. The axis shows KiB, MiB or GiB depending on the largest value; data and CSV stay in bytes.
 class MemoryView : public PlotView {
@@ -17,6 +17,9 @@ public:
     static inline const QString kSeriesCurrent = QStringLiteral("memory.current");
     /// Series of the peak tensor bytes within each iteration.
     static inline const QString kSeriesPeak = QStringLiteral("memory.peak");
+    /// Series of the process's resident set size after each iteration (what `top` shows: tensors, the allocator's
+    /// cache, code and data).
+    static inline const QString kSeriesRss = QStringLiteral("memory.rss");
 
     /// Creates an empty view.
     explicit MemoryView(QWidget* parent = nullptr);
@@ -47,6 +50,7 @@ private:
 
     int m_current = -1;
     int m_peak = -1;
+    int m_rss = -1;
     double m_unit = 1024.0 * 1024.0;
     double m_maxBytes = 0.0;
     qint64 m_baseline = -1;

@@ -347,8 +347,65 @@ void PlotView::prepare(int columns)
     redecimate(columns);
 }
 
+void PlotView::setEmptyText(const QString& text)
+{
+    if (!m_emptyText) {
+        m_emptyText = new QCPItemText(m_plot);
+        m_emptyText->position->setType(QCPItemPosition::ptAxisRectRatio);
+        m_emptyText->position->setCoords(0.5, 0.5);
+        m_emptyText->setPositionAlignment(Qt::AlignCenter);
+        m_emptyText->setClipToAxisRect(false);
+        m_emptyText->setSelectable(false);
+        applyStyle();
+    }
+    m_emptyText->setText(text);
+    updateEmptyState();
+    refresh();
+}
+
+QString PlotView::emptyText() const
+{
+    return m_emptyText ? m_emptyText->text() : QString();
+}
+
+bool PlotView::showsEmptyText() const
+{
+    return m_emptyText && !m_emptyText->text().isEmpty() && !hasData();
+}
+
+bool PlotView::hasData() const
+{
+    return std::any_of(m_traces.begin(), m_traces.end(), [](const Trace& trace) { return !trace.xs.empty(); });
+}
+
+void PlotView::updateEmptyState()
+{
+    if (!m_emptyText)
+        return;
+    const bool empty = showsEmptyText();
+    m_emptyText->setVisible(empty);
+    m_plot->xAxis->setTickLabels(!empty);
+    m_plot->yAxis->setTickLabels(!empty);
+}
+
+void PlotView::placeLegendBelow()
+{
+    QCPLegend* legend = m_plot->legend;
+    if (QCPLayoutInset* inset = m_plot->axisRect()->insetLayout(); inset->take(legend))
+        inset->simplify();
+    QCPLayoutGrid* layout = m_plot->plotLayout();
+    const int row = layout->rowCount();
+    layout->addElement(row, 0, legend);
+    layout->setRowStretchFactor(row, 0.001); // as tall as its entries, the axis rect takes the rest
+    legend->setWrap(3); // before the fill order, which rearranges the entries already there
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, /*rearrange=*/true);
+    legend->setMargins(QMargins(6, 0, 6, 2));
+    legend->setVisible(true);
+}
+
 void PlotView::onBeforeReplot()
 {
+    updateEmptyState();
     if (!m_dataDirty && !m_decimationDirty)
         return;
     prepare(std::max(kMinColumns, m_plot->width()));
@@ -362,6 +419,8 @@ void PlotView::applyStyle()
 void PlotView::restyle(const PlotStyle& style)
 {
     style.apply(m_plot);
+    if (m_emptyText)
+        m_emptyText->setColor(style.text());
     styleOverlays(style);
 }
 

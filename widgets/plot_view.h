@@ -14,6 +14,7 @@ class QAction;
 class QCustomPlot;
 class QCPAxis;
 class QCPGraph;
+class QCPItemText;
 class QCPTextElement;
 class QTextStream;
 
@@ -71,8 +72,8 @@ public:
     void setOverlay(const QString& name, const std::vector<SeriesSample>& samples);
     /// Removes every comparison curve.
     void clearOverlays();
-    /// Names of the comparison curves shown.
-    QStringList overlayNames() const;
+    /// Names of the comparison curves shown (views that draw several curves per compared item name the items).
+    virtual QStringList overlayNames() const;
 
     /// Names of the series this view holds, in the order they were added.
     QStringList seriesNames() const;
@@ -82,6 +83,13 @@ public:
     int displayedPointCount(const QString& name) const;
     /// Number of replots done so far (counts real redraws, not requests).
     int replotCount() const { return m_replotCount; }
+    /// What the plot says while it has no data ("no sweep yet — Run heatmap sweep"), centred over the axis rect
+    /// whose tick labels are hidden meanwhile (no made-up 0.5–1.5 axis). Empty: nothing is said.
+    void setEmptyText(const QString& text);
+    /// The text set with setEmptyText().
+    QString emptyText() const;
+    /// True when the empty text is shown now (set, and the view has no data).
+    bool showsEmptyText() const;
 
 public slots:
     /// Forgets the user's zoom and rescales to the data.
@@ -126,6 +134,12 @@ protected:
     void watchAxis(QCPAxis* axis);
     /// Marks the data changed: the next replot rescales (unless zoomed) and redecimates.
     void markDataChanged();
+    /// Whether there is anything to draw; the default: some trace holds a sample. Views with their own items
+    /// (matrix, bars) override it.
+    virtual bool hasData() const;
+    /// Moves the legend out of the axis rect into a row under it (entries side by side, wrapping), so it never
+    /// covers data or labels, and shows it.
+    void placeLegendBelow();
 
     /// Sets the ranges from the data; the default covers every trace (plus includeInRange()) with a margin.
     virtual void rescaleToData();
@@ -161,6 +175,7 @@ private:
     };
 
     void onBeforeReplot();
+    void updateEmptyState();
     void onRangeChanged();
     void setUserZoomed(bool zoomed);
     void prepare(int columns);
@@ -172,6 +187,7 @@ private:
     QCustomPlot* m_plot = nullptr;
     QAction* m_resetAction = nullptr;
     QCPTextElement* m_title = nullptr;
+    QCPItemText* m_emptyText = nullptr; // created by setEmptyText()
     std::vector<Trace> m_traces;
     QHash<QCPAxis*, Inclusion> m_inclusions;
     QList<QCPAxis*> m_watched;

@@ -30,6 +30,10 @@ struct RunSummary {
     /// What Table 2 groups by (the recorded setup JSON; equal text = same setup). Empty: `setup` is the key (runs
     /// recorded before setups were; such runs with an empty setup too form one group of their own).
     QString setupKey;
+    /// The run's config as recorded (a JSON object's text; "{}" when unknown), for the config diff and the
+    /// parallel-coordinates view.
+    QString configJson = QStringLiteral("{}");
+    int worldSize = 1; ///< data-parallel processes that trained the run (config world_size; 1 when not recorded)
 
     /// The key Table 2 groups this run by.
     QString groupKey() const { return setupKey.isEmpty() ? setup : setupKey; }

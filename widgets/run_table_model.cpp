@@ -54,7 +54,7 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
         case Status:
             return run.status;
         case Model:
-            return run.model;
+            return run.worldSize > 1 ? tr("%1 · %2 ranks").arg(run.model).arg(run.worldSize) : run.model;
         case BestPrimary: {
             if (!run.bestPrimary)
                 return QString();

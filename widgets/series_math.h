@@ -44,4 +44,35 @@ private:
 /// The debiased EMA of every value of `values` (see DebiasedEma), computed at full resolution.
 std::vector<double> emaDebiased(const std::vector<double>& values, double weight);
 
+/// How a comparison plot smooths a curve (the choices TensorBoard, W&B and Aim offer).
+enum class Smoothing {
+    None, ///< the raw values
+    Ema, ///< debiased exponential moving average (TensorBoard's)
+    RunningAverage, ///< mean of the last `window` values (trailing)
+    Gaussian ///< centred Gaussian kernel over neighbouring samples
+};
+
+/// The number of samples a smoothing strength in [0, 1) averages over: 1 / (1 − strength), so 0 → 1 (none),
+/// 0.9 → 10, 0.99 → 100; clamped to [0, 0.999].
+double smoothingWindow(double strength);
+
+/// Trailing running average: value k is the mean of the finite values among the last `window` samples up to k
+/// (fewer at the start). Non-finite values pass through unchanged. `window` <= 1 returns the values unchanged.
+std::vector<double> runningAverage(const std::vector<double>& values, int window);
+
+/// Gaussian smoothing over sample indices with standard deviation `sigma` samples, the kernel cut at 3σ and
+/// renormalised where it meets the ends or non-finite values (which pass through unchanged). The kernel is
+/// symmetric, so a linear ramp is kept exactly away from the ends. `sigma` <= 0 returns the values unchanged.
+std::vector<double> gaussianSmooth(const std::vector<double>& values, double sigma);
+
+/// `values` smoothed by `kind` at `strength` in [0, 1): the EMA weight, the running average's window
+/// smoothingWindow(strength), or a Gaussian whose σ is a quarter of that window.
+std::vector<double> smoothValues(const std::vector<double>& values, Smoothing kind, double strength);
+
+/// Maps each of `xs` through the piecewise linear function through (knotXs[i], knotYs[i]) (knotXs ascending),
+/// extending the first and last pieces beyond the ends; with one knot, a shift; with none, `xs` unchanged.
+/// Used to put iterations on an epoch or wall-time axis from the few points where both are known.
+std::vector<double> mapThroughKnots(
+    const std::vector<double>& xs, const std::vector<double>& knotXs, const std::vector<double>& knotYs);
+
 } // namespace dr2

@@ -196,6 +196,7 @@ namespace {
         HeatmapSweepRequest request;
         request.network.config = config;
         request.network.numClasses = 5;
+        request.network.batch = ProbeBatch::ConfigData; // the pretraining's own validation images, not noise
         request.batch = size.heatmapBatch;
         request.seed = args.seed;
         request.grid = { parseRange(size.heatmapAlphas, "heatmap alphas"), parseRange(size.heatmapBetas, "heatmap betas") };

@@ -6,7 +6,9 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGroupBox>
 #include <QFutureWatcher>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -64,12 +66,17 @@ CheckpointPanel::CheckpointPanel(QWidget* parent)
     m_busy->setToolTip(tr("Reading the checkpoint…"));
     m_busy->hide();
 
+    m_emptyState = createEmptyState();
+    m_table->hide(); // nothing to list until a file was read
+
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
     layout->addWidget(m_pathLabel);
     layout->addWidget(m_busy);
     layout->addWidget(m_error);
+    layout->addWidget(m_emptyState);
     layout->addWidget(m_table, 1);
+    layout->addStretch(0);
 
     m_recent = QSettings().value(kRecentKey).toStringList();
     m_recentBox->addItems(m_recent);
@@ -79,6 +86,69 @@ CheckpointPanel::CheckpointPanel(QWidget* parent)
         if (index >= 0 && index < m_recent.size())
             openFile(m_recent.at(index));
     });
+}
+
+QGroupBox* CheckpointPanel::createEmptyState()
+{
+    auto* box = new QGroupBox(tr("No checkpoint yet"), this);
+    box->setObjectName(QStringLiteral("checkpointEmptyState"));
+    auto* intro = new QLabel(tr("Dr²Net finetunes a <b>pretrained</b> network. Without one, a run starts from random "
+                                "weights (for dr2net that is \"reversible from scratch\"). Get one of these ways:"),
+        box);
+    intro->setWordWrap(true);
+    auto* open = new QPushButton(tr("Open a checkpoint…"), box);
+    open->setToolTip(tr("safetensors, PyTorch .pt/.pth state dicts or TorchScript; timm and torchvision names"));
+    auto* openHint = new QLabel(tr("a ViT or Swin you already have (or drop the file here)"), box);
+    m_starterButton = new QPushButton(tr("Pretrain a starter checkpoint on Fashion-MNIST"), box);
+    m_starterButton->setObjectName(QStringLiteral("starterPretrain"));
+    m_starterButton->setToolTip(tr("Conventional pretraining of a ViT-Ti (192-d × 12) on Fashion-MNIST classes 0-4, "
+                                   "recorded like any run; the checkpoint is opened here when it finishes"));
+    m_starterStatus = new QLabel(box);
+    m_starterStatus->setObjectName(QStringLiteral("starterStatus"));
+    m_starterStatus->setWordWrap(true);
+    m_demoButton = new QPushButton(tr("Open the demo's run database"), box);
+    m_demoButton->setObjectName(QStringLiteral("openDemoDatabase"));
+    m_demoButton->hide();
+    auto* grid = new QGridLayout;
+    grid->addWidget(open, 0, 0);
+    grid->addWidget(openHint, 0, 1);
+    grid->addWidget(m_starterButton, 1, 0);
+    grid->addWidget(m_starterStatus, 1, 1);
+    grid->addWidget(m_demoButton, 2, 0);
+    grid->setColumnStretch(1, 1);
+    auto* layout = new QVBoxLayout(box);
+    layout->addWidget(intro);
+    layout->addLayout(grid);
+    setStarterStatus(QString(), /*busy=*/false);
+    connect(open, &QPushButton::clicked, this, &CheckpointPanel::openWithDialog);
+    connect(m_starterButton, &QPushButton::clicked, this, &CheckpointPanel::starterPretrainRequested);
+    connect(m_demoButton, &QPushButton::clicked, this, [this] { emit demoDatabaseRequested(m_demoDatabase); });
+    return box;
+}
+
+void CheckpointPanel::setDemoDatabase(const QString& path)
+{
+    m_demoDatabase = path;
+    m_demoButton->setVisible(!path.isEmpty());
+    m_demoButton->setToolTip(path);
+}
+
+void CheckpointPanel::setStarterStatus(const QString& text, bool busy)
+{
+    m_starterStatus->setText(text.isEmpty()
+            ? tr("about 4 minutes on 2 cores (ViT-Ti, 186 iterations); recorded like any run, then opened here")
+            : text);
+    m_starterButton->setEnabled(!busy);
+}
+
+QString CheckpointPanel::starterStatus() const
+{
+    return m_starterStatus->text();
+}
+
+bool CheckpointPanel::showsEmptyState() const
+{
+    return !m_emptyState->isHidden();
 }
 
 void CheckpointPanel::openFile(const QString& path)
@@ -168,6 +238,10 @@ void CheckpointPanel::showInspection()
     m_pathLabel->setText(m_inspection.path);
     m_error->setText(m_inspection.ok ? QString() : m_inspection.error);
     m_error->setVisible(!m_inspection.ok);
+    // The first-run choices stay until some checkpoint was read: a broken file leaves them in reach.
+    if (m_inspection.ok)
+        m_emptyState->hide();
+    m_table->setVisible(!m_inspection.rows.isEmpty());
     m_table->setRowCount(m_inspection.rows.size());
     for (int row = 0; row < m_inspection.rows.size(); ++row) {
         m_table->setItem(row, 0, new QTableWidgetItem(m_inspection.rows[row].first));

@@ -31,7 +31,7 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
     m_loss = new LossView(this);
     m_loss->setTitle(tr("Loss, top-1 and learning rate"));
     m_memory = new MemoryView(this);
-    m_memory->setTitle(tr("Tensor memory"));
+    m_memory->setTitle(tr("Memory: tensors and process RSS"));
     m_coefficients = new CoefficientView(this);
     m_coefficients->setTitle(tr("α and β"));
     m_heatmap = new HeatmapView(this);
@@ -40,11 +40,15 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
     m_branches->setTitle(tr("Error per branch (latest probe)"));
     m_preview = new SegmentationPreview(this);
     m_preview->setTitle(tr("Prediction preview (fixed validation scenes)"));
+    setEmptyTexts();
 
     m_feed = new SeriesFeed(session->buffer(), this);
     m_feed->addView(m_loss);
     m_feed->addView(m_memory);
     m_feed->addView(m_coefficients);
+    // A sweep after a run probes what the run trained, not the checkpoint it started from.
+    connect(session, &TrainingSession::finished, this,
+        [this](const RunFinishedInfo& info) { m_runWeights = info.finalWeightsPath; });
 
     m_alphaGrid = new QLineEdit(QStringLiteral("0:1:0.25"), this);
     m_alphaGrid->setToolTip(tr("α values: start:stop:step or a,b,c"));
@@ -107,12 +111,7 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
         m_sweepLabel->setText(tr("%1 / %2 cells").arg(done).arg(total));
     });
     connect(sweeps, &SweepSession::finished, this, &LivePage::onSweepFinished);
-    connect(sweeps, &SweepSession::failed, this, [this](const QString& message) {
-        m_sweepButton->setEnabled(true);
-        m_cancelButton->setEnabled(false);
-        m_sweepLabel->setText(tr("failed"));
-        emit sweepFailed(message);
-    });
+    connect(sweeps, &SweepSession::failed, this, &LivePage::onSweepFailed);
     connect(m_sweepButton, &QPushButton::clicked, this, [this] {
         QString error;
         if (!startSweep(&error))
@@ -122,6 +121,31 @@ LivePage::LivePage(TrainingSession* session, SweepSession* sweeps, QWidget* pare
 }
 
 LivePage::~LivePage() = default;
+
+void LivePage::setEmptyTexts()
+{
+    m_loss->setEmptyText(tr("no run yet — Start a run (Ctrl+R) to see its loss, accuracy and learning rate"));
+    m_memory->setEmptyText(tr("no run yet — tensor memory and process RSS appear with the first iteration"));
+    m_coefficients->setEmptyText(tr("no run yet — α and β appear with the first iteration"));
+    m_heatmap->setEmptyText(tr("no sweep yet — Run heatmap sweep (below) measures the gradient error over α×β\n"
+                               "on a batch of the configured data"));
+    m_branches->setEmptyText(tr("no probe yet — runs with probe.every > 0 show each branch's error here"));
+}
+
+QString LivePage::sweepStatus() const
+{
+    return m_sweepLabel->text();
+}
+
+void LivePage::onSweepFailed(const QString& message)
+{
+    m_sweepButton->setEnabled(true);
+    m_cancelButton->setEnabled(false);
+    m_sweepLabel->setText(tr("failed"));
+    if (m_heatmap->matrixSize().isEmpty())
+        m_heatmap->setEmptyText(tr("the sweep failed — %1").arg(message));
+    emit sweepFailed(message);
+}
 
 QList<PlotView*> LivePage::plots() const
 {
@@ -178,13 +202,15 @@ bool LivePage::startSweep(QString* error)
         || !parseGrid(m_betaGrid->text(), QStringLiteral("sweep β"), &request.betas, error))
         return false;
     request.configJson = m_configProvider ? m_configProvider() : QString();
+    if (!m_session->isRunning())
+        request.weightsPath = m_runWeights;
     if (!m_sweeps->start(request, error))
         return false;
     m_sweepButton->setEnabled(false);
     m_cancelButton->setEnabled(true);
     m_sweepProgress->setRange(0, request.alphas.size() * request.betas.size());
     m_sweepProgress->setValue(0);
-    m_sweepLabel->setText(tr("building model…"));
+    m_sweepLabel->setText(tr("loading a batch and building the model…"));
     return true;
 }
 
@@ -202,7 +228,7 @@ void LivePage::onSweepFinished(const SweepResult& result)
     }
     m_heatmap->setPath(m_pathAlphas, m_pathBetas);
     m_heatmap->refresh();
-    m_sweepLabel->setText(result.complete ? tr("done: %1").arg(result.source) : tr("cancelled"));
+    m_sweepLabel->setText(result.complete ? tr("done: %1 on %2").arg(result.source, result.batchSource) : tr("cancelled"));
 }
 
 void LivePage::onStarted(const RunStartedInfo& info)
@@ -212,6 +238,7 @@ void LivePage::onStarted(const RunStartedInfo& info)
         plot->clearData();
     m_pathAlphas.clear();
     m_pathBetas.clear();
+    m_runWeights.clear();
     m_preview->clear();
     showPreviewPanel(info.task == QLatin1String("segmentation"));
     if (!info.primaryLabel.isEmpty()) {

@@ -42,6 +42,11 @@ public:
     bool startSweep(QString* error = nullptr);
     /// Sets the α and β grid text of the sweep ("start:stop:step" or "a,b,c").
     void setSweepGrid(const QString& alphas, const QString& betas);
+    /// The weights the next sweep probes instead of the config's checkpoint: the final weights of the last run of
+    /// the session once it ended (empty: the config's checkpoint).
+    QString sweepWeights() const { return m_runWeights; }
+    /// The sweep bar's status line ("done: ... on 4 validation images of ...").
+    QString sweepStatus() const;
 
     /// The plots, for export and tests.
     LossView* lossView() const { return m_loss; }
@@ -76,6 +81,8 @@ private:
     void showPreviewPanel(bool shown);
     void onProgress(const RunProgress& progress);
     void onSweepFinished(const SweepResult& result);
+    void onSweepFailed(const QString& message);
+    void setEmptyTexts();
 
     TrainingSession* m_session;
     SweepSession* m_sweeps;
@@ -94,6 +101,7 @@ private:
     QPushButton* m_cancelButton = nullptr;
     QProgressBar* m_sweepProgress = nullptr;
     QLabel* m_sweepLabel = nullptr;
+    QString m_runWeights;
     std::vector<double> m_pathAlphas;
     std::vector<double> m_pathBetas;
 };

@@ -2,6 +2,7 @@
 
 #include "app/gui/checkpoint_panel.h"
 #include "app/gui/export_dialog.h"
+#include "app/gui/first_run.h"
 #include "app/gui/live_page.h"
 #include "app/gui/log_panel.h"
 #include "app/gui/run_history.h"
@@ -54,6 +55,8 @@ MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
     m_sweeps = new SweepSession(this);
     m_checkpoint = new CheckpointPanel(this);
     m_config = new RunConfigPanel(this);
+    // A new user's first Start must end in minutes, not hours: the first-run finetune, not TrainConfig's defaults.
+    m_config->setConfigJson(QString::fromStdString(firstrun::defaultFinetuneConfig().dump()));
     m_live = new LivePage(m_session, m_sweeps, this);
     m_live->setConfigProvider([this] { return m_config->configJson(); });
     m_runs = new RunsPage(database, this);
@@ -91,6 +94,7 @@ MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
         notify(tr("Heatmap sweep failed"), message);
     });
     connect(m_config, &RunConfigPanel::configChanged, this, [this] { updateActions(); });
+    connectFirstRun();
 
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
@@ -115,7 +119,7 @@ void MainWindow::createActions()
     file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
-    m_startAction = run->addAction(tr("&Start"), this, [this] { startRun(); });
+    m_startAction = run->addAction(tr("&Start"), this, [this] { requestStart(); });
     m_startAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     m_pauseAction = run->addAction(tr("&Pause / resume"), this, &MainWindow::togglePause);
     m_pauseAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
@@ -198,6 +202,99 @@ bool MainWindow::startRun(QString* error)
     return false;
 }
 
+bool MainWindow::requestStart(QString* error)
+{
+    if (firstrun::startsWithoutPretrained(m_config->configJson())) {
+        const QString text = tr("This strategy finetunes a pretrained network, but no checkpoint is set: the run "
+                                "would start from random weights (for dr2net that is \"reversible from scratch\").\n\n"
+                                "Open a checkpoint or pretrain a starter one on the Checkpoint page first.\n\n"
+                                "Start from random weights anyway?");
+        const bool yes = m_confirm ? m_confirm(tr("No pretrained checkpoint"), text)
+                                   : QMessageBox::question(this, tr("No pretrained checkpoint"), text,
+                                         QMessageBox::Yes | QMessageBox::No, QMessageBox::No)
+                == QMessageBox::Yes;
+        if (!yes) {
+            if (error)
+                *error = tr("not started: no pretrained checkpoint");
+            m_tabs->setCurrentWidget(m_checkpoint);
+            return false;
+        }
+    }
+    return startRun(error);
+}
+
+void MainWindow::setConfirmFunction(ConfirmFunction confirm)
+{
+    m_confirm = std::move(confirm);
+}
+
+void MainWindow::connectFirstRun()
+{
+    connect(m_checkpoint, &CheckpointPanel::starterPretrainRequested, this, [this] {
+        QString error;
+        if (!startStarterPretrain(&error))
+            notify(tr("Starter checkpoint"), error);
+    });
+    connect(m_checkpoint, &CheckpointPanel::demoDatabaseRequested, this, [this](const QString& path) {
+        setDatabase(path);
+        m_tabs->setCurrentWidget(m_runs);
+    });
+    connect(m_session, &TrainingSession::failed, this, [this](const QString& message) { finishStarter(nullptr, message); });
+    const QString demo = QString::fromStdString(RunStore::defaultPath());
+    if (QFileInfo::exists(demo))
+        m_checkpoint->setDemoDatabase(demo);
+}
+
+bool MainWindow::startStarterPretrain(QString* error)
+{
+    const QString output = firstrun::starterCheckpointPath(m_session->databasePath());
+    QString message;
+    if (!QDir().mkpath(QFileInfo(output).absolutePath()))
+        message = tr("cannot create the folder '%1'").arg(QFileInfo(output).absolutePath());
+    else if (m_session->start(
+                 QString::fromStdString(firstrun::starterPretrainConfig(output, m_quickStarter).dump()), &message)) {
+        m_starterOutput = output;
+        m_checkpoint->setStarterStatus(tr("pretraining… (progress on the Live page; writes %1)").arg(output), true);
+        m_log->clear();
+        m_log->appendLine(QStringLiteral("info"), tr("pretraining the starter checkpoint %1").arg(output));
+        m_tabs->setCurrentWidget(m_live);
+        updateActions();
+        return true;
+    }
+    if (error)
+        *error = message;
+    return false;
+}
+
+void MainWindow::finishStarter(const RunFinishedInfo* info, const QString& failure)
+{
+    if (m_starterOutput.isEmpty())
+        return;
+    const QString output = m_starterOutput;
+    m_starterOutput.clear();
+    if (!info || info->end != RunEnd::Finished) {
+        m_checkpoint->setStarterStatus(
+            info ? tr("the starter pretraining was %1").arg(info->status) : tr("the starter pretraining failed: %1").arg(failure),
+            false);
+        return;
+    }
+    m_checkpoint->setStarterStatus(tr("done in %1 s: %2 %3; opened below")
+                                       .arg(info->seconds, 0, 'f', 0)
+                                       .arg(info->primaryLabel.isEmpty() ? info->primaryMetric : info->primaryLabel)
+                                       .arg(info->primaryIsFraction ? QString::number(100.0 * info->finalPrimary, 'f', 1) + QStringLiteral(" %")
+                                                                    : QString::number(info->finalPrimary, 'g', 4)),
+        false);
+    m_checkpoint->openFile(output);
+    m_tabs->setCurrentWidget(m_checkpoint);
+}
+
+void MainWindow::setDatabase(const QString& path)
+{
+    m_session->setDatabasePath(path);
+    m_runs->setDatabasePath(path);
+    QSettings().setValue(QStringLiteral("database"), path);
+}
+
 void MainWindow::showConventionalReference(const QString& configJson)
 {
     // The saving is the point: show the peak of a finished conventional run of the same model, resolution and
@@ -260,8 +357,9 @@ QString MainWindow::runStatusText() const
 
 void MainWindow::onProgress(const RunProgress& p)
 {
-    m_memoryLabel->setText(tr("memory %1 (peak %2)").arg(MemoryView::formatBytes(double(p.currentBytes)),
-        MemoryView::formatBytes(double(p.peakBytes))));
+    const QString rss = p.rssBytes >= 0 ? tr(", process RSS %1").arg(MemoryView::formatBytes(double(p.rssBytes))) : QString();
+    m_memoryLabel->setText(tr("tensors %1 (peak %2)%3").arg(MemoryView::formatBytes(double(p.currentBytes)),
+        MemoryView::formatBytes(double(p.peakBytes)), rss));
     const double remaining = double(std::max<qint64>(0, p.totalIterations - p.iteration)) * p.secondsPerIteration;
     m_etaLabel->setText(tr("iteration %1/%2, ETA %3 s").arg(p.iteration).arg(p.totalIterations).arg(remaining, 0, 'f', 0));
 }
@@ -278,6 +376,8 @@ void MainWindow::onFinished(const RunFinishedInfo& info)
     else if (info.end == RunEnd::Cancelled)
         m_log->appendLine(QStringLiteral("info"), tr("run stopped after %1 iterations").arg(info.iterations));
     // "failed" is notified through failed().
+    if (info.end != RunEnd::Failed)
+        finishStarter(&info, QString());
     m_runs->reloadInBackground();
     // The session marks itself idle right after finished(): update once that has happened.
     QTimer::singleShot(0, this, &MainWindow::updateActions);
@@ -298,9 +398,7 @@ void MainWindow::openDatabase()
         tr("SQLite (*.sqlite *.db);;All files (*)"), nullptr, QFileDialog::DontConfirmOverwrite);
     if (path.isEmpty())
         return;
-    m_session->setDatabasePath(path);
-    m_runs->setDatabasePath(path);
-    QSettings().setValue(QStringLiteral("database"), path);
+    setDatabase(path);
 }
 
 void MainWindow::exportPlots()

@@ -5,6 +5,8 @@
 
 #include <QMainWindow>
 
+#include <functional>
+
 class QAction;
 class QLabel;
 class QSystemTrayIcon;
@@ -31,8 +33,24 @@ public:
     explicit MainWindow(const QString& databasePath = QString(), QWidget* parent = nullptr);
     ~MainWindow() override;
 
+    /// Asks a yes/no question (title, text); true for yes. The default shows a QMessageBox; tests inject answers.
+    using ConfirmFunction = std::function<bool(const QString& title, const QString& text)>;
+
     /// Starts a run with the config panel's config; false with a message (also shown) when it cannot.
     bool startRun(QString* error = nullptr);
+    /// What the Start action does: when the config's strategy needs a pretrained network and no checkpoint is set,
+    /// asks to confirm first (confirm()); then startRun(). False when declined (`error` says so) or it cannot start.
+    bool requestStart(QString* error = nullptr);
+    /// Replaces the confirmation dialog (tests answer it; null restores the QMessageBox).
+    void setConfirmFunction(ConfirmFunction confirm);
+    /// Pretrains the starter checkpoint (firstrun::starterPretrainConfig) as a recorded run of the session, written
+    /// beside the run database; when it finishes, the checkpoint is opened on the Checkpoint page (and so set as the
+    /// config's model.checkpoint). False with a message when a run is going or the folder cannot be made.
+    bool startStarterPretrain(QString* error = nullptr);
+    /// Use the short starter (16 iterations) instead of the full one (tests, a first look).
+    void setQuickStarter(bool quick) { m_quickStarter = quick; }
+    /// Switches the session and the runs page to the run database at `path` (remembered in QSettings).
+    void setDatabase(const QString& path);
     /// Pauses or resumes the run.
     void togglePause();
     /// Stops the run.
@@ -77,6 +95,8 @@ private:
     void exportPlots();
     void onProgress(const RunProgress& progress);
     void onFinished(const RunFinishedInfo& info);
+    void finishStarter(const RunFinishedInfo* info, const QString& failure);
+    void connectFirstRun();
     void showConventionalReference(const QString& configJson);
     void updateActions();
 
@@ -96,6 +116,9 @@ private:
     QAction* m_pauseAction = nullptr;
     QAction* m_stopAction = nullptr;
     QString m_lastNotification;
+    ConfirmFunction m_confirm;
+    QString m_starterOutput; ///< set while the starter pretraining runs: the checkpoint it writes
+    bool m_quickStarter = false;
 };
 
 } // namespace dr2

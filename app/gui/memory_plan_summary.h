@@ -24,6 +24,20 @@ struct MemoryPlanSummary {
     qint64 calibrationSteps = 0;
 };
 
+/// One measured training step of a config: what the Configure page's expected time is computed from.
+struct StepTimeEstimate {
+    bool ok = false;
+    QString error; ///< one line (the config's or the network's message)
+    double secondsPerStep = 0.0; ///< median of two timed forward + loss + backward steps after one warm-up
+    qint64 peakBytes = 0; ///< tensor bytes held plus the step's peak, as measured
+};
+
+/// Builds `configJson`'s network in its strategy's setup (applyStrategy, the schedule's first α/β) and times
+/// training steps at the config's batch and image size on a random batch (profileTrainingStep, as `dr2net-cli bench`
+/// does; the AdamW update and data loading are not timed). Seconds to a minute on a CPU: call it off the GUI thread.
+/// Never throws: errors land in the result.
+StepTimeEstimate measureConfigStep(const QString& configJson);
+
 /// Plans the memory of every strategy for `configJson` (a TrainConfig as JSON) against the device's memory, like
 /// `dr2net-cli plan`. Runs real calibration steps at small sizes (seconds to a minute on a CPU): call it off the GUI
 /// thread. Never throws: errors land in the result.

@@ -7,9 +7,11 @@
 #include "storage/run_store.h"
 #include "training/train_config.h"
 #include "widgets/coefficient_view.h"
+#include "widgets/config_diff.h"
 #include "widgets/heatmap_view.h"
 #include "widgets/loss_view.h"
 #include "widgets/memory_view.h"
+#include "widgets/parallel_coordinates_view.h"
 #include "widgets/plot_style.h"
 #include "widgets/plot_view.h"
 #include "widgets/segmentation_preview.h"
@@ -208,6 +210,12 @@ namespace {
             add(QStringLiteral("Device"),
                 QStringLiteral("%1, %2 thread(s) (0: LibTorch's default), seed %3")
                     .arg(field(config, { "device" }), field(config, { "threads" }), field(config, { "seed" })));
+        // Runs recorded before world_size was recorded trained in one process.
+        const QString ranks = field(config, { "world_size" });
+        add(QStringLiteral("World size"),
+            ranks.isEmpty() || ranks == QLatin1String("0") || ranks == QLatin1String("1")
+                ? QStringLiteral("1 process")
+                : QStringLiteral("%1 data-parallel processes (batch size per process)").arg(ranks));
         return table;
     }
 
@@ -427,6 +435,36 @@ namespace {
             document.addNote(QStringLiteral("The run recorded no scalar series: the plots are empty."));
     }
 
+    /// The config keys that differ among the compared runs (a table), and the parallel coordinates from them to
+    /// the final primary metric and the peak memory (a figure), as on the runs page.
+    void addConfigComparison(ReportDocument& document, const QVector<RunReportData>& runs, const QStringList& labels)
+    {
+        QStringList configs;
+        QVector<RunSummary> summaries;
+        for (const RunReportData& data : runs) {
+            configs << QString::fromStdString(data.record.configJson);
+            summaries << data.summary;
+        }
+        const ConfigDiff diff = ConfigDiff::of(labels, configs);
+        if (diff.keys.isEmpty()) {
+            document.addNote(QStringLiteral("Config diff: the compared runs have identical configs."));
+        } else {
+            ReportTable table;
+            table.caption = QStringLiteral("Config diff (only the keys whose values differ)");
+            table.header = QStringList { QStringLiteral("Key") } + labels;
+            for (int k = 0; k < diff.keys.size(); ++k) {
+                QStringList row { diff.keys[k] };
+                for (int r = 0; r < labels.size(); ++r)
+                    row << diff.text(k, r);
+                table.rows.push_back(row);
+            }
+            document.addTable(table);
+        }
+        auto parallel = std::make_unique<ParallelCoordinatesView>();
+        parallel->setRuns(summaries);
+        document.addFigure(std::move(parallel), QStringLiteral("Parallel coordinates: config → final metric, peak memory"));
+    }
+
     void buildComparison(ReportDocument& document, const QVector<RunReportData>& runs)
     {
         ReportTable table;
@@ -540,6 +578,7 @@ namespace {
         colourByRun(top1, runOfCurve, {}, /*markers=*/true);
         colourByRun(memory, runOfCurve, {}, /*markers=*/false);
         colourByRun(coefficients, runOfCurve, dashed, /*markers=*/false);
+        addConfigComparison(document, runs, labels);
     }
 
 } // namespace

@@ -65,6 +65,16 @@ QString displayText(const nlohmann::json& value)
     return QString::fromStdString(value.dump());
 }
 
+/// Iterations per epoch of a run of `config`, estimated before its data is loaded: data.train_limit or Fashion-MNIST's
+/// 6000 images per class, in whole batches (the Trainer drops the last partial one) per accumulation.
+int64_t iterationsPerEpoch(const TrainConfig& config)
+{
+    const int64_t classes = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
+    const int64_t images = config.data.trainLimit > 0 ? config.data.trainLimit : 6000 * classes;
+    return std::max<int64_t>(
+        1, images / config.optim.batchSize / std::max<int64_t>(1, config.optim.accumulation));
+}
+
 } // namespace
 
 RunConfigPanel::RunConfigPanel(QWidget* parent)
@@ -100,9 +110,15 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     m_planButton->setToolTip(tr("Predict the tensor memory of a training step for every strategy at this config's "
                                 "model, batch and image size, and what fits this device (dr2net-cli plan)"));
     connect(m_planButton, &QPushButton::clicked, this, &RunConfigPanel::planMemory);
+    m_timeButton = new QPushButton(tr("Estimate time"), this);
+    m_timeButton->setObjectName(QStringLiteral("estimateTime"));
+    m_timeButton->setToolTip(tr("Time training steps of this config's model at its batch and image size on this "
+                                "machine and multiply by the run's iterations"));
+    connect(m_timeButton, &QPushButton::clicked, this, &RunConfigPanel::estimateTime);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(load);
     buttons->addWidget(save);
+    buttons->addWidget(m_timeButton);
     buttons->addWidget(m_planButton);
     buttons->addStretch(1);
 
@@ -111,6 +127,11 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
         this);
     m_planLabel->setObjectName(QStringLiteral("memoryPlanStatus"));
     m_planLabel->setWordWrap(true);
+    m_timeLabel = new QLabel(tr("Expected time: none yet — Estimate time measures a training step of this config "
+                                "(seconds) and multiplies by its iterations."),
+        this);
+    m_timeLabel->setObjectName(QStringLiteral("expectedTime"));
+    m_timeLabel->setWordWrap(true);
     m_planTable = new QTableWidget(0, 7, this);
     m_planTable->setObjectName(QStringLiteral("memoryPlan"));
     m_planTable->setHorizontalHeaderLabels({ tr("strategy"), tr("held"), tr("step peak"), tr("total"), tr("fits"),
@@ -140,6 +161,7 @@ RunConfigPanel::RunConfigPanel(QWidget* parent)
     layout->addLayout(buttons);
     layout->addWidget(scroll, 3);
     layout->addWidget(m_messageLabel);
+    layout->addWidget(m_timeLabel);
     layout->addWidget(m_planLabel);
     layout->addWidget(m_planTable, 1);
     layout->addWidget(m_preview, 2);
@@ -286,6 +308,9 @@ void RunConfigPanel::revalidate()
     if (!m_plannedJson.isEmpty() && !m_planTable->isHidden() && configJson() != m_plannedJson)
         m_planLabel->setText(tr("Memory plan (out of date: the config changed since; Plan memory again)"));
     m_planButton->setEnabled(m_valid);
+    m_timeButton->setEnabled(m_valid);
+    if (!m_timedJson.isEmpty() && configJson() != m_timedJson)
+        m_timeLabel->setText(tr("Expected time (out of date: the config changed since; Estimate time again)"));
     m_messageLabel->setText(m_valid ? tr("Config is valid.") : m_message);
     m_messageLabel->setStyleSheet(m_valid ? QString() : QStringLiteral("color: #c0392b;"));
     emit configChanged(m_valid);
@@ -310,6 +335,63 @@ void RunConfigPanel::planMemory()
         m_planLabel->setText(tr("Memory plan (out of date: the config changed while it was planned; Plan memory again)"));
     });
     watcher->setFuture(QtConcurrent::run([json] { return planConfigMemory(json); }));
+}
+
+void RunConfigPanel::estimateTime()
+{
+    if (!m_valid)
+        return;
+    const QString json = configJson();
+    const qint64 iterations = expectedIterations();
+    const quint64 generation = ++m_timeGeneration;
+    m_timeLabel->setText(tr("Expected time: measuring… (building the model and timing training steps)"));
+    auto* watcher = new QFutureWatcher<StepTimeEstimate>(this);
+    connect(watcher, &QFutureWatcher<StepTimeEstimate>::finished, this, [this, watcher, generation, json, iterations] {
+        watcher->deleteLater();
+        if (generation != m_timeGeneration)
+            return; // a newer request is running
+        m_timedJson = json;
+        showTimeEstimate(watcher->result(), iterations);
+        if (configJson() != json)
+            m_timeLabel->setText(tr("Expected time (out of date: the config changed while it was measured)"));
+    });
+    watcher->setFuture(QtConcurrent::run([json] { return measureConfigStep(json); }));
+}
+
+void RunConfigPanel::showTimeEstimate(const StepTimeEstimate& estimate, qint64 iterations)
+{
+    if (!estimate.ok) {
+        m_timeLabel->setText(tr("Expected time: the measurement failed: %1").arg(estimate.error));
+        m_timeLabel->setStyleSheet(QStringLiteral("color: #c0392b;"));
+        emit timeEstimated(false);
+        return;
+    }
+    const double total = estimate.secondsPerStep * double(iterations);
+    const QString duration = total >= 5400.0 ? tr("%1 h").arg(total / 3600.0, 0, 'f', 1)
+        : total >= 90.0                      ? tr("%1 min").arg(total / 60.0, 0, 'f', 1)
+                                             : tr("%1 s").arg(total, 0, 'f', 0);
+    m_timeLabel->setStyleSheet(QString());
+    m_timeLabel->setText(tr("Expected time: about %1 — %2 iterations × %3 s per step measured here "
+                            "(forward, loss, backward; evaluations and probes add to it)")
+                             .arg(duration)
+                             .arg(iterations)
+                             .arg(estimate.secondsPerStep, 0, 'f', 2));
+    emit timeEstimated(true);
+}
+
+QString RunConfigPanel::expectedTimeStatus() const
+{
+    return m_timeLabel->text();
+}
+
+qint64 RunConfigPanel::expectedIterations() const
+{
+    try {
+        const TrainConfig config = TrainConfig::fromJson(m_json);
+        return std::max<int64_t>(1, iterationsPerEpoch(config) * config.optim.epochs);
+    } catch (const std::exception&) {
+        return 0;
+    }
 }
 
 QString RunConfigPanel::memoryPlanStatus() const
@@ -350,10 +432,7 @@ void RunConfigPanel::updatePreview(const nlohmann::json& parsed)
 {
     const TrainConfig config = TrainConfig::fromJson(parsed);
     // The Trainer resolves τ from epochs once it knows the dataset size; estimate it the same way here.
-    const int64_t classes = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
-    int64_t images = config.data.trainLimit > 0 ? config.data.trainLimit : 6000 * classes;
-    const int64_t perEpoch = std::max<int64_t>(1, (images + config.optim.batchSize - 1) / config.optim.batchSize
-            / std::max<int64_t>(1, config.optim.accumulation));
+    const int64_t perEpoch = iterationsPerEpoch(config);
     const int64_t total = std::max<int64_t>(1, perEpoch * config.optim.epochs);
     Coefficients fixed { 1.0, 0.0 };
     std::unique_ptr<CoefficientSchedule> schedule;

@@ -19,6 +19,7 @@ namespace dr2 {
 
 class CoefficientView;
 struct MemoryPlanSummary;
+struct StepTimeEstimate;
 
 /// The run configuration form: edits the same JSON config as `dr2net-cli train --config`, one editor per field of
 /// configFields() (grouped as declared; choices as combo boxes, help as tool tips). Every edit is validated with
@@ -58,6 +59,11 @@ public:
     QTableWidget* memoryPlanTable() const { return m_planTable; }
     /// The line above it: what the plan is for, "planning…", "out of date", or the planner's error.
     QString memoryPlanStatus() const;
+    /// The expected-time line: "none yet", "measuring…", the estimate from one measured step, or the error.
+    QString expectedTimeStatus() const;
+    /// Iterations a run of the current config will train (from data.train_limit or the dataset's size, batch,
+    /// accumulation and epochs; Fashion-MNIST's 6000 images per class when there is no limit).
+    qint64 expectedIterations() const;
 
 public slots:
     /// Asks for a file and loads it.
@@ -67,12 +73,17 @@ public slots:
     /// Plans the step memory of every strategy for the current config on a worker (`dr2net-cli plan`); the table
     /// fills when it is done. A newer request supersedes a running one's result.
     void planMemory();
+    /// Times training steps of the current config on a worker (measureConfigStep) and shows the expected run
+    /// time; a newer request supersedes a running one's result.
+    void estimateTime();
 
 signals:
     /// The config changed; `valid` says whether it validates.
     void configChanged(bool valid);
     /// A memory plan finished (successfully or with an error in memoryPlanStatus()).
     void memoryPlanned(bool ok);
+    /// A time estimate finished (successfully or with an error in expectedTimeStatus()).
+    void timeEstimated(bool ok);
 
 private:
     struct Field {
@@ -87,6 +98,7 @@ private:
     void revalidate();
     void updatePreview(const nlohmann::json& parsed);
     void showMemoryPlan(const MemoryPlanSummary& plan);
+    void showTimeEstimate(const StepTimeEstimate& estimate, qint64 iterations);
 
     nlohmann::json m_json;
     QVector<Field> m_fields;
@@ -99,6 +111,10 @@ private:
     QPushButton* m_planButton = nullptr;
     QLabel* m_planLabel = nullptr;
     QTableWidget* m_planTable = nullptr;
+    QPushButton* m_timeButton = nullptr;
+    QLabel* m_timeLabel = nullptr;
+    quint64 m_timeGeneration = 0; ///< of the latest time estimate; older results are dropped
+    QString m_timedJson; ///< the config the expected time is for (empty: none)
     quint64 m_planGeneration = 0; ///< of the latest request; older results are dropped
     QString m_plannedJson; ///< the config the table shows (empty: none)
 };

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <set>
 
 namespace dr2 {
 
@@ -44,6 +45,10 @@ QVector<RunSummary> RunHistory::summaries(RunStore& store)
         run.seconds = results.seconds;
         run.setup = setupOf(record);
         run.setupKey = QString::fromStdString(runSetupKey(record));
+        run.configJson = QString::fromStdString(record.configJson);
+        const auto config = nlohmann::json::parse(record.configJson, nullptr, /*allow_exceptions=*/false);
+        if (config.is_object() && config.contains("world_size") && config["world_size"].is_number_integer())
+            run.worldSize = std::max(1, config["world_size"].get<int>());
         out.push_back(run);
     }
     return out;
@@ -86,6 +91,89 @@ SeriesBatch RunHistory::series(RunStore& store, qint64 runId)
     for (auto& [name, samples] : grouped)
         batch.emplace_back(name, std::move(samples));
     return batch;
+}
+
+QStringList RunHistory::metricNames(RunStore& store, const QVector<qint64>& runIds)
+{
+    std::set<QString> names;
+    for (qint64 id : runIds) {
+        for (const ScalarSeriesInfo& info : store.scalarSeries(id))
+            names.insert(QString::fromStdString(info.name));
+        for (const EvaluationRecord& evaluation : store.evaluations(id)) {
+            for (const auto& entry : evaluation.metrics) {
+                if (!isEvaluationBookkeeping(entry.first))
+                    names.insert(evaluationSeries(entry.first));
+            }
+        }
+    }
+    return QStringList(names.begin(), names.end());
+}
+
+namespace {
+
+    /// Iteration -> x-axis knots of a run: (0, 0) and (iteration, epochs done) per evaluation, or (iteration,
+    /// seconds so far) per step time. Empty when the run recorded neither.
+    void axisKnots(RunStore& store, qint64 runId, MetricXAxis axis, std::vector<double>& xs, std::vector<double>& ys)
+    {
+        if (axis == MetricXAxis::Epoch) {
+            for (const EvaluationRecord& evaluation : store.evaluations(runId)) {
+                const auto epoch = evaluation.metrics.find("epoch");
+                if (epoch == evaluation.metrics.end() || (!xs.empty() && double(evaluation.iteration) <= xs.back()))
+                    continue;
+                if (xs.empty() && evaluation.iteration > 0) {
+                    xs.push_back(0.0);
+                    ys.push_back(0.0);
+                }
+                xs.push_back(double(evaluation.iteration));
+                ys.push_back(epoch->second + 1.0); // evaluated after epoch `epoch` (0-based) ended
+            }
+            return;
+        }
+        double seconds = 0.0;
+        for (const ScalarPoint& point : store.scalars(runId, "step_s")) {
+            seconds += point.value;
+            xs.push_back(double(point.iteration)); // the step's values are recorded when it is done
+            ys.push_back(seconds);
+        }
+    }
+
+} // namespace
+
+MetricCurve RunHistory::metricCurve(
+    RunStore& store, qint64 runId, const QString& metric, MetricXAxis axis, const QString& name)
+{
+    MetricCurve curve;
+    curve.name = name;
+    const QString prefix = evaluationSeries("");
+    if (metric.startsWith(prefix)) {
+        const std::string wanted = metric.mid(prefix.size()).toStdString();
+        for (const EvaluationRecord& evaluation : store.evaluations(runId)) {
+            const auto it = evaluation.metrics.find(wanted);
+            if (it != evaluation.metrics.end()) {
+                curve.xs.push_back(double(evaluation.iteration));
+                curve.ys.push_back(it->second);
+            }
+        }
+    } else {
+        const std::vector<ScalarPoint> points = store.scalars(runId, metric.toStdString());
+        curve.xs.reserve(points.size());
+        curve.ys.reserve(points.size());
+        for (const ScalarPoint& point : points) {
+            curve.xs.push_back(double(point.iteration));
+            curve.ys.push_back(point.value);
+        }
+    }
+    if (axis == MetricXAxis::Iteration)
+        return curve;
+    std::vector<double> knotXs, knotYs;
+    axisKnots(store, runId, axis, knotXs, knotYs);
+    if (knotXs.empty()) {
+        curve.xs.clear();
+        curve.ys.clear();
+    } else {
+        curve.xs = mapThroughKnots(curve.xs, knotXs, knotYs);
+    }
+    return curve;
 }
 
 std::string RunHistory::memoryKey(const std::string& configJson)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "widgets/metric_compare_view.h"
 #include "widgets/run_summary.h"
 #include "widgets/series_buffer.h"
 
@@ -30,6 +31,15 @@ public:
     static SeriesBatch series(RunStore& store, qint64 runId);
     /// The series name of evaluation metric `metric` in series(): "eval.top1", "eval.loss", ...
     static QString evaluationSeries(const std::string& metric);
+
+    /// Every metric recorded for any of `runIds`, in name order: the store's scalar series ("loss", "lr",
+    /// "grad_norm", ...) and the evaluation metrics as evaluationSeries() names ("eval.top1", ...).
+    static QStringList metricNames(RunStore& store, const QVector<qint64>& runIds);
+    /// Metric `metric` (a metricNames() name) of run `runId` on `axis`, named `name`: iterations as recorded,
+    /// epochs interpolated through the evaluations (each ends an epoch), or seconds summed from the per-step
+    /// times ("step_s"). No points when the run lacks what the axis needs (no evaluations, no step times).
+    static MetricCurve metricCurve(
+        RunStore& store, qint64 runId, const QString& metric, MetricXAxis axis, const QString& name);
 
     /// A finished run to compare memory against.
     struct Reference {

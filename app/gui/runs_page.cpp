@@ -1,26 +1,34 @@
 #include "app/gui/runs_page.h"
 
+#include "app/gui/export_dialog.h"
 #include "app/gui/run_checkpoint_export.h"
 #include "app/gui/run_history.h"
 #include "app/gui/session_types.h"
 #include "app/recording/run_preview.h"
 #include "storage/run_store.h"
-#include "widgets/loss_view.h"
+#include "widgets/config_diff_view.h"
+#include "widgets/metric_compare_panel.h"
+#include "widgets/parallel_coordinates_view.h"
 #include "widgets/run_table_model.h"
 #include "widgets/run_table_view.h"
 #include "widgets/segmentation_preview.h"
 #include "widgets/table2_view.h"
 
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QSettings>
 #include <QSplitter>
+#include <QTabWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <optional>
 
 namespace dr2 {
@@ -35,21 +43,23 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     m_exportButton = new QPushButton(tr("Export checkpoint…"), this);
     m_exportButton->setToolTip(tr("Write the selected run's finetuned weights as safetensors (like dr2net-cli export)"));
     m_exportButton->setEnabled(false);
+    auto* exportViews = new QPushButton(tr("Export views…"), this);
+    exportViews->setToolTip(tr("Write the metric plot, config diff and parallel coordinates as PNG, PDF, SVG and CSV"));
     m_table = new RunTableView(this);
     m_table2 = new Table2View(this);
-    m_comparison = new LossView(this);
-    m_comparison->setTitle(tr("Loss of the selected runs"));
     m_preview = new SegmentationPreview(this);
     m_preview->hide();
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_label, 1);
+    top->addWidget(exportViews);
     top->addWidget(m_exportButton);
     top->addWidget(refresh);
     auto* bottom = new QSplitter(Qt::Horizontal, this);
     bottom->addWidget(m_table2);
-    bottom->addWidget(m_comparison);
+    bottom->addWidget(buildViewTabs());
     bottom->addWidget(m_preview);
+    bottom->setStretchFactor(1, 3);
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(m_table);
     split->addWidget(bottom);
@@ -58,12 +68,42 @@ RunsPage::RunsPage(const QString& databasePath, QWidget* parent)
     layout->addWidget(split, 1);
 
     connect(refresh, &QPushButton::clicked, this, &RunsPage::reload);
-    connect(m_table, &RunTableView::selectionChanged, this, [this] {
-        m_exportButton->setEnabled(!m_table->selectedRunIds().isEmpty());
-        overlaySelected();
+    m_watch = new QTimer(this);
+    m_watch->setInterval(3000);
+    connect(m_watch, &QTimer::timeout, this, [this] {
+        if (m_anyRunning && isVisible())
+            reloadInBackground();
     });
+    m_watch->start();
+    connect(m_table, &RunTableView::selectionChanged, this, &RunsPage::onSelectionChanged);
     connect(m_exportButton, &QPushButton::clicked, this, &RunsPage::exportSelectedWithDialog);
+    connect(exportViews, &QPushButton::clicked, this, &RunsPage::exportViewsWithDialog);
     reload();
+}
+
+QWidget* RunsPage::buildViewTabs()
+{
+    m_metrics = new MetricComparePanel(this);
+    m_metrics->view()->setTitle(tr("Metric of the selected runs"));
+    m_diff = new ConfigDiffView(this);
+    m_parallel = new ParallelCoordinatesView(this);
+    m_parallel->setTitle(tr("Config values → final metric and peak memory (click a line to select its run)"));
+    m_views = new QTabWidget(this);
+    m_views->addTab(m_metrics, tr("Metrics"));
+    m_views->addTab(m_diff, tr("Config diff"));
+    m_views->addTab(m_parallel, tr("Parallel coordinates"));
+    connect(m_metrics, &MetricComparePanel::metricChanged, this, [this] {
+        if (!m_applyingCurves)
+            loadCurves(/*listMetrics=*/false);
+    });
+    connect(m_metrics, &MetricComparePanel::axisChanged, this, [this] { loadCurves(/*listMetrics=*/false); });
+    connect(m_parallel, &ParallelCoordinatesView::runClicked, this, &RunsPage::selectFromParallel);
+    return m_views;
+}
+
+MetricCompareView* RunsPage::comparison() const
+{
+    return m_metrics->view();
 }
 
 void RunsPage::setDatabasePath(const QString& path)
@@ -121,8 +161,14 @@ void RunsPage::reloadInBackground()
 void RunsPage::showRuns(const QVector<RunSummary>& runs, const QString& error)
 {
     m_error = error;
+    const QVector<qint64> selected = m_table->selectedRunIds();
     m_table->model()->setRuns(runs);
+    if (!selected.isEmpty())
+        m_table->selectRuns(selected); // a periodic re-read must not lose what the user is looking at
+    m_anyRunning = std::any_of(runs.begin(), runs.end(), [](const RunSummary& r) { return r.status == "running"; });
     m_table2->setRuns(runs);
+    m_parallel->setRuns(runs);
+    m_parallel->setSelectedRuns(m_table->selectedRunIds());
     m_label->setText(m_error.isEmpty()
             ? tr("%1 — %n run(s)", nullptr, runs.size()).arg(m_databasePath)
             : tr("%1 — error: %2").arg(m_databasePath, m_error));
@@ -164,40 +210,166 @@ void RunsPage::exportCheckpoint(qint64 runId, const QString& outPath)
         QtConcurrent::run([database, runId, outPath] { return exportRunCheckpoint(database, runId, outPath); }));
 }
 
-void RunsPage::overlaySelected()
+QString RunsPage::runLabel(qint64 runId) const
 {
-    m_comparison->clearOverlays();
+    const int row = m_table->model()->rowOf(runId);
+    const QString name = row >= 0 ? m_table->model()->runs().at(row).name : QString::number(runId);
+    return QStringLiteral("%1 (#%2)").arg(name).arg(runId);
+}
+
+void RunsPage::onSelectionChanged()
+{
     const QVector<qint64> ids = m_table->selectedRunIds();
+    m_exportButton->setEnabled(!ids.isEmpty());
     showPreviewOf(ids.isEmpty() ? 0 : ids.first());
-    if (ids.isEmpty() || !QFileInfo::exists(m_databasePath)) {
-        m_comparison->refresh();
+    m_parallel->setSelectedRuns(ids);
+    QStringList names, configs;
+    for (qint64 id : ids) {
+        const int row = m_table->model()->rowOf(id);
+        names << runLabel(id);
+        configs << (row >= 0 ? m_table->model()->runs().at(row).configJson : QStringLiteral("{}"));
+    }
+    m_diff->setRuns(names, configs);
+    loadCurves(/*listMetrics=*/true);
+}
+
+void RunsPage::selectFromParallel(qint64 runId, bool additive)
+{
+    QVector<qint64> ids = additive ? m_table->selectedRunIds() : QVector<qint64> {};
+    if (additive && ids.contains(runId))
+        ids.removeAll(runId);
+    else
+        ids << runId;
+    m_table->selectRuns(ids);
+}
+
+namespace {
+
+    struct LoadedCurves {
+        QStringList metrics; ///< every metric of the runs (when listed)
+        QString metric; ///< the metric read
+        QVector<MetricCurve> curves;
+        QString error;
+    };
+
+    LoadedCurves readCurves(const QString& databasePath, const QVector<QPair<qint64, QString>>& runs, bool listMetrics,
+        const QStringList& metrics, const QString& wanted, MetricXAxis axis)
+    {
+        LoadedCurves loaded;
+        if (runs.isEmpty() || !QFileInfo::exists(databasePath))
+            return loaded;
+        try {
+            RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
+            QVector<qint64> ids;
+            for (const auto& run : runs)
+                ids << run.first;
+            loaded.metrics = listMetrics ? RunHistory::metricNames(store, ids) : metrics;
+            // Keep the user's pick while the runs have it; else the training loss, as TensorBoard opens on it.
+            loaded.metric = loaded.metrics.contains(wanted) ? wanted
+                : loaded.metrics.contains(QStringLiteral("loss")) ? QStringLiteral("loss")
+                                                                  : loaded.metrics.value(0);
+            if (loaded.metric.isEmpty())
+                return loaded;
+            for (const auto& [id, name] : runs)
+                loaded.curves << RunHistory::metricCurve(store, id, loaded.metric, axis, name);
+        } catch (const std::exception& e) {
+            loaded.error = QString::fromUtf8(e.what());
+        }
+        return loaded;
+    }
+
+} // namespace
+
+void RunsPage::loadCurves(bool listMetrics)
+{
+    const quint64 generation = ++m_curveGeneration;
+    QVector<QPair<qint64, QString>> runs;
+    for (qint64 id : m_table->selectedRunIds())
+        runs.push_back({ id, runLabel(id) });
+    m_metrics->view()->setEmptyText(runs.isEmpty() ? tr("Select runs to compare") : tr("Reading curves…"));
+    if (runs.isEmpty()) {
+        m_metrics->view()->setCurves({});
+        emit curvesLoaded(generation);
         return;
     }
-    // The plot's evaluation axis names the selected runs' primary metric (mIoU for segmentation), not always top-1.
-    const int first = m_table->model()->rowOf(ids.first());
-    if (first >= 0) {
-        const RunSummary& run = m_table->model()->runs().at(first);
-        bool shared = true;
-        for (qint64 id : ids) {
-            const int row = m_table->model()->rowOf(id);
-            shared = shared && (row < 0 || m_table->model()->runs().at(row).primaryMetric == run.primaryMetric);
+    auto* watcher = new QFutureWatcher<LoadedCurves>(this);
+    connect(watcher, &QFutureWatcher<LoadedCurves>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != m_curveGeneration)
+            return;
+        const LoadedCurves loaded = watcher->result();
+        if (!loaded.error.isEmpty()) {
+            m_error = loaded.error;
+            m_label->setText(tr("%1 — error: %2").arg(m_databasePath, m_error));
         }
-        m_comparison->setPrimaryMetric(shared ? run.primaryLabel : tr("primary metric"), run.primaryIsFraction);
+        m_applyingCurves = true;
+        m_metrics->setMetrics(loaded.metrics, loaded.metric);
+        m_applyingCurves = false;
+        m_metrics->view()->setEmptyText(loaded.metric.isEmpty()
+                ? tr("The selected runs recorded no series yet")
+                : tr("No %1 on the %2 axis for the selected runs (epochs come from evaluations, wall time from "
+                     "step times)")
+                      .arg(loaded.metric, MetricComparePanel::axisLabel(m_metrics->xAxis())));
+        m_metrics->view()->setCurves(loaded.curves);
+        emit curvesLoaded(generation);
+    });
+    const QString path = m_databasePath;
+    const QStringList metrics = m_metrics->metrics();
+    const QString wanted = m_metrics->metric();
+    const MetricXAxis axis = m_metrics->xAxis();
+    watcher->setFuture(QtConcurrent::run([path, runs, listMetrics, metrics, wanted, axis] {
+        return readCurves(path, runs, listMetrics, metrics, wanted, axis);
+    }));
+}
+
+bool RunsPage::exportViewsTo(
+    const QString& folder, const QSize& size, PlotView::CsvRange range, QStringList* written, QString* error)
+{
+    QStringList failures;
+    if (!QDir().mkpath(folder))
+        failures << tr("export: cannot create the folder '%1'").arg(folder);
+    auto record = [&failures, written](bool ok, const QString& path, const QString& message) {
+        if (ok && written)
+            *written << path;
+        else if (!ok)
+            failures << message;
+    };
+    const QDir dir(folder);
+    for (const char* suffix : { "png", "pdf", "svg" }) {
+        QString message;
+        const QString ext = QLatin1Char('.') + QLatin1String(suffix);
+        QString path = dir.filePath(QStringLiteral("metric") + ext);
+        record(m_metrics->view()->exportImage(path, size, &message), path, message);
+        path = dir.filePath(QStringLiteral("parallel_coordinates") + ext);
+        record(m_parallel->exportImage(path, size, &message), path, message);
+        path = dir.filePath(QStringLiteral("config_diff") + ext);
+        record(m_diff->exportImage(path, size, &message), path, message);
     }
-    try {
-        RunStore store(m_databasePath.toStdString(), /*createIfMissing=*/false);
-        for (qint64 id : ids) {
-            const int row = m_table->model()->rowOf(id);
-            const QString name = row >= 0 ? m_table->model()->runs().at(row).name : QString::number(id);
-            for (const auto& [series, samples] : RunHistory::series(store, id))
-                if (series == LossView::kSeriesLoss)
-                    m_comparison->setOverlay(QStringLiteral("%1 (#%2)").arg(name).arg(id), samples);
-        }
-    } catch (const std::exception& e) {
-        m_error = QString::fromUtf8(e.what());
-        m_label->setText(tr("%1 — error: %2").arg(m_databasePath, m_error));
-    }
-    m_comparison->refresh();
+    QString message;
+    QString path = dir.filePath(QStringLiteral("metric.csv"));
+    record(m_metrics->view()->exportCsv(path, range, &message), path, message);
+    path = dir.filePath(QStringLiteral("parallel_coordinates.csv"));
+    record(m_parallel->exportCsv(path, range, &message), path, message);
+    path = dir.filePath(QStringLiteral("config_diff.csv"));
+    record(m_diff->exportCsv(path, &message), path, message);
+    if (error)
+        *error = failures.join(QLatin1Char('\n'));
+    return failures.isEmpty();
+}
+
+void RunsPage::exportViewsWithDialog()
+{
+    QSettings settings;
+    ExportDialog dialog(settings.value(QStringLiteral("export/folder"), QDir::homePath()).toString(), this);
+    dialog.setChoices(dialog.folder(), settings.value(QStringLiteral("export/size"), QSize(1200, 800)).toSize(),
+        PlotView::CsvRange::Full);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    QString error;
+    const bool ok = exportViewsTo(dialog.folder(), dialog.imageSize(), dialog.csvRange(), nullptr, &error);
+    m_label->setText(ok ? tr("%1 — views written to %2").arg(m_databasePath, dialog.folder())
+                        : tr("%1 — export failed: %2").arg(m_databasePath, error));
+    m_label->setStyleSheet(ok ? QString() : QStringLiteral("color: #c0392b;"));
 }
 
 namespace {

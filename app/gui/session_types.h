@@ -42,6 +42,7 @@ struct RunProgress {
     qint64 heldBytes = 0; ///< held baseline of the last step
     double alpha = 1.0; ///< α of the last step
     double beta = 0.0; ///< β of the last step
+    qint64 rssBytes = -1; ///< resident set size of the process after the last step, as `top` shows it (-1: unknown)
 };
 
 /// One evaluation on the validation set.
@@ -93,6 +94,8 @@ struct RunFinishedInfo {
     qint64 peakBytes = 0; ///< peak tensor bytes of the run
     double seconds = 0.0; ///< wall time
     QString checkpointPath; ///< last resumable checkpoint, if any
+    QString finalWeightsPath; ///< the run's final weights (RUN_DIR/final.safetensors), empty if none were written
+    QString outputPath; ///< the extra weights file the config's `output` asked for (a pretraining), or empty
     qint64 runId = 0; ///< the run's id in the run database (0: not recorded)
     QString recordingError; ///< why recording stopped, empty if it did not
 };
@@ -103,6 +106,7 @@ struct SweepResult {
     QVector<double> betas; ///< β axis
     QVector<double> values; ///< MSE per cell (NaN where the probe diverged)
     QString source; ///< the model swept ("random init" or the checkpoint path)
+    QString batchSource; ///< what the probe batch was (the dataset's validation images, or random noise)
     bool complete = true; ///< false when the sweep was cancelled (values of unswept cells are NaN)
 };
 

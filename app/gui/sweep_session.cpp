@@ -92,11 +92,18 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
             },
             Qt::QueuedConnection);
     };
+    if (!request.weightsPath.isEmpty()) {
+        // A run's weights hold its head: keep it, and build from them whatever the strategy's own starting point.
+        config.model.checkpoint = request.weightsPath.toStdString();
+        config.model.resetHead = false;
+        config.strategy = Strategy::Dr2Net;
+    }
     m_thread = QThread::create([config, request, cancelFlag, post]() {
         try {
             HeatmapSweepRequest sweep;
             sweep.network.config = config;
             sweep.network.numClasses = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
+            sweep.network.batch = request.randomBatch ? ProbeBatch::Random : ProbeBatch::ConfigData;
             sweep.batch = request.batchSize;
             sweep.seed = config.seed;
             sweep.grid.alphas.assign(request.alphas.begin(), request.alphas.end());
@@ -117,6 +124,7 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
             result.alphas = request.alphas;
             result.betas = request.betas;
             result.source = QString::fromStdString(swept.source);
+            result.batchSource = QString::fromStdString(swept.batchSource);
             const int cells = request.alphas.size() * request.betas.size();
             result.values.fill(std::numeric_limits<double>::quiet_NaN(), cells);
             for (size_t i = 0; i < reports.size() && int(i) < cells; ++i)

@@ -13,13 +13,17 @@ class QThread;
 
 namespace dr2 {
 
-/// What a heatmap sweep probes: the network of a run config (its checkpoint when one is set) on one seeded
-/// random batch, over an α×β grid.
+/// What a heatmap sweep probes: the network of a run config (its checkpoint when one is set, or a run's weights) on
+/// a batch of the config's validation images (a segmentation config's scenes with their masks), over an α×β grid.
 struct SweepRequest {
     QString configJson; ///< the run config whose model is swept (validated with TrainConfig::fromJson)
     QVector<double> alphas; ///< α values (strictly increasing)
     QVector<double> betas; ///< β values (strictly increasing, none zero)
     int batchSize = 4; ///< images in the probe batch
+    /// Set: sweep these weights (a run's final.safetensors) instead of the config's checkpoint; the config still
+    /// gives the data and the segments.
+    QString weightsPath;
+    bool randomBatch = false; ///< probe on N(0, 1) images and random labels instead of the config's data
     QString databasePath; ///< set: the sweep is also recorded there as a run (strategy "heatmap", HDF5 heatmap)
 };
 

@@ -2,6 +2,7 @@
 
 #include "app/recording/recorded_run.h"
 #include "app/recording/run_preview.h"
+#include "core/process_memory.h"
 #include "training/train_config.h"
 #include "training/train_events.h"
 #include "training/trainer.h"
@@ -105,6 +106,11 @@ public:
         m_buffer->append(LossView::kSeriesLearningRate, x, event.learningRate);
         m_buffer->append(MemoryView::kSeriesCurrent, x, double(event.currentBytes));
         m_buffer->append(MemoryView::kSeriesPeak, x, double(event.peakBytes));
+        // The process as `top` sees it, sampled here rather than in the Trainer (one small /proc read).
+        const int64_t rss = processResidentBytes();
+        if (rss >= 0)
+            m_buffer->append(MemoryView::kSeriesRss, x, double(rss));
+        m_progress.rssBytes = rss;
         m_buffer->append(CoefficientView::kSeriesAlpha, x, event.alpha);
         m_buffer->append(CoefficientView::kSeriesBeta, x, event.beta);
 
@@ -306,6 +312,8 @@ bool TrainingSession::start(const QString& configJson, QString* error)
             info.primaryLabel = qs(observer->primaryMetric().label);
             info.primaryIsFraction = observer->primaryMetric().fraction;
             info.runId = result.runId;
+            info.finalWeightsPath = qs(result.finalWeightsPath);
+            info.outputPath = qs(result.outputPath);
             info.recordingError = qs(result.recordingError);
             post(generation, [info](TrainingSession* s) {
                 if (!info.recordingError.isEmpty())

@@ -2,8 +2,10 @@
 
 #include "app/recording/run_recording_observer.h"
 #include "core/random_stream.h"
+#include "training/data_loader.h"
 #include "training/model_factory.h"
 #include "training/probe_target.h"
+#include "training/run_data.h"
 #include "training/task_registry.h"
 
 #include "storage/atomic_file.h"
@@ -71,6 +73,28 @@ namespace {
         return heatmap;
     }
 
+    /// The first `batch` validation samples of `config`'s data as the Trainer evaluates them (its loader and
+    /// validation transform: labels, or a segmentation config's masks). Sets `numClasses` to the data's classes.
+    Batch configDataBatch(const TrainConfig& config, int64_t batch, int64_t* numClasses, std::string* description)
+    {
+        RunData data = loadRunData(config);
+        const bool useVal = data.val.size() > 0;
+        ImageDataset pool = useVal ? std::move(data.val) : std::move(data.train);
+        if (pool.size() == 0)
+            throw std::invalid_argument("probe batch: config data." + config.data.dataset + " has no images");
+        *numClasses = std::max<int64_t>(1, static_cast<int64_t>(data.classNames.size()));
+        const int64_t samples = std::min(batch, pool.size());
+        *description = std::to_string(samples) + (useVal ? " validation" : " training") + " images of " + pool.source;
+        const TransformOptions transform { config.model.imageSize, config.model.inChannels, false, false };
+        DataLoader loader(std::move(pool), samples, transform, /*shuffle=*/false, config.seed, /*dropLast=*/false,
+            /*background=*/false);
+        loader.startEpoch(0);
+        std::optional<Batch> first = loader.next();
+        if (!first)
+            throw std::invalid_argument("probe batch: no batch from config data." + config.data.dataset);
+        return std::move(*first);
+    }
+
 } // namespace
 
 ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint64_t batchSeed)
@@ -83,9 +107,15 @@ ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint6
     if (source.dtype != torch::kFloat32 && source.dtype != torch::kFloat64)
         throw std::invalid_argument(
             "probe dtype: expected float32 or float64, found " + std::string(c10::toString(source.dtype)));
+    if (source.batch == ProbeBatch::ConfigData && !source.config)
+        throw std::invalid_argument("probe batch: a batch of the config's data needs a config");
     ProbeSetup setup;
+    int64_t numClasses = source.numClasses;
+    std::optional<Batch> dataBatch;
+    if (source.batch == ProbeBatch::ConfigData)
+        dataBatch = configDataBatch(*source.config, batch, &numClasses, &setup.batchSource);
     if (source.config) {
-        BuiltNetwork built = buildNetwork(*source.config, source.numClasses);
+        BuiltNetwork built = buildNetwork(*source.config, numClasses);
         setup.network = built.network;
         setup.source = built.source;
         setup.notes = std::move(built.notes);
@@ -105,7 +135,14 @@ ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint6
     setup.network->to(source.device);
     setup.network->train();
 
+    if (dataBatch) {
+        setup.input = dataBatch->input.to(source.dtype).to(source.device);
+        setup.target = dataBatch->target.to(source.device);
+        setup.probe = makeProbeTarget(*setup.network, setup.input, setup.target);
+        return setup;
+    }
     // The batch comes from its own stream, so it is the same whatever else drew from the default generator.
+    setup.batchSource = "random N(0, 1) batch of " + std::to_string(batch);
     RandomStream stream(batchSeed);
     setup.input = torch::randn(backbone.inputShape().sizes(batch), stream.generator()).to(source.device);
     const InputShape shape = backbone.inputShape();
@@ -140,6 +177,7 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
     HeatmapSweepResult result;
     result.grid = grid;
     result.source = setup.source;
+    result.batchSource = setup.batchSource;
     result.modelSummary = description.summary;
     for (const auto& stage : description.stages)
         result.branchesPerStage.push_back(stage.branches);

@@ -18,6 +18,14 @@
 
 namespace dr2 {
 
+/// What the probe batch holds.
+enum class ProbeBatch {
+    Random, ///< N(0, 1) images and uniform random labels (or per-pixel classes)
+    /// With a config: the first images of the config's validation set (loadRunData, the Trainer's validation
+    /// transform) with their labels, or a segmentation config's masks; the head has the dataset's classes.
+    ConfigData,
+};
+
 /// Where a probed network comes from: a run config (the network a run of it starts from: its checkpoint when it
 /// names one, else its preset, built by buildNetwork) or a backbone spec with a fresh classification head.
 struct ProbeNetworkSource {
@@ -28,24 +36,28 @@ struct ProbeNetworkSource {
     /// With `spec`: the task whose head is built ("classification", or "segmentation": a dense head, and a random
     /// class per pixel as the batch's target). With `config`, the config's task.
     std::string task = "classification";
+    ProbeBatch batch = ProbeBatch::Random; ///< ConfigData needs `config`
     int64_t segmentEvery = 0; ///< > 0: reversible segments of at most this many branches
     c10::ScalarType dtype = c10::ScalarType::Float; ///< of the network and both probe passes
     c10::Device device = c10::Device(c10::kCPU);
 };
 
-/// A network ready for the gradient probe (train mode, on its device), one fixed random batch, and the probe's
+/// A network ready for the gradient probe (train mode, on its device), one fixed batch, and the probe's
 /// view of both (GradProbeTarget::model points into `network`, which keeps it alive when the setup is moved).
 struct ProbeSetup {
     Network network { nullptr };
     std::string source; ///< "random" or the checkpoint with its format and naming
     std::vector<std::string> notes; ///< what building the network did (head kept or replaced, ...)
-    torch::Tensor input; ///< [B, C, (T,) H, W] from N(0, 1)
-    TaskTarget target; ///< class labels [B] (a dense task: [B, H, W]), uniform over the head's classes
+    torch::Tensor input; ///< [B, C, (T,) H, W]: from N(0, 1), or the dataset's normalised images
+    TaskTarget target; ///< class labels [B] (a dense task: [B, H, W]): uniform over the head's classes, or the data's
+    std::string batchSource; ///< what the batch is, for logs and the GUI ("8 validation images of ...", "random N(0, 1)")
     GradProbeTarget probe;
 };
 
-/// Builds `source`'s network and draws `batch` samples from a RandomStream seeded with `batchSeed` (independent
-/// of the default generator). Throws std::invalid_argument naming the field for a bad batch or spec.
+/// Builds `source`'s network and its batch: `batch` samples drawn from a RandomStream seeded with `batchSeed`
+/// (independent of the default generator), or with ProbeBatch::ConfigData the first `batch` validation samples of
+/// the config's data (fewer when the set is smaller). Throws std::invalid_argument naming the field for a bad batch
+/// or spec, and the data loaders' errors.
 ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint64_t batchSeed);
 
 /// Where a sweep is recorded as a run of its own (strategy "heatmap"): the run row, the matrix as an HDF5
@@ -77,6 +89,7 @@ struct HeatmapSweepResult {
     std::vector<GradErrorReport> reports;
     bool complete = false; ///< false: cancelled before the last point
     std::string source; ///< "random" or the checkpoint with its format and naming
+    std::string batchSource; ///< ProbeSetup::batchSource
     std::string modelSummary; ///< the backbone's one-line description
     std::vector<int64_t> branchesPerStage; ///< how each report's perBranch splits into stages
     std::string csvPath; ///< the CSV written (empty: none)

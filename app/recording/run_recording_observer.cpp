@@ -4,6 +4,7 @@
 #include "app/recording/run_metrics.h"
 #include "app/recording/run_preview.h"
 
+#include "core/process_memory.h"
 #include "core/version.h"
 #include "storage/atomic_file.h"
 #include "storage/run_recorder.h"
@@ -232,7 +233,9 @@ void RunRecordingObserver::onIteration(const IterationEvent& event)
                 { "grad_norm", event.gradNorm }, { "step_s", event.stepSeconds },
                 { "samples_per_s", event.samplesPerSecond }, { "current_bytes", double(event.currentBytes) },
                 { "peak_bytes", double(event.peakBytes) }, { "held_bytes", double(event.heldBytes) },
-                { "segment_length", double(event.segmentLength) } });
+                { "segment_length", double(event.segmentLength) },
+                // What `top` shows, beside the tensor bytes: sampled here so the Trainer stays untouched.
+                { "rss_bytes", double(processResidentBytes()) } });
         recorder.addMemorySample({ event.iteration, event.currentBytes, event.peakBytes });
     });
 }

@@ -52,8 +52,9 @@ else
     [ -s "$html" ] || fail "no $html"
     [ "$(head -c 15 "$html")" = "<!DOCTYPE html>" ] || fail "$html is not an HTML document"
     grep -q "</html>" "$html" || fail "$html is truncated"
-    # Self-contained: the four figures embedded as PNG data URIs, nothing fetched from elsewhere.
-    [ "$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)" -eq 4 ] || fail "$html lacks its 4 embedded figures"
+    # Self-contained: the five figures (since issue 16 one is the parallel-coordinates view) embedded as PNG data URIs,
+    # nothing fetched from elsewhere.
+    [ "$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)" -eq 5 ] || fail "$html lacks its 5 embedded figures"
     ! grep -qiE 'https?:|<link|<script|src="//' "$html" || fail "$html references external resources"
     for strategy in conventional vanilla dr2net; do
         grep -q "demo-finetune-fmnist-5-9-$strategy (#" "$html" || fail "$html does not name the $strategy run"

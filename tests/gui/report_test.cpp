@@ -349,8 +349,12 @@ namespace {
         EXPECT_TRUE(text.contains(QStringLiteral("Conventional finetuning")));
         // dr2 peaks at 1.5 × 41 MB, conventional at twice that: 50.0 % of conventional.
         EXPECT_TRUE(text.contains(QStringLiteral("50.0 %"))) << "Table 2 memory ratio";
-        EXPECT_EQ(layout.embeddedImages, 4);
-        EXPECT_EQ(text.count(QStringLiteral("data:image/png;base64,")), 4);
+        EXPECT_EQ(layout.embeddedImages, 5);
+        EXPECT_EQ(text.count(QStringLiteral("data:image/png;base64,")), 5);
+        // The config diff lists only the keys that differ (the strategy does), then parallel coordinates.
+        EXPECT_TRUE(text.contains(QStringLiteral("Config diff (only the keys whose values differ)")));
+        EXPECT_TRUE(text.contains(QStringLiteral("<td>strategy</td>"))) << "config diff row";
+        EXPECT_EQ(layout.figureTitles.last(), QStringLiteral("Parallel coordinates: config → final metric, peak memory"));
 
         const QString pdf = out(QStringLiteral("compare.pdf"));
         ASSERT_TRUE(ReportRenderer::renderComparison(s_db,
@@ -358,16 +362,16 @@ namespace {
             &layout))
             << error.toStdString();
         EXPECT_TRUE(readAll(pdf).startsWith("%PDF-"));
-        EXPECT_EQ(layout.pages, 2);
-        EXPECT_EQ(pdfPageCount(readAll(pdf)), 2);
+        EXPECT_EQ(layout.pages, 3); // tables, then 2×2 figures per page: five figures
+        EXPECT_EQ(pdfPageCount(readAll(pdf)), 3);
 
         const QString png = out(QStringLiteral("compare.png"));
         ASSERT_TRUE(ReportRenderer::renderComparison(
             s_db, { QString::number(s_dr2Run), QString::number(s_conventionalRun) }, png, &error, &layout))
             << error.toStdString();
         const QImage image(png);
-        ASSERT_EQ(layout.figureRects.size(), 4);
-        for (int i = 0; i < 4; ++i)
+        ASSERT_EQ(layout.figureRects.size(), 5);
+        for (int i = 0; i < 5; ++i)
             EXPECT_GT(dataPixels(image, layout.figureRects[i]), 1500) << layout.figureTitles[i].toStdString();
         // Each run has its own colour in the loss plot: Tableau blue and orange.
         auto hasColour = [&](const QRect& rect, QColor colour) {

@@ -261,3 +261,53 @@ TEST(RunHistory, ReadsALowerIsBetterPrimaryMetricAndEveryEvaluationSeries)
 
 } // namespace
 } // namespace dr2
+
+namespace dr2 {
+namespace {
+
+TEST(RunHistory, ListsEveryRecordedMetricAndPutsCurvesOnEpochAndWallTimeAxes)
+{
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    RunStore store(dir.filePath(QStringLiteral("runs.sqlite")).toStdString());
+    const int64_t id = addRun(store, "a", "dr2net", config("dr2net", 64, 28), RunStatus::Finished, 1000);
+    RunBatch batch;
+    for (int64_t it = 0; it < 200; ++it) {
+        batch.scalars.push_back({ it, "loss", 1.0 / double(it + 1) });
+        batch.scalars.push_back({ it, "step_s", 0.5 });
+    }
+    batch.evaluations.push_back({ 100, "val", { { "top1", 0.5 }, { "epoch", 0.0 }, { "samples", 10.0 } } });
+    batch.evaluations.push_back({ 200, "val", { { "top1", 0.6 }, { "epoch", 1.0 }, { "samples", 10.0 } } });
+    store.writeBatch(id, batch);
+
+    const QStringList names = RunHistory::metricNames(store, { id });
+    EXPECT_EQ(names, (QStringList { QStringLiteral("eval.top1"), QStringLiteral("loss"), QStringLiteral("step_s") }));
+    const MetricCurve byIteration
+        = RunHistory::metricCurve(store, id, QStringLiteral("loss"), MetricXAxis::Iteration, QStringLiteral("a (#1)"));
+    ASSERT_EQ(byIteration.xs.size(), 200u);
+    EXPECT_EQ(byIteration.name, QStringLiteral("a (#1)"));
+    EXPECT_DOUBLE_EQ(byIteration.xs[150], 150.0);
+    const MetricCurve byEpoch
+        = RunHistory::metricCurve(store, id, QStringLiteral("loss"), MetricXAxis::Epoch, QStringLiteral("a"));
+    ASSERT_EQ(byEpoch.xs.size(), 200u);
+    EXPECT_DOUBLE_EQ(byEpoch.xs[50], 0.5); // half of the first epoch (100 iterations)
+    EXPECT_DOUBLE_EQ(byEpoch.xs[150], 1.5);
+    const MetricCurve byTime
+        = RunHistory::metricCurve(store, id, QStringLiteral("loss"), MetricXAxis::WallTime, QStringLiteral("a"));
+    ASSERT_EQ(byTime.xs.size(), 200u);
+    EXPECT_NEAR(byTime.xs[99], 50.0, 1e-9); // 100 steps of 0.5 s done
+    const MetricCurve top1
+        = RunHistory::metricCurve(store, id, QStringLiteral("eval.top1"), MetricXAxis::Epoch, QStringLiteral("a"));
+    EXPECT_EQ(top1.xs, (std::vector<double> { 1.0, 2.0 }));
+    EXPECT_EQ(top1.ys, (std::vector<double> { 0.5, 0.6 }));
+    // A run without evaluations has no epoch axis: no points rather than iterations mislabelled as epochs.
+    const int64_t bare = addRun(store, "b", "dr2net", config("dr2net", 64, 28), RunStatus::Finished, 1000);
+    store.writeBatch(bare, RunBatch { { { 0, "loss", 1.0 } }, {}, {}, {}, {}, {} });
+    EXPECT_TRUE(RunHistory::metricCurve(store, bare, QStringLiteral("loss"), MetricXAxis::Epoch, {}).xs.empty());
+    // The run table's summaries carry the config for the diff and the parallel coordinates.
+    for (const RunSummary& summary : RunHistory::summaries(store))
+        EXPECT_EQ(summary.configJson.toStdString(), config("dr2net", 64, 28));
+}
+
+} // namespace
+} // namespace dr2

@@ -9,67 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <fcntl.h>
 #include <fstream>
 #include <set>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace dr2 {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Starts dr2net-cli with `args`, stdout and stderr into `logPath`; returns the child's pid.
-pid_t spawnCli(const std::vector<std::string>& args, const std::string& logPath)
-{
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        const int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-        }
-        std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(DR2_CLI_PATH));
-        for (const auto& a : args)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(DR2_CLI_PATH, argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
-int waitExit(pid_t pid)
-{
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string readFile(const fs::path& path)
-{
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-/// Loss points committed so far for the only run of the database (-1 while it is not readable yet).
-int64_t committedLossPoints(const std::string& db)
-{
-    if (!fs::exists(db))
-        return -1;
-    try {
-        RunStore store(db, /*createIfMissing=*/false);
-        const auto runs = store.listRuns();
-        if (runs.empty())
-            return -1;
-        return static_cast<int64_t>(store.scalars(runs.front().id, "loss").size());
-    } catch (const std::exception&) {
-        return -1; // the writer may be creating the schema right now
-    }
-}
 
 TEST(CrashResume, SigkillMidRunThenResumeToFinished)
 {
@@ -80,24 +27,24 @@ TEST(CrashResume, SigkillMidRunThenResumeToFinished)
     std::ofstream(config) << test::tinyConfigJson(checkpointDir, /*epochs=*/3).dump(2);
     const std::string log = (dir.path / "log.txt").string();
 
-    const pid_t pid = spawnCli({ "train", "--config", config, "--db", db, "--json" }, log);
+    const pid_t pid = test::spawnCli({ "train", "--config", config, "--db", db, "--json" }, log);
     ASSERT_GT(pid, 0);
     // Kill once some iterations are committed and a resumable checkpoint (with its run.json) exists.
     int64_t before = -1;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     while (std::chrono::steady_clock::now() < deadline) {
-        before = committedLossPoints(db);
+        before = test::committedLossPoints(db);
         if (before >= 6 && fs::exists(fs::path(checkpointDir) / "last.pt")
             && fs::exists(fs::path(checkpointDir) / RunRecordingObserver::kRunLinkFile))
             break;
         int status = 0;
         ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "dr2net-cli ended before it could be killed:\n"
-                                                       << readFile(log);
+                                                       << test::readFile(log);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ASSERT_GE(before, 6) << "no 6 committed iterations within 90 s:\n" << readFile(log);
+    ASSERT_GE(before, 6) << "no 6 committed iterations within 90 s:\n" << test::readFile(log);
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    EXPECT_EQ(waitExit(pid), 128 + SIGKILL);
+    EXPECT_EQ(test::waitExit(pid), 128 + SIGKILL);
     ASSERT_LT(before, 30) << "the run had already finished; the kill tested nothing";
 
     const auto link = RunRecordingObserver::readRunLink(checkpointDir);
@@ -116,7 +63,7 @@ TEST(CrashResume, SigkillMidRunThenResumeToFinished)
         for (size_t i = 0; i < loss.size(); ++i)
             EXPECT_EQ(loss[i].iteration, static_cast<int64_t>(i));
         for (const char* name : { "lr", "alpha", "beta", "grad_norm", "step_s", "samples_per_s", "current_bytes",
-                 "peak_bytes", "held_bytes", "segment_length" })
+                 "peak_bytes", "held_bytes", "segment_length", "rss_bytes" })
             EXPECT_EQ(store.scalars(runId, name).size(), loss.size()) << name;
         // The HDF5 file left by the killed writer opens, with the run id it was created for.
         std::string arrays;
@@ -130,9 +77,9 @@ TEST(CrashResume, SigkillMidRunThenResumeToFinished)
     }
 
     // Resume: the same run id continues, from the checkpoint's iteration, to `finished`.
-    const pid_t resumed = spawnCli({ "train", "--resume", checkpointDir, "--db", db }, log);
-    ASSERT_EQ(waitExit(resumed), 0) << readFile(log);
-    EXPECT_NE(readFile(log).find("run " + std::to_string(runId) + " recorded in"), std::string::npos) << readFile(log);
+    const pid_t resumed = test::spawnCli({ "train", "--resume", checkpointDir, "--db", db }, log);
+    ASSERT_EQ(test::waitExit(resumed), 0) << test::readFile(log);
+    EXPECT_NE(test::readFile(log).find("run " + std::to_string(runId) + " recorded in"), std::string::npos) << test::readFile(log);
     RunStore store(db, /*createIfMissing=*/false);
     EXPECT_EQ(store.listRuns().size(), 1u);
     const RunRecord run = *store.findRun(runId);

@@ -131,3 +131,27 @@ TEST(HeatmapView, SingleBetaAndDivergedCells)
     EXPECT_TRUE(HeatmapView::describe(diverged).contains(QStringLiteral("diverged")));
     EXPECT_DOUBLE_EQ(view.cellAt(cellCentre(view, 0, 0.3)).value, 0.0);
 }
+
+TEST(HeatmapView, EmptyHeatmapSaysNoSweepYetUntilAMatrixArrives)
+{
+    HeatmapView view;
+    view.setEmptyText(QStringLiteral("no sweep yet — Run heatmap sweep"));
+    test::showAt(view, 700, 450);
+    EXPECT_TRUE(view.showsEmptyText());
+    EXPECT_FALSE(view.plot()->xAxis->tickLabels()); // no axis of one made-up cell
+    EXPECT_FALSE(view.colorScale()->visible());
+    test::saveScreenshot(view, QStringLiteral("heatmap_view_empty"));
+
+    const Sweep sweep = makeSweep();
+    ASSERT_TRUE(view.setMatrix(sweep.alphas, sweep.betas, sweep.values));
+    test::settle();
+    EXPECT_FALSE(view.showsEmptyText());
+    EXPECT_TRUE(view.colorScale()->visible());
+    EXPECT_TRUE(view.plot()->xAxis->tickLabels());
+    // The legend (path, latest probe) sits under the matrix, never over its cells.
+    view.plot()->replot();
+    EXPECT_FALSE(view.plot()->legend->outerRect().intersects(view.plot()->axisRect()->rect()));
+
+    view.clearData();
+    EXPECT_TRUE(view.showsEmptyText());
+}

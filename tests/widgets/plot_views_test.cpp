@@ -97,7 +97,7 @@ TEST(PlotViews, MemoryViewShowsBaselineAndConventionalReference)
     view.setReferencePeak(static_cast<qint64>(held + 1.4 * 1024 * 1024 * 1024));
     test::showAt(view, 900, 460);
     EXPECT_EQ(view.unitName(), QStringLiteral("MiB")); // largest value 1.58 GiB: GiB starts at 2 GiB
-    EXPECT_EQ(view.plot()->yAxis->label(), QStringLiteral("tensor memory (MiB)"));
+    EXPECT_EQ(view.plot()->yAxis->label(), QStringLiteral("memory (MiB)"));
     test::saveScreenshot(view, QStringLiteral("memory_view"));
 }
 
@@ -162,6 +162,74 @@ TEST(PlotViews, BranchErrorViewMarksStageBoundaries)
     EXPECT_EQ(view.plot()->itemCount(), 0);
 }
 
+namespace {
+
+/// True when the legend lies outside the axis rect (it can cover neither curves nor the items inside).
+bool legendOutsideAxisRect(PlotView& view)
+{
+    view.plot()->replot();
+    return !view.plot()->legend->outerRect().intersects(view.plot()->axisRect()->rect());
+}
+
+} // namespace
+
+TEST(PlotViews, LegendsSitBelowTheAxisRect)
+{
+    CoefficientView coefficients;
+    coefficients.setPlannedPath({ 0, 50, 100 }, { 1.0, 0.6, 0.3 }, { 0.1, 0.4, 0.7 });
+    coefficients.setEndPoint(100, 0.3, 0.7);
+    test::showAt(coefficients, 600, 300);
+    EXPECT_TRUE(legendOutsideAxisRect(coefficients));
+    LossView loss;
+    fillTraining(loss, 200);
+    test::showAt(loss, 600, 300);
+    EXPECT_TRUE(legendOutsideAxisRect(loss));
+    MemoryView memory;
+    test::showAt(memory, 600, 300);
+    EXPECT_TRUE(legendOutsideAxisRect(memory));
+    test::saveScreenshot(coefficients, QStringLiteral("coefficient_view_legend_below"));
+}
+
+TEST(PlotViews, EmptyViewsSaySoInsteadOfShowingMadeUpAxes)
+{
+    BranchErrorView branches;
+    EXPECT_FALSE(branches.showsEmptyText()); // nothing set: nothing said
+    branches.setEmptyText(QStringLiteral("no probe yet"));
+    test::showAt(branches, 600, 300);
+    EXPECT_TRUE(branches.showsEmptyText());
+    EXPECT_FALSE(branches.plot()->xAxis->tickLabels()); // no 0.5–1.5 axis of nothing
+    test::saveScreenshot(branches, QStringLiteral("branch_error_view_empty"));
+    branches.setBranchErrors({ 1e-9, 2e-9 }, QStringLiteral("probe"));
+    test::settle();
+    EXPECT_FALSE(branches.showsEmptyText());
+    EXPECT_TRUE(branches.plot()->xAxis->tickLabels());
+
+    MemoryView memory;
+    memory.setEmptyText(QStringLiteral("no run yet"));
+    EXPECT_TRUE(memory.showsEmptyText());
+    EXPECT_TRUE(memory.appendSamples(MemoryView::kSeriesRss, { { 0.0, 300.0 * 1024 * 1024 } }));
+    EXPECT_FALSE(memory.showsEmptyText());
+    memory.clearData();
+    EXPECT_TRUE(memory.showsEmptyText());
+}
+
+TEST(PlotViews, MemoryViewShowsProcessRssBesideTensorMemory)
+{
+    MemoryView view;
+    std::vector<SeriesSample> current, rss;
+    for (int k = 0; k < 100; ++k) {
+        current.push_back({ double(k), 200.0 * 1024 * 1024 });
+        rss.push_back({ double(k), 900.0 * 1024 * 1024 + 1024.0 * k });
+    }
+    view.appendSamples(MemoryView::kSeriesCurrent, current);
+    ASSERT_TRUE(view.appendSamples(MemoryView::kSeriesRss, rss));
+    view.refresh();
+    test::showAt(view, 800, 400);
+    EXPECT_EQ(view.seriesSamples(MemoryView::kSeriesRss).size(), 100u);
+    EXPECT_GE(view.plot()->yAxis->range().upper, 900.0); // MiB: the RSS curve is inside the axis
+    test::saveScreenshot(view, QStringLiteral("memory_view_rss"));
+}
+
 TEST(PlotViews, FollowsTheDarkPalette)
 {
     LossView view;
@@ -201,10 +269,10 @@ TEST(PlotViews, OverlaysOfOtherRunsAreAddedReplacedAndCleared)
     EXPECT_EQ(view.seriesSamples(MemoryView::kSeriesPeak).size(), 2u);
     // Drawn in the axis unit (GiB here) like the view's own series, and covered by the axis range.
     EXPECT_EQ(view.unitName(), QStringLiteral("GiB"));
-    ASSERT_EQ(view.plot()->graphCount(), 3);
-    EXPECT_DOUBLE_EQ(view.plot()->graph(2)->data()->begin()->value, 5.0);
+    ASSERT_EQ(view.plot()->graphCount(), 4); // current, peak, process RSS, the overlay
+    EXPECT_DOUBLE_EQ(view.plot()->graph(3)->data()->begin()->value, 5.0);
     EXPECT_GE(view.plot()->yAxis->range().upper, 5.0);
     view.clearOverlays();
     EXPECT_TRUE(view.overlayNames().isEmpty());
-    EXPECT_EQ(view.plot()->graphCount(), 2);
+    EXPECT_EQ(view.plot()->graphCount(), 3);
 }

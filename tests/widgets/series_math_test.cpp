@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <limits>
+#include <utility>
 
 using dr2::decimateMinMax;
 
@@ -114,4 +116,92 @@ TEST(DebiasedEma, IncrementalEqualsBatch)
     dr2::DebiasedEma ema(0.95);
     for (size_t i = 0; i < values.size(); ++i)
         EXPECT_DOUBLE_EQ(ema.add(values[i]), batch[i]);
+}
+
+TEST(Smoothing, DebiasedEmaOfAConstantIsThatConstantFromTheFirstPoint)
+{
+    const std::vector<double> constant(50, 3.25);
+    for (double strength : { 0.0, 0.5, 0.9, 0.99 }) {
+        const auto smoothed = dr2::smoothValues(constant, dr2::Smoothing::Ema, strength);
+        ASSERT_EQ(smoothed.size(), constant.size());
+        for (double v : smoothed)
+            EXPECT_NEAR(v, 3.25, 1e-12) << "strength " << strength;
+    }
+}
+
+TEST(Smoothing, GaussianKeepsALinearRampInTheInteriorAndSmoothsNoise)
+{
+    std::vector<double> ramp(400);
+    for (size_t i = 0; i < ramp.size(); ++i)
+        ramp[i] = 2.0 + 0.5 * double(i);
+    const double sigma = 5.0;
+    const auto smoothed = dr2::gaussianSmooth(ramp, sigma);
+    const auto radius = static_cast<size_t>(std::ceil(3.0 * sigma));
+    for (size_t i = radius; i + radius < ramp.size(); ++i)
+        EXPECT_NEAR(smoothed[i], ramp[i], 1e-9) << "at " << i;
+    // Noise loses most of its spread; the mean stays.
+    std::mt19937 rng(3);
+    std::normal_distribution<double> noise(1.0, 1.0);
+    std::vector<double> noisy(5000);
+    for (double& v : noisy)
+        v = noise(rng);
+    const auto quiet = dr2::gaussianSmooth(noisy, sigma);
+    auto spread = [](const std::vector<double>& v) {
+        double mean = 0, sq = 0;
+        for (double x : v)
+            mean += x / double(v.size());
+        for (double x : v)
+            sq += (x - mean) * (x - mean) / double(v.size());
+        return std::make_pair(mean, std::sqrt(sq));
+    };
+    EXPECT_NEAR(spread(quiet).first, spread(noisy).first, 0.02);
+    EXPECT_LT(spread(quiet).second, 0.3 * spread(noisy).second);
+}
+
+TEST(Smoothing, RunningAverageOfAStepRisesLinearlyOverTheWindow)
+{
+    std::vector<double> step(100, 0.0);
+    std::fill(step.begin() + 50, step.end(), 1.0);
+    const int window = 10;
+    const auto smoothed = dr2::runningAverage(step, window);
+    for (size_t i = 0; i < 50; ++i)
+        EXPECT_DOUBLE_EQ(smoothed[i], 0.0);
+    for (size_t k = 0; k < size_t(window); ++k) // k + 1 of the last 10 values are ones
+        EXPECT_NEAR(smoothed[50 + k], double(k + 1) / window, 1e-12) << "at " << 50 + k;
+    for (size_t i = 50 + window; i < step.size(); ++i)
+        EXPECT_DOUBLE_EQ(smoothed[i], 1.0);
+    // The start averages over the samples there are, not over missing zeros.
+    const auto ones = dr2::runningAverage(std::vector<double>(5, 4.0), window);
+    for (double v : ones)
+        EXPECT_DOUBLE_EQ(v, 4.0);
+}
+
+TEST(Smoothing, NonFiniteValuesPassThroughAndDoNotSpread)
+{
+    std::vector<double> values(40, 1.0);
+    values[20] = std::numeric_limits<double>::quiet_NaN();
+    for (auto kind : { dr2::Smoothing::Ema, dr2::Smoothing::RunningAverage, dr2::Smoothing::Gaussian }) {
+        const auto smoothed = dr2::smoothValues(values, kind, 0.9);
+        EXPECT_TRUE(std::isnan(smoothed[20]));
+        for (size_t i = 0; i < values.size(); ++i) {
+            if (i == 20)
+                continue;
+            EXPECT_NEAR(smoothed[i], 1.0, 1e-12) << "at " << i;
+        }
+    }
+    EXPECT_EQ(dr2::smoothValues(values, dr2::Smoothing::None, 0.9).size(), values.size());
+    EXPECT_DOUBLE_EQ(dr2::smoothingWindow(0.0), 1.0);
+    EXPECT_NEAR(dr2::smoothingWindow(0.9), 10.0, 1e-9);
+}
+
+TEST(AxisMapping, KnotsMapIterationsToEpochsAndExtendBeyondTheEnds)
+{
+    // Evaluations after epochs 1 and 2 at iterations 100 and 200; 0 iterations is epoch 0.
+    const auto epochs = dr2::mapThroughKnots({ 0, 50, 100, 150, 250 }, { 0, 100, 200 }, { 0, 1, 2 });
+    const std::vector<double> expected = { 0, 0.5, 1, 1.5, 2.5 };
+    ASSERT_EQ(epochs.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+        EXPECT_NEAR(epochs[i], expected[i], 1e-12);
+    EXPECT_EQ(dr2::mapThroughKnots({ 1, 2 }, {}, {}), (std::vector<double> { 1, 2 }));
+    EXPECT_EQ(dr2::mapThroughKnots({ 1, 2 }, { 1 }, { 10 }), (std::vector<double> { 10, 11 }));
 }

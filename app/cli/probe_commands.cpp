@@ -176,6 +176,8 @@ void runHeatmap(const ProbeArgs& args)
     request.seed = args.model.seed;
     request.grid = grid;
     request.float64Reference = args.float64Reference;
+    request.precision = parsePrecision(args.autocast, "--autocast");
+    checkPrecision(request.precision, device, "--autocast");
     request.csvPath = args.out;
     // The helper opens --out before the sweep, so a bad path fails in seconds, not after minutes.
     const HeatmapSweepResult result = runHeatmapSweep(request, [&](size_t done, size_t total) {
@@ -198,7 +200,9 @@ void runHeatmap(const ProbeArgs& args)
             std::cout << (s ? ", " : " ") << result.branchesPerStage[s] << " branches";
         std::cout << "\n";
     }
-    std::cout << "log10(" << args.metric << ") of parameter gradients, reversible vs stored; rows alpha, columns beta\n";
+    std::cout << "log10(" << args.metric << ") of parameter gradients, reversible vs stored"
+              << (request.precision == Precision::Float32 ? "" : " (both under " + args.autocast + " autocast)")
+              << "; rows alpha, columns beta\n";
     std::vector<std::string> header { "alpha\\beta" };
     for (double beta : grid.betas)
         header.push_back(formatNumber(beta, 3));
@@ -255,6 +259,9 @@ void addHeatmapCommand(CLI::App& app)
         ->check(CLI::IsMember({ "mse", "max_abs", "rel_l2" }))
         ->capture_default_str();
     command->add_option("--out", args->out, "write the grid as CSV (alpha,beta,mse,max_abs,rel_l2,finite)");
+    command->add_option("--autocast", args->autocast,
+        "fp32, bf16 or fp16 (CUDA): both passes' forward under this autocast, the map of a mixed-precision run beside "
+        "the paper's float32 one");
     command->callback([args] { runHeatmap(*args); });
 }
 

@@ -219,6 +219,7 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
     GradProbeOptions options;
     options.seed = request.seed;
     options.float64Reference = request.float64Reference;
+    options.precision = request.precision;
     result.reports = sweepGradientError(setup.probe, grid, options, [&](size_t done, size_t total) {
         if (progress)
             progress(done, total);

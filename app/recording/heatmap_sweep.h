@@ -78,6 +78,9 @@ struct HeatmapSweepRequest {
     uint64_t seed = 0; ///< the probe batch and the dropout masks of both passes
     Grid grid; ///< every β non-zero
     bool float64Reference = false; ///< compute the stored reference in float64
+    /// Both passes' forward under this autocast (bf16; fp16 on CUDA): the map of a mixed-precision run, to set beside
+    /// the paper's float32 Fig. 3. Not with float64Reference.
+    Precision precision = Precision::Float32;
     std::string csvPath; ///< set: the grid as CSV (alpha,beta,mse,max_abs,rel_l2,finite), written atomically
     HeatmapSweepRecording recording;
 };

@@ -206,16 +206,16 @@ namespace {
         const QString probe = field(config, { "probe", "every" });
         if (!probe.isEmpty() && probe != QLatin1String("0"))
             add(QStringLiteral("Gradient probe"), QStringLiteral("every %1 iterations").arg(probe));
-        if (!field(config, { "device" }).isEmpty())
+        if (!field(config, { "device" }).isEmpty()) {
+            // Runs recorded before world_size, and single-process ones, trained in one process: nothing to add.
+            const QString ranks = field(config, { "world_size" });
+            const bool parallel = !ranks.isEmpty() && ranks != QLatin1String("0") && ranks != QLatin1String("1");
             add(QStringLiteral("Device"),
-                QStringLiteral("%1, %2 thread(s) (0: LibTorch's default), seed %3")
-                    .arg(field(config, { "device" }), field(config, { "threads" }), field(config, { "seed" })));
-        // Runs recorded before world_size was recorded trained in one process.
-        const QString ranks = field(config, { "world_size" });
-        add(QStringLiteral("World size"),
-            ranks.isEmpty() || ranks == QLatin1String("0") || ranks == QLatin1String("1")
-                ? QStringLiteral("1 process")
-                : QStringLiteral("%1 data-parallel processes (batch size per process)").arg(ranks));
+                QStringLiteral("%1, %2 thread(s) (0: LibTorch's default), seed %3%4")
+                    .arg(field(config, { "device" }), field(config, { "threads" }), field(config, { "seed" }),
+                        parallel ? QStringLiteral("; %1 data-parallel processes (batch size per process)").arg(ranks)
+                                 : QString()));
+        }
         return table;
     }
 

@@ -1,12 +1,9 @@
 #include "widgets/segmentation_preview.h"
 
-#include "widgets/file_export.h"
+#include "widgets/widget_picture.h"
 
 #include <QFontMetricsF>
-#include <QPageSize>
 #include <QPainter>
-#include <QPdfWriter>
-#include <QSvgGenerator>
 
 #include <algorithm>
 #include <array>
@@ -426,46 +423,12 @@ bool SegmentationPreview::exportImage(const QString& path, const QSize& size, QS
 {
     // PNG, PDF and SVG as the plots export them; no CSV, since a preview is pictures rather than series (the
     // label maps themselves are recorded with the run).
-    if (!checkPictureExport(path, size, error))
-        return false;
-    const QString suffix = fileSuffix(path);
     const QString documentTitle = m_title.isEmpty() ? QStringLiteral("Dr²Net Workbench prediction preview") : m_title;
-    return writeFileAtomically(
-        path,
-        [this, &suffix, &size, &documentTitle](const QString& tempPath, QString* cause) {
-            bool written = false;
-            if (suffix == QLatin1String("png")) {
-                const QImage image = toImage(size);
-                written = !image.isNull() && image.save(tempPath, "PNG");
-            } else if (suffix == QLatin1String("pdf")) {
-                // One page of exactly `size` points; 72 dpi makes one painter unit one point.
-                QPdfWriter writer(tempPath);
-                writer.setCreator(QStringLiteral("Dr²Net Workbench"));
-                writer.setTitle(documentTitle);
-                writer.setResolution(72);
-                writer.setPageSize(QPageSize(QSizeF(size), QPageSize::Point));
-                writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-                QPainter painter;
-                if (painter.begin(&writer)) {
-                    render(painter, QRect(QPoint(0, 0), size));
-                    written = painter.end();
-                }
-            } else {
-                QSvgGenerator generator;
-                generator.setFileName(tempPath);
-                generator.setSize(size);
-                generator.setViewBox(QRect(QPoint(0, 0), size));
-                generator.setTitle(documentTitle);
-                generator.setDescription(QStringLiteral("Exported by Dr²Net Workbench"));
-                QPainter painter;
-                if (painter.begin(&generator)) {
-                    render(painter, QRect(QPoint(0, 0), size));
-                    written = painter.end();
-                }
-            }
-            if (!written && cause)
-                *cause = QStringLiteral("could not write %1 image to '%2'").arg(suffix.toUpper(), tempPath);
-            return written;
+    return exportPicture(
+        path, size, documentTitle,
+        [this](QPainter& painter, const QRect& target) {
+            painter.setRenderHint(QPainter::TextAntialiasing);
+            render(painter, target);
         },
         error);
 }

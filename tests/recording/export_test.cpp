@@ -151,30 +151,16 @@ TEST_F(ExportTest, TimmAndTorchvisionRenamingRoundTrips)
 std::pair<int, std::string> exportUnderFileSizeLimit(const std::vector<std::string>& args, rlim_t limit,
     const std::string& logPath)
 {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        const int fd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-        }
+    std::error_code ignored;
+    fs::remove(logPath, ignored); // the output of this run only
+    const pid_t pid = test::spawnCli(args, logPath, [limit] {
         // Ignored SIGXFSZ is inherited across exec: a write past the limit fails with EFBIG instead of killing.
         std::signal(SIGXFSZ, SIG_IGN);
         const rlimit fileSize { limit, limit };
         ::setrlimit(RLIMIT_FSIZE, &fileSize);
-        std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(DR2_CLI_PATH));
-        for (const auto& a : args)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(DR2_CLI_PATH, argv.data());
-        ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    std::ifstream in(logPath);
-    return { WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-        std::string(std::istreambuf_iterator<char>(in), {}) };
+    });
+    const int code = test::waitExit(pid);
+    return { code, test::readFile(logPath) };
 }
 
 TEST_F(ExportTest, FileSizeLimitFailsCleanlyWithNoPartialFile)

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,8 +51,10 @@ inline nlohmann::json tinyConfigJson(const std::string& checkpointDir, int64_t e
     };
 }
 
-/// Starts dr2net-cli (DR2_CLI_PATH) with `args`, stdout and stderr into `logPath`; returns the child's pid.
-inline pid_t spawnCli(const std::vector<std::string>& args, const std::string& logPath)
+/// Starts dr2net-cli (DR2_CLI_PATH) with `args`, stdout and stderr appended to `logPath`; returns the child's pid.
+/// `inChild` runs in the child just before exec (resource limits, signal dispositions).
+inline pid_t spawnCli(const std::vector<std::string>& args, const std::string& logPath,
+    const std::function<void()>& inChild = {})
 {
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -60,6 +63,8 @@ inline pid_t spawnCli(const std::vector<std::string>& args, const std::string& l
             ::dup2(fd, 1);
             ::dup2(fd, 2);
         }
+        if (inChild)
+            inChild();
         std::vector<char*> argv;
         argv.push_back(const_cast<char*>(DR2_CLI_PATH));
         for (const auto& a : args)

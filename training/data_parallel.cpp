@@ -92,9 +92,6 @@ struct DataParallel::Impl {
     c10::intrusive_ptr<CollectiveBackend> backend;
     std::string backendName;
     int64_t lastHeartbeat = -1;
-
-    /// Waits for `work`; the c10d error (a peer closed the connection, a timeout) comes out as an exception.
-    static void wait(const c10::intrusive_ptr<c10d::Work>& work) { work->wait(); }
 };
 
 DataParallel::DataParallel(const WorkerGroup& group, const c10::Device& device)
@@ -178,12 +175,10 @@ void DataParallel::heartbeat(int64_t iteration)
     if (!m_group.distributed())
         return;
     m_impl->lastHeartbeat = iteration;
-    try {
-        const std::string text = std::to_string(iteration);
+    const std::string text = std::to_string(iteration);
+    collective("reporting progress to the group's store", [&] {
         m_impl->store->set(kAlivePrefix + std::to_string(m_group.rank), std::vector<uint8_t>(text.begin(), text.end()));
-    } catch (const std::exception& e) {
-        fail("reporting progress to the group's store", e);
-    }
+    });
 }
 
 void DataParallel::broadcastModule(torch::nn::Module& module)
@@ -243,44 +238,42 @@ void DataParallel::averageGradients(const std::vector<at::Tensor>& parameters)
     }
 }
 
+void DataParallel::collective(const std::string& what, const std::function<void()>& call)
+{
+    // A c10d error (a peer closed the connection, a timeout) comes out of Work::wait() as an exception.
+    try {
+        call();
+    } catch (const std::exception& e) {
+        fail(what, e);
+    }
+}
+
 void DataParallel::sum(at::Tensor& values)
 {
     if (!m_group.distributed())
         return;
-    try {
-        std::vector<at::Tensor> tensors { values };
-        Impl::wait(m_impl->backend->allreduce(tensors));
-    } catch (const std::exception& e) {
-        fail("all-reduce", e);
-    }
+    std::vector<at::Tensor> tensors { values };
+    collective("all-reduce", [&] { m_impl->backend->allreduce(tensors)->wait(); });
 }
 
 void DataParallel::broadcast(at::Tensor& values)
 {
     if (!m_group.distributed())
         return;
-    try {
-        std::vector<at::Tensor> tensors { values };
-        Impl::wait(m_impl->backend->broadcast(tensors));
-    } catch (const std::exception& e) {
-        fail("broadcast from rank 0", e);
-    }
+    std::vector<at::Tensor> tensors { values };
+    collective("broadcast from rank 0", [&] { m_impl->backend->broadcast(tensors)->wait(); });
 }
 
 std::vector<at::Tensor> DataParallel::gatherAll(const at::Tensor& value)
 {
     if (!m_group.distributed())
         return { value };
-    try {
-        std::vector<at::Tensor> inputs { value.contiguous() };
-        std::vector<std::vector<at::Tensor>> outputs(1);
-        for (int r = 0; r < m_group.worldSize; ++r)
-            outputs[0].push_back(torch::empty_like(inputs[0]));
-        Impl::wait(m_impl->backend->allgather(outputs, inputs));
-        return outputs[0];
-    } catch (const std::exception& e) {
-        fail("all-gather", e);
-    }
+    std::vector<at::Tensor> inputs { value.contiguous() };
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int r = 0; r < m_group.worldSize; ++r)
+        outputs[0].push_back(torch::empty_like(inputs[0]));
+    collective("all-gather", [&] { m_impl->backend->allgather(outputs, inputs)->wait(); });
+    return outputs[0];
 }
 
 uint64_t rankSeed(uint64_t seed, int rank)

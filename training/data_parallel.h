@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,8 @@ public:
 
 private:
     struct Impl;
+    /// Runs `call` (issue a collective and wait for it); its failure becomes a DistributedError naming `what`.
+    void collective(const std::string& what, const std::function<void()>& call);
     [[noreturn]] void fail(const std::string& what, const std::exception& e) const;
 
     WorkerGroup m_group;

@@ -129,6 +129,51 @@ bool HeatmapView::setMatrix(const std::vector<double>& alphas, const std::vector
     m_betas = betas;
     m_values = values;
 
+    HeatmapRange range = HeatmapRange::of(values);
+    if (!(range.high > 0.0)) {
+        range = { 1e-12, 1.0 }; // nothing positive to show: any range will do
+    } else if (!(range.high > range.low)) {
+        range = { range.low / 10.0, range.high * 10.0 };
+    }
+    fillCells(range.low);
+    m_map->setVisible(true);
+    m_scale->setVisible(true);
+    m_map->setDataRange(QCPRange(range.low, range.high));
+    updateTicks();
+    markDataChanged();
+    refresh();
+    return true;
+}
+
+void HeatmapView::fillCells(double low)
+{
+    // One value per axis still needs two cells for QCPColorMapData: duplicate it over [-0.5, 0.5].
+    const int na = static_cast<int>(m_alphas.size());
+    const int nb = static_cast<int>(m_betas.size());
+    const int keys = std::max(na, 2);
+    const int rows = std::max(nb, 2);
+    const QCPRange keyRange = na >= 2 ? QCPRange(0, na - 1) : QCPRange(-0.5, 0.5);
+    const QCPRange valueRange = nb >= 2 ? QCPRange(0, nb - 1) : QCPRange(-0.5, 0.5);
+    auto* data = new QCPColorMapData(keys, rows, keyRange, valueRange);
+    for (int i = 0; i < keys; ++i) {
+        for (int j = 0; j < rows; ++j) {
+            const double v = m_values[static_cast<size_t>(std::min(i, na - 1)) * static_cast<size_t>(nb)
+                + static_cast<size_t>(std::min(j, nb - 1))];
+            // The log scale cannot place zero: show it (and negatives) at the bottom of the scale.
+            const double shown = std::isfinite(v) ? std::max(v, low) : std::numeric_limits<double>::quiet_NaN();
+            data->setCell(i, j, shown);
+        }
+    }
+    m_map->setData(data, /*copy=*/false);
+}
+
+bool HeatmapRange::isValid() const
+{
+    return std::isfinite(low) && std::isfinite(high) && low > 0.0 && high > low;
+}
+
+HeatmapRange HeatmapRange::of(const std::vector<double>& values)
+{
     double low = std::numeric_limits<double>::infinity();
     double high = 0.0;
     for (double v : values) {
@@ -137,38 +182,55 @@ bool HeatmapView::setMatrix(const std::vector<double>& alphas, const std::vector
             high = std::max(high, v);
         }
     }
-    if (!(high > 0.0)) {
-        low = 1e-12; // nothing positive to show: any range will do
-        high = 1.0;
-    } else if (!(high > low)) {
-        low /= 10.0;
-        high *= 10.0;
-    }
-    // One value per axis still needs two cells for QCPColorMapData: duplicate it over [-0.5, 0.5].
-    const int na = static_cast<int>(alphas.size());
-    const int nb = static_cast<int>(betas.size());
-    const int keys = std::max(na, 2);
-    const int rows = std::max(nb, 2);
-    const QCPRange keyRange = na >= 2 ? QCPRange(0, na - 1) : QCPRange(-0.5, 0.5);
-    const QCPRange valueRange = nb >= 2 ? QCPRange(0, nb - 1) : QCPRange(-0.5, 0.5);
-    auto* data = new QCPColorMapData(keys, rows, keyRange, valueRange);
-    for (int i = 0; i < keys; ++i) {
-        for (int j = 0; j < rows; ++j) {
-            const double v = values[static_cast<size_t>(std::min(i, na - 1)) * static_cast<size_t>(nb)
-                + static_cast<size_t>(std::min(j, nb - 1))];
-            // The log scale cannot place zero: show it (and negatives) at the bottom of the scale.
-            const double shown = std::isfinite(v) ? std::max(v, low) : std::numeric_limits<double>::quiet_NaN();
-            data->setCell(i, j, shown);
-        }
-    }
-    m_map->setData(data, /*copy=*/false);
-    m_map->setVisible(true);
-    m_scale->setVisible(true);
-    m_map->setDataRange(QCPRange(low, high));
-    updateTicks();
+    if (!(high > 0.0))
+        return {};
+    return { low, high };
+}
+
+HeatmapRange HeatmapRange::united(const HeatmapRange& other) const
+{
+    // A single positive value (low == high) is a range to unite too, only not a drawable one.
+    auto usable = [](const HeatmapRange& r) { return std::isfinite(r.low) && std::isfinite(r.high) && r.low > 0.0; };
+    if (!usable(other))
+        return *this;
+    if (!usable(*this))
+        return other;
+    return { std::min(low, other.low), std::max(high, other.high) };
+}
+
+bool HeatmapView::setColorRange(const HeatmapRange& range)
+{
+    if (!range.isValid() || m_alphas.empty())
+        return false;
+    fillCells(range.low);
+    m_map->setDataRange(QCPRange(range.low, range.high));
     markDataChanged();
     refresh();
     return true;
+}
+
+HeatmapRange HeatmapView::colorRange() const
+{
+    if (m_alphas.empty())
+        return {};
+    const QCPRange range = m_map->dataRange();
+    return { range.lower, range.upper };
+}
+
+HeatmapRange HeatmapView::shareColorRange(const QList<HeatmapView*>& views)
+{
+    HeatmapRange shared;
+    for (const HeatmapView* view : views)
+        if (view && view->hasData())
+            shared = shared.united(HeatmapRange::of(view->m_values));
+    if (!shared.isValid() && std::isfinite(shared.low) && shared.low > 0.0)
+        shared = { shared.low / 10.0, shared.high * 10.0 }; // one value everywhere, as setMatrix() draws it
+    if (!shared.isValid())
+        return {};
+    for (HeatmapView* view : views)
+        if (view && view->hasData())
+            view->setColorRange(shared);
+    return shared;
 }
 
 void HeatmapView::updateTicks()

@@ -22,6 +22,18 @@ struct HeatmapCell {
     double value = std::numeric_limits<double>::quiet_NaN(); ///< the matrix value (NaN/Inf when diverged)
 };
 
+/// A range of the log colour scale: the values coloured from the lowest to the highest colour.
+struct HeatmapRange {
+    double low = std::numeric_limits<double>::quiet_NaN(); ///< lowest colour (> 0 when valid)
+    double high = std::numeric_limits<double>::quiet_NaN(); ///< highest colour (> low when valid)
+    /// True when the range can be drawn on a log scale (0 < low < high, both finite).
+    bool isValid() const;
+    /// The smallest and largest positive finite value of `values` (invalid when there is none).
+    static HeatmapRange of(const std::vector<double>& values);
+    /// The smallest range covering both (either one when the other is invalid).
+    HeatmapRange united(const HeatmapRange& other) const;
+};
+
 /// The gradient-error matrix over α×β (the paper's Fig. 3): α on the x axis, β on the y axis, one cell per
 /// probed pair, coloured on a log10 scale with a colour bar. The run's α/β path is drawn over it and the
 /// latest probe is highlighted. Hovering shows α, β and the value in a label and a tooltip.
@@ -44,6 +56,15 @@ public:
     void setLatestProbe(double alpha, double beta);
     /// Label of the colour bar (default "gradient error (MSE)").
     void setValueLabel(const QString& label);
+    /// Colours the matrix over `range` instead of its own values' range (so maps set side by side are comparable);
+    /// values below the range get the lowest colour, above it the highest. The next setMatrix() returns to the
+    /// matrix's own range. False (and no change) for an invalid range or when no matrix is shown.
+    bool setColorRange(const HeatmapRange& range);
+    /// The range the colour scale covers now (invalid when no matrix is shown).
+    HeatmapRange colorRange() const;
+    /// Sets every view that shows a matrix to the range covering all their values (HeatmapRange::of, united), so
+    /// one colour means one value in all of them. Returns that range (invalid when none holds a positive value).
+    static HeatmapRange shareColorRange(const QList<HeatmapView*>& views);
 
     /// The cell under `position` (in this widget's coordinates); invalid outside the matrix.
     HeatmapCell cellAt(const QPoint& position) const;
@@ -70,6 +91,7 @@ protected:
 private:
     void onMouseMove(QMouseEvent* event);
     void updateTicks();
+    void fillCells(double low);
     static double indexCoordinate(const std::vector<double>& grid, double value);
 
     QCPColorMap* m_map = nullptr;

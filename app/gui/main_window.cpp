@@ -427,8 +427,7 @@ bool MainWindow::exportPlotsTo(
             *error = tr("export: cannot create the folder '%1'").arg(folder);
         return false;
     }
-    const QStringList names = { QStringLiteral("loss"), QStringLiteral("memory"), QStringLiteral("coefficients"),
-        QStringLiteral("heatmap"), QStringLiteral("branch_error") };
+    const QStringList names = m_live->plotNames();
     const QList<PlotView*> plots = m_live->plots();
     QStringList failures;
     for (int i = 0; i < plots.size() && i < names.size(); ++i) {

@@ -56,9 +56,9 @@ public:
     /// Stops the run.
     void stopRun();
     /// Writes every live plot into `folder` (created when missing) as loss/memory/coefficients/heatmap/
-    /// branch_error .png, .pdf and .svg at `size`, and .csv with `range`, and a segmentation run's prediction
-    /// preview as preview .png, .pdf and .svg; the paths written go to `written`. False with one line per failed
-    /// file in `error` (what was written stays).
+    /// branch_error (and heatmap_bf16 while the second heatmap is shown) .png, .pdf and .svg at `size`, and .csv
+    /// with `range`, and a segmentation run's prediction preview as preview .png, .pdf and .svg; the paths written
+    /// go to `written`. False with one line per failed file in `error` (what was written stays).
     bool exportPlotsTo(const QString& folder, const QSize& size, PlotView::CsvRange range,
         QStringList* written = nullptr, QString* error = nullptr);
     /// Shows a notification (tray message when a tray exists, else the status bar); also logged.

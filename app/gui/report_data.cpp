@@ -1,5 +1,6 @@
 #include "app/gui/report_data.h"
 
+#include "app/recording/heatmap_names.h"
 #include "app/recording/run_metrics.h"
 #include "storage/run_array_file.h"
 #include "storage/run_store.h"
@@ -44,8 +45,12 @@ namespace {
                 HeatmapRecord heatmap = file.readHeatmap(name);
                 if (heatmap.metrics.empty())
                     continue;
-                // Names sort as written (iter_000100, ...); the highest iteration wins, ties go to the later name.
-                if (!newest || heatmap.iteration >= newest->iteration)
+                // Names sort as written (iter_000100, ...); the highest iteration wins, ties go to the later name,
+                // except that a sweep's map under autocast ("sweep_bf16") never displaces its float32 map.
+                const bool autocast = heatmapNamePrecision(heatmap.name) != Precision::Float32;
+                const bool newestAutocast = newest && heatmapNamePrecision(newest->name) != Precision::Float32;
+                if (!newest || heatmap.iteration > newest->iteration
+                    || (heatmap.iteration == newest->iteration && (!autocast || newestAutocast)))
                     newest = std::move(heatmap);
             }
             if (newest)

@@ -100,11 +100,18 @@ struct RunFinishedInfo {
     QString recordingError; ///< why recording stopped, empty if it did not
 };
 
-/// A finished heatmap sweep: gradient MSE over α×β, row-major over alphas then betas.
+/// One precision's matrix of a heatmap sweep.
+struct SweepMap {
+    QString precision; ///< the autocast both passes' forward ran under: "fp32", "bf16" or "fp16" (core/precision.h)
+    QVector<double> values; ///< MSE per cell, row-major over alphas then betas (+Inf: diverged; NaN: never swept)
+};
+
+/// A finished heatmap sweep: gradient MSE over α×β, row-major over alphas then betas, in one or more precisions.
 struct SweepResult {
     QVector<double> alphas; ///< α axis
     QVector<double> betas; ///< β axis
-    QVector<double> values; ///< MSE per cell (NaN where the probe diverged)
+    QVector<double> values; ///< MSE per cell of the first precision (maps.first().values)
+    QVector<SweepMap> maps; ///< one per precision of the request, in its order, each over the same grid
     QString source; ///< the model swept ("random init" or the checkpoint path)
     QString batchSource; ///< what the probe batch was (the dataset's validation images, or random noise)
     bool complete = true; ///< false when the sweep was cancelled (values of unswept cells are NaN)

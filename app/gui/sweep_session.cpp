@@ -1,6 +1,7 @@
 #include "app/gui/sweep_session.h"
 
 #include "app/recording/heatmap_sweep.h"
+#include "core/autocast.h"
 #include "training/train_config.h"
 
 #include <QPointer>
@@ -33,7 +34,52 @@ QString checkAxis(const QVector<double>& values, const char* name, bool nonZero)
     return {};
 }
 
+QString checkPrecisions(const QStringList& precisions)
+{
+    if (precisions.isEmpty())
+        return QStringLiteral("sweep precisions: expected at least one of %1, found none")
+            .arg(SweepSession::availablePrecisions().join(QStringLiteral(", ")));
+    const QStringList available = SweepSession::availablePrecisions();
+    for (int i = 0; i < precisions.size(); ++i) {
+        if (!available.contains(precisions[i]))
+            return QStringLiteral("sweep precisions[%1]: expected one of %2 on this device, found '%3'")
+                .arg(i)
+                .arg(available.join(QStringLiteral(", ")), precisions[i]);
+        if (precisions.indexOf(precisions[i]) != i)
+            return QStringLiteral("sweep precisions: '%1' is listed twice").arg(precisions[i]);
+    }
+    return {};
+}
+
+// Where a GUI sweep probes: makeProbeSetup's default device (the GUI does not move the probe network).
+c10::Device sweepDevice()
+{
+    return ProbeNetworkSource {}.device;
+}
+
+QVector<double> mapValues(const std::vector<GradErrorReport>& reports, int cells)
+{
+    QVector<double> values(cells, std::numeric_limits<double>::quiet_NaN());
+    for (size_t i = 0; i < reports.size() && int(i) < cells; ++i)
+        values[int(i)] = reports[i].finite ? reports[i].overall.mse : std::numeric_limits<double>::infinity();
+    return values;
+}
+
 } // namespace
+
+QStringList SweepSession::availablePrecisions()
+{
+    QStringList names;
+    for (Precision precision : allPrecisions()) {
+        try {
+            checkPrecision(precision, sweepDevice());
+            names << QString::fromStdString(toString(precision));
+        } catch (const std::invalid_argument&) {
+            // Not computable on this device (float16 autocast on the CPU): not offered.
+        }
+    }
+    return names;
+}
 
 SweepSession::SweepSession(QObject* parent)
     : QObject(parent)
@@ -62,6 +108,8 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
     QString message = checkAxis(request.alphas, "alphas", false);
     if (message.isEmpty())
         message = checkAxis(request.betas, "betas", true);
+    if (message.isEmpty())
+        message = checkPrecisions(request.precisions);
     if (!message.isEmpty())
         return fail(message);
     if (request.batchSize < 1 || request.batchSize > 256)
@@ -108,6 +156,9 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
             sweep.seed = config.seed;
             sweep.grid.alphas.assign(request.alphas.begin(), request.alphas.end());
             sweep.grid.betas.assign(request.betas.begin(), request.betas.end());
+            sweep.precision = parsePrecision(request.precisions.first().toStdString(), "sweep precision");
+            for (int i = 1; i < request.precisions.size(); ++i)
+                sweep.alsoPrecisions.push_back(parsePrecision(request.precisions[i].toStdString(), "sweep precision"));
             if (!request.databasePath.isEmpty()) {
                 sweep.recording.databasePath = request.databasePath.toStdString();
                 sweep.recording.runName = config.name + "-heatmap";
@@ -119,17 +170,17 @@ bool SweepSession::start(const SweepRequest& request, QString* error)
                     post([done, total](SweepSession* s) { emit s->progress(int(done), int(total)); });
                 },
                 cancelFlag.get());
-            const std::vector<GradErrorReport>& reports = swept.reports;
             SweepResult result;
             result.alphas = request.alphas;
             result.betas = request.betas;
             result.source = QString::fromStdString(swept.source);
             result.batchSource = QString::fromStdString(swept.batchSource);
             const int cells = request.alphas.size() * request.betas.size();
-            result.values.fill(std::numeric_limits<double>::quiet_NaN(), cells);
-            for (size_t i = 0; i < reports.size() && int(i) < cells; ++i)
-                result.values[int(i)] = reports[i].finite ? reports[i].overall.mse
-                                                          : std::numeric_limits<double>::infinity();
+            result.maps.push_back({ request.precisions.first(), mapValues(swept.reports, cells) });
+            for (const PrecisionReports& also : swept.alsoReports)
+                result.maps.push_back(
+                    { QString::fromStdString(toString(also.precision)), mapValues(also.reports, cells) });
+            result.values = result.maps.first().values;
             result.complete = swept.complete;
             post([result](SweepSession* s) {
                 s->m_running = false;

@@ -4,6 +4,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include <atomic>
@@ -24,7 +25,12 @@ struct SweepRequest {
     /// gives the data and the segments.
     QString weightsPath;
     bool randomBatch = false; ///< probe on N(0, 1) images and random labels instead of the config's data
-    QString databasePath; ///< set: the sweep is also recorded there as a run (strategy "heatmap", HDF5 heatmap)
+    /// Set: the sweep is also recorded there as a run (strategy "heatmap"), one HDF5 heatmap per precision: "sweep"
+    /// for float32, "sweep_bf16" for bfloat16 (precisionHeatmapName).
+    QString databasePath;
+    /// The autocasts to sweep, in order, each one map of the result over the same network, batch and grid ("fp32",
+    /// "bf16", "fp16": names of core/precision.h; each one of availablePrecisions(), none twice).
+    QStringList precisions { QStringLiteral("fp32") };
 };
 
 /// QObject front end over runHeatmapSweep() (app/recording/heatmap_sweep.h): builds the network and runs the sweep
@@ -46,6 +52,9 @@ public:
     bool isRunning() const { return m_running; }
     /// Blocks until the worker has ended or `milliseconds` passed; true when no worker is left.
     bool waitForWorker(int milliseconds);
+    /// The precisions a sweep can run in on the device it probes on, float32 first (float16 only where autocast
+    /// computes it: CUDA; CPU sweeps offer "fp32" and "bf16").
+    static QStringList availablePrecisions();
 
 signals:
     /// `done` of `total` cells probed.

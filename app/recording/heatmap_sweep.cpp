@@ -1,6 +1,7 @@
 #include "app/recording/heatmap_sweep.h"
 
 #include "app/recording/run_recording_observer.h"
+#include "core/autocast.h"
 #include "core/random_stream.h"
 #include "training/data_loader.h"
 #include "training/model_factory.h"
@@ -97,6 +98,23 @@ namespace {
 
 } // namespace
 
+std::string precisionHeatmapName(const std::string& base, Precision precision)
+{
+    return precision == Precision::Float32 ? base : base + "_" + toString(precision);
+}
+
+Precision heatmapNamePrecision(const std::string& name)
+{
+    for (Precision precision : allPrecisions()) {
+        if (precision == Precision::Float32)
+            continue;
+        const std::string suffix = "_" + toString(precision);
+        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            return precision;
+    }
+    return Precision::Float32;
+}
+
 ProbeSetup makeProbeSetup(const ProbeNetworkSource& source, int64_t batch, uint64_t batchSeed)
 {
     if (batch <= 0)
@@ -171,7 +189,16 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
 {
     const Grid& grid = request.grid;
     checkGrid(grid);
+    std::vector<Precision> precisions { request.precision };
+    for (Precision precision : request.alsoPrecisions) {
+        if (std::find(precisions.begin(), precisions.end(), precision) != precisions.end())
+            throw std::invalid_argument(
+                "heatmap precisions: " + toString(precision) + " is asked for twice; each map needs its own precision");
+        precisions.push_back(precision);
+    }
     ProbeSetup setup = makeProbeSetup(request.network, request.batch, request.seed);
+    for (Precision precision : precisions)
+        checkPrecision(precision, setup.input.device(), "heatmap precision");
     const BackboneDescription description = setup.network->backbone().describe();
 
     HeatmapSweepResult result;
@@ -216,16 +243,34 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
         result.runId = id;
     }
 
-    GradProbeOptions options;
-    options.seed = request.seed;
-    options.float64Reference = request.float64Reference;
-    options.precision = request.precision;
-    result.reports = sweepGradientError(setup.probe, grid, options, [&](size_t done, size_t total) {
-        if (progress)
-            progress(done, total);
-        return !(cancel && cancel->load());
-    });
-    result.complete = result.reports.size() == grid.alphas.size() * grid.betas.size();
+    // Every precision probes the same network, batch and dropout masks, so the maps differ by precision alone.
+    const size_t cells = grid.alphas.size() * grid.betas.size();
+    const size_t total = cells * precisions.size();
+    bool stopped = false;
+    for (size_t k = 0; k < precisions.size() && !stopped; ++k) {
+        GradProbeOptions options;
+        options.seed = request.seed;
+        options.float64Reference = request.float64Reference;
+        options.precision = precisions[k];
+        std::vector<GradErrorReport> reports
+            = sweepGradientError(setup.probe, grid, options, [&](size_t done, size_t /*cells*/) {
+                  if (progress)
+                      progress(k * cells + done, total);
+                  return !(cancel && cancel->load());
+              });
+        // A cancel during a precision's last point still stops before the next precision begins.
+        stopped = reports.size() < cells || (cancel && cancel->load());
+        if (k == 0)
+            result.reports = std::move(reports);
+        else
+            result.alsoReports.push_back({ precisions[k], std::move(reports) });
+    }
+    // A cancelled sweep still lists every precision asked for, the ones never begun without reports.
+    for (size_t k = result.alsoReports.size() + 1; k < precisions.size(); ++k)
+        result.alsoReports.push_back({ precisions[k], {} });
+    result.complete = result.reports.size() == cells
+        && std::all_of(result.alsoReports.begin(), result.alsoReports.end(),
+            [cells](const PrecisionReports& also) { return also.reports.size() == cells; });
 
     if (csv) {
         csv->write(heatmapCsv(result.reports));
@@ -233,7 +278,11 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
         result.csvPath = request.csvPath;
     }
     if (recorder) {
-        recorder->addHeatmap(heatmapRecord(recording.heatmapName, grid, result.reports));
+        recorder->addHeatmap(
+            heatmapRecord(precisionHeatmapName(recording.heatmapName, request.precision), grid, result.reports));
+        for (const PrecisionReports& also : result.alsoReports)
+            recorder->addHeatmap(
+                heatmapRecord(precisionHeatmapName(recording.heatmapName, also.precision), grid, also.reports));
         if (csv) {
             ArtifactRecord artifact;
             artifact.path = fs::absolute(request.csvPath).lexically_normal().string();
@@ -246,9 +295,13 @@ HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
         for (const auto& r : result.reports)
             if (r.finite && r.alpha == 0.0)
                 best = std::min(best, r.overall.mse);
+        std::vector<std::string> precisionNames;
+        precisionNames.reserve(precisions.size());
+        for (Precision precision : precisions)
+            precisionNames.push_back(toString(precision));
         recorder->close(result.complete ? RunStatus::Finished : RunStatus::Cancelled,
-            nlohmann::json {
-                { "points", result.reports.size() }, { "mse_at_alpha_0_min", std::isfinite(best) ? best : -1.0 } }
+            nlohmann::json { { "points", result.reports.size() },
+                { "mse_at_alpha_0_min", std::isfinite(best) ? best : -1.0 }, { "precisions", precisionNames } }
                 .dump());
     }
     return result;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "app/recording/heatmap_names.h"
 #include "core/backbone_registry.h"
 #include "core/grad_probe.h"
 #include "training/network.h"
@@ -68,7 +69,9 @@ struct HeatmapSweepRecording {
     std::string runName; ///< empty: the config's name, else "heatmap"
     std::string configJson; ///< empty: the config's JSON (or "{}" for a spec)
     std::vector<std::string> tags { "heatmap" };
-    std::string heatmapName = "sweep"; ///< group name under /heatmaps ([A-Za-z0-9_.-])
+    /// Group name under /heatmaps ([A-Za-z0-9_.-]) of the float32 map; a map under autocast gets the precision as a
+    /// suffix (precisionHeatmapName: "sweep_bf16"), so a run can hold both.
+    std::string heatmapName = "sweep";
 };
 
 /// One α×β gradient-error sweep (the paper's Fig. 3).
@@ -81,8 +84,19 @@ struct HeatmapSweepRequest {
     /// Both passes' forward under this autocast (bf16; fp16 on CUDA): the map of a mixed-precision run, to set beside
     /// the paper's float32 Fig. 3. Not with float64Reference.
     Precision precision = Precision::Float32;
-    std::string csvPath; ///< set: the grid as CSV (alpha,beta,mse,max_abs,rel_l2,finite), written atomically
+    /// Further autocasts swept after `precision` over the same network, batch, grid and masks (the GUI's float32
+    /// map beside the bf16 one); each distinct from `precision` and from each other. Recorded in the same run.
+    std::vector<Precision> alsoPrecisions;
+    /// Set: the grid of `precision` as CSV (alpha,beta,mse,max_abs,rel_l2,finite), written atomically.
+    std::string csvPath;
     HeatmapSweepRecording recording;
+};
+
+/// The reports of one of HeatmapSweepRequest::alsoPrecisions.
+struct PrecisionReports {
+    Precision precision = Precision::Float32;
+    /// As HeatmapSweepResult::reports; fewer (or none) when the sweep was cancelled before its last point.
+    std::vector<GradErrorReport> reports;
 };
 
 /// What a sweep found.
@@ -90,7 +104,8 @@ struct HeatmapSweepResult {
     Grid grid;
     /// One report per probed point, row-major over alphas then betas; fewer than the grid when cancelled.
     std::vector<GradErrorReport> reports;
-    bool complete = false; ///< false: cancelled before the last point
+    std::vector<PrecisionReports> alsoReports; ///< one per HeatmapSweepRequest::alsoPrecisions, in that order
+    bool complete = false; ///< false: cancelled before the last point of the last precision
     std::string source; ///< "random" or the checkpoint with its format and naming
     std::string batchSource; ///< ProbeSetup::batchSource
     std::string modelSummary; ///< the backbone's one-line description
@@ -99,11 +114,14 @@ struct HeatmapSweepResult {
     int64_t runId = 0; ///< the recorded run (0: not recorded)
 };
 
-/// Builds the probe network of `request`, runs sweepGradientError over the grid, writes the CSV and records the
-/// run when asked. `progress(done, total)` is called after each point (on the calling thread); a set `cancel`
-/// stops the sweep after the current point (the CSV and the run then hold the points done, the run is recorded
-/// `cancelled`). The CSV's folder and the database are checked before the first point. Throws
-/// std::invalid_argument for a bad grid or network, std::runtime_error for files that cannot be written.
+/// Builds the probe network of `request`, runs sweepGradientError over the grid (once per precision: `precision`
+/// first, then each of `alsoPrecisions`), writes the CSV and records the run when asked (one heatmap per precision,
+/// named by precisionHeatmapName). `progress(done, total)` is called after each point (on the calling thread), with
+/// `total` counting the points of every precision; a set `cancel` stops the sweep after the current point (the CSV
+/// and the run then hold the points done, later precisions none; the run is recorded `cancelled`). The CSV's
+/// folder, the database and every precision on the probe's device (checkPrecision) are checked before the first
+/// point. Throws std::invalid_argument for a bad grid, network or precision list, std::runtime_error for files that
+/// cannot be written.
 HeatmapSweepResult runHeatmapSweep(const HeatmapSweepRequest& request,
     const std::function<void(size_t done, size_t total)>& progress = {}, const std::atomic<bool>* cancel = nullptr);
 

@@ -7,11 +7,13 @@
 #include "app/gui/live_page.h"
 #include "app/gui/log_panel.h"
 #include "app/gui/main_window.h"
+#include "app/gui/report_data.h"
 #include "app/gui/report_renderer.h"
 #include "app/gui/run_config_panel.h"
 #include "app/gui/runs_page.h"
 #include "app/gui/sweep_session.h"
 #include "app/gui/training_session.h"
+#include "storage/run_array_file.h"
 #include "storage/run_store.h"
 #include "widgets/heatmap_view.h"
 #include "widgets/loss_view.h"
@@ -32,8 +34,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <numeric>
 
 namespace dr2 {
 namespace {
@@ -368,6 +372,191 @@ TEST(Workbench, HeatmapSweepFillsTheHeatmap)
     live->setSweepGrid(QStringLiteral("0:1:0.5"), QStringLiteral("0,1"));
     EXPECT_FALSE(live->startSweep(&error));
     EXPECT_TRUE(error.contains(QStringLiteral("β"))) << error.toStdString();
+}
+
+double meanOf(const QVector<double>& values)
+{
+    return std::accumulate(values.begin(), values.end(), 0.0) / double(std::max<qsizetype>(values.size(), 1));
+}
+
+// The float32 map and the bf16-autocast map of one sweep, side by side on one colour scale: a real sweep of a
+// random tiny ViT (2 branches) on 2×2 cells per precision, through the page's precision box and SweepSession.
+TEST(Workbench, HeatmapSweepInFloat32AndBfloat16SideBySide)
+{
+    QTemporaryDir dir;
+    MainWindow window(dir.filePath(QStringLiteral("runs.sqlite")));
+    window.resize(1700, 950);
+    window.show();
+    ASSERT_TRUE(window.configPanel()->setConfigJson(tinyConfig(QStringLiteral("sweep2"), 1)));
+    LivePage* live = window.livePage();
+    window.tabs()->setCurrentWidget(live);
+    // One precision keeps the page as it was; choosing both shows the second map's empty state beside the first.
+    EXPECT_EQ(live->sweepPrecisions(), QStringList { QStringLiteral("fp32") });
+    EXPECT_FALSE(live->showsSecondHeatmap());
+    EXPECT_EQ(live->plots().size(), 5);
+    ASSERT_TRUE(live->setSweepPrecisions({ QStringLiteral("fp32"), QStringLiteral("bf16") }));
+    EXPECT_TRUE(live->showsSecondHeatmap());
+    EXPECT_EQ(live->heatmapPrecisions(), (QStringList { QStringLiteral("fp32"), QStringLiteral("bf16") }));
+    EXPECT_TRUE(live->secondHeatmapView()->emptyText().startsWith(QStringLiteral("no sweep in two precisions")));
+    EXPECT_FALSE(live->setSweepPrecisions({ QStringLiteral("fp16") })); // CPU autocast computes bf16 only
+
+    // α = 0 with β = 1 is where float32 reconstruction is nearly exact.
+    live->setSweepGrid(QStringLiteral("0,0.5"), QStringLiteral("0.5,1"));
+    QSignalSpy progress(window.sweeps(), &SweepSession::progress);
+    QSignalSpy finished(window.sweeps(), &SweepSession::finished);
+    QSignalSpy failed(window.sweeps(), &SweepSession::failed);
+    QString error;
+    ASSERT_TRUE(live->startSweep(&error)) << error.toStdString();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 120000));
+    ASSERT_TRUE(failed.isEmpty()) << failed.first().first().toString().toStdString();
+    // Progress counts the cells of both maps.
+    ASSERT_EQ(progress.count(), 8);
+    EXPECT_EQ(progress.last().at(0).toInt(), 8);
+    EXPECT_EQ(progress.last().at(1).toInt(), 8);
+    const auto result = finished.first().first().value<SweepResult>();
+    EXPECT_TRUE(result.complete);
+    ASSERT_EQ(result.maps.size(), 2);
+    EXPECT_EQ(result.maps[0].precision, QStringLiteral("fp32"));
+    EXPECT_EQ(result.maps[1].precision, QStringLiteral("bf16"));
+    EXPECT_EQ(result.values, result.maps[0].values);
+    const QVector<double>& fp32 = result.maps[0].values;
+    const QVector<double>& bf16 = result.maps[1].values;
+    ASSERT_EQ(fp32.size(), 4);
+    ASSERT_EQ(bf16.size(), 4);
+    for (const QVector<double>* map : { &fp32, &bf16 })
+        for (double v : *map)
+            EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << v;
+    const double fp32Mean = meanOf(fp32);
+    const double bf16Mean = meanOf(bf16);
+    std::cout << "gradient MSE, fp32 map:";
+    for (double v : fp32)
+        std::cout << " " << v;
+    std::cout << " (mean " << fp32Mean << ")\ngradient MSE, bf16 map:";
+    for (double v : bf16)
+        std::cout << " " << v;
+    std::cout << " (mean " << bf16Mean << ")" << std::endl;
+    // Row-major over α then β: cell 1 is (α = 0, β = 1).
+    EXPECT_LT(fp32[1], 1e-8) << "float32 should reconstruct (0, 1) almost exactly";
+    EXPECT_NE(fp32, bf16);
+    // Over the grid bf16 is worse (measured here: mean 2e-14 against 1e-17, from the α = 0.5 cells). Not cell by
+    // cell: at α = 0 the bf16 branch outputs have fewer bits to lose in x − F(x), and came out *below* float32.
+    EXPECT_GT(bf16Mean, fp32Mean);
+
+    // Both maps shown, same grid, titled with their precision, on one colour range covering both.
+    HeatmapView* first = live->heatmapView();
+    HeatmapView* second = live->secondHeatmapView();
+    EXPECT_TRUE(live->showsSecondHeatmap());
+    EXPECT_EQ(first->matrixSize(), QSize(2, 2));
+    EXPECT_EQ(second->matrixSize(), first->matrixSize());
+    EXPECT_EQ(live->heatmapPrecisions(), (QStringList { QStringLiteral("fp32"), QStringLiteral("bf16") }));
+    const HeatmapRange a = first->colorRange();
+    const HeatmapRange b = second->colorRange();
+    ASSERT_TRUE(a.isValid());
+    EXPECT_DOUBLE_EQ(a.low, b.low);
+    EXPECT_DOUBLE_EQ(a.high, b.high);
+    for (const QVector<double>* map : { &fp32, &bf16 })
+        for (double v : *map)
+            if (v > 0.0) {
+                EXPECT_LE(a.low, v);
+                EXPECT_GE(a.high, v);
+            }
+    EXPECT_DOUBLE_EQ(a.high,
+        std::max(*std::max_element(fp32.begin(), fp32.end()), *std::max_element(bf16.begin(), bf16.end())));
+    EXPECT_TRUE(live->sweepStatus().contains(QStringLiteral("float32 + bfloat16")))
+        << live->sweepStatus().toStdString();
+    EXPECT_EQ(live->plots().size(), 6);
+    EXPECT_EQ(live->plotNames().last(), QStringLiteral("heatmap_bf16"));
+    test::waitUntil([] { return false; }, 200);
+    test::saveScreenshot(&window, QStringLiteral("gui_heatmap_two_precisions"));
+
+    // Cancelled before the first cell ends: the float32 map holds that one cell, the bf16 map never began.
+    finished.clear();
+    ASSERT_TRUE(live->startSweep(&error)) << error.toStdString();
+    window.sweeps()->cancel();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 120000));
+    ASSERT_TRUE(failed.isEmpty()) << failed.first().first().toString().toStdString();
+    const auto cancelled = finished.first().first().value<SweepResult>();
+    EXPECT_FALSE(cancelled.complete);
+    ASSERT_EQ(cancelled.maps.size(), 2);
+    EXPECT_EQ(std::count_if(cancelled.maps[0].values.begin(), cancelled.maps[0].values.end(),
+                  [](double v) { return !std::isnan(v); }),
+        1);
+    EXPECT_TRUE(std::all_of(cancelled.maps[1].values.begin(), cancelled.maps[1].values.end(),
+        [](double v) { return std::isnan(v); }));
+    EXPECT_EQ(live->sweepStatus(), QStringLiteral("cancelled"));
+    EXPECT_EQ(first->matrixSize(), QSize(2, 2));
+    EXPECT_TRUE(second->matrixSize().isEmpty());
+    EXPECT_TRUE(second->emptyText().contains(QStringLiteral("cancelled"))) << second->emptyText().toStdString();
+    EXPECT_TRUE(live->showsSecondHeatmap()); // still chosen: its empty state says why it is empty
+
+    // Back to one precision: the next sweep shows one map and the page as it was.
+    ASSERT_TRUE(live->setSweepPrecisions({ QStringLiteral("fp32") }));
+    live->setSweepGrid(QStringLiteral("0"), QStringLiteral("1"));
+    finished.clear();
+    ASSERT_TRUE(live->startSweep(&error)) << error.toStdString();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 120000));
+    EXPECT_EQ(finished.first().first().value<SweepResult>().maps.size(), 1);
+    EXPECT_FALSE(live->showsSecondHeatmap());
+    EXPECT_EQ(first->matrixSize(), QSize(1, 1));
+    EXPECT_EQ(live->plots().size(), 5);
+}
+
+// A sweep recorded in two precisions keeps both maps in the run's arrays ("sweep", "sweep_bf16"); the report
+// still picks the float32 one, and bad precision lists are refused before any work.
+TEST(Workbench, RecordedSweepHoldsBothPrecisionMaps)
+{
+    QTemporaryDir dir;
+    const QString database = dir.filePath(QStringLiteral("runs.sqlite"));
+    SweepSession sweeps;
+    SweepRequest request;
+    request.configJson = tinyConfig(QStringLiteral("recorded"), 1);
+    request.alphas = { 0.0, 0.5 };
+    request.betas = { 1.0 };
+    request.batchSize = 2;
+    request.randomBatch = true;
+    request.databasePath = database;
+    QString error;
+    request.precisions = { QStringLiteral("fp32"), QStringLiteral("fp32") };
+    EXPECT_FALSE(sweeps.start(request, &error));
+    EXPECT_TRUE(error.contains(QStringLiteral("twice"))) << error.toStdString();
+    request.precisions = { QStringLiteral("fp16") };
+    EXPECT_FALSE(sweeps.start(request, &error));
+    EXPECT_TRUE(error.contains(QStringLiteral("precisions"))) << error.toStdString();
+    EXPECT_FALSE(SweepSession::availablePrecisions().contains(QStringLiteral("fp16")));
+
+    request.precisions = { QStringLiteral("fp32"), QStringLiteral("bf16") };
+    QSignalSpy finished(&sweeps, &SweepSession::finished);
+    QSignalSpy failed(&sweeps, &SweepSession::failed);
+    ASSERT_TRUE(sweeps.start(request, &error)) << error.toStdString();
+    ASSERT_TRUE(test::waitUntil([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 120000));
+    ASSERT_TRUE(failed.isEmpty()) << failed.first().first().toString().toStdString();
+    const auto result = finished.first().first().value<SweepResult>();
+
+    RunStore store(database.toStdString());
+    const std::vector<RunRecord> runs = store.listRuns();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].strategy, "heatmap");
+    std::string arrays;
+    for (const ArtifactRecord& artifact : store.artifacts(runs[0].id))
+        if (artifact.kind == "arrays")
+            arrays = artifact.path;
+    ASSERT_FALSE(arrays.empty());
+    {
+        RunArrayFile file(arrays, RunArrayFile::Mode::Read);
+        EXPECT_EQ(file.heatmapNames(), (std::vector<std::string> { "sweep", "sweep_bf16" }));
+        const HeatmapRecord fp32 = file.readHeatmap("sweep");
+        const HeatmapRecord bf16 = file.readHeatmap("sweep_bf16");
+        EXPECT_EQ(fp32.alphas, bf16.alphas);
+        EXPECT_EQ(fp32.betas, bf16.betas);
+        ASSERT_EQ(bf16.metrics.at("mse").size(), 2u);
+        for (int i = 0; i < 2; ++i) {
+            EXPECT_DOUBLE_EQ(fp32.metrics.at("mse")[size_t(i)], result.maps[0].values[i]);
+            EXPECT_DOUBLE_EQ(bf16.metrics.at("mse")[size_t(i)], result.maps[1].values[i]);
+        }
+    }
+    const ReportHeatmap shown = ReportData::findHeatmap(store, runs[0]);
+    ASSERT_TRUE(shown.heatmap.has_value()) << shown.description.toStdString();
+    EXPECT_EQ(shown.heatmap->name, "sweep");
 }
 
 } // namespace

@@ -155,3 +155,70 @@ TEST(HeatmapView, EmptyHeatmapSaysNoSweepYetUntilAMatrixArrives)
     view.clearData();
     EXPECT_TRUE(view.showsEmptyText());
 }
+
+TEST(HeatmapView, SharedColorRangeCoversBothMapsAndColoursAlike)
+{
+    // A float32-like map (tiny errors) and a bf16-like one (larger errors) on one grid.
+    const std::vector<double> alphas { 0.0, 1.0 };
+    const std::vector<double> betas { 0.5, 1.0 };
+    const std::vector<double> low { 1e-12, 1e-11, 1e-9, 1e-10 };
+    const std::vector<double> high { 1e-6, 0.0, 1e-3, std::numeric_limits<double>::infinity() };
+    HeatmapView a;
+    HeatmapView b;
+    ASSERT_TRUE(a.setMatrix(alphas, betas, low));
+    ASSERT_TRUE(b.setMatrix(alphas, betas, high));
+    // Each alone colours over its own values.
+    EXPECT_DOUBLE_EQ(a.colorRange().low, 1e-12);
+    EXPECT_DOUBLE_EQ(a.colorRange().high, 1e-9);
+    EXPECT_DOUBLE_EQ(b.colorRange().low, 1e-6);
+
+    test::showAt(a, 500, 400);
+    const HeatmapRange shared = HeatmapView::shareColorRange({ &a, &b });
+    ASSERT_TRUE(shared.isValid());
+    test::settle();
+    test::saveScreenshot(a, QStringLiteral("heatmap_view_shared_range"));
+    EXPECT_DOUBLE_EQ(shared.low, 1e-12); // the smallest positive finite value of either map
+    EXPECT_DOUBLE_EQ(shared.high, 1e-3); // the largest finite one (Inf is drawn grey, not stretched to)
+    for (HeatmapView* view : { &a, &b }) {
+        EXPECT_DOUBLE_EQ(view->colorRange().low, shared.low);
+        EXPECT_DOUBLE_EQ(view->colorRange().high, shared.high);
+        EXPECT_DOUBLE_EQ(view->colorScale()->dataRange().lower, shared.low);
+    }
+    // One value gets one colour on both: b's lowest cell (1e-6) is not the bottom colour any more, and b's zero
+    // cell sits at the shared bottom, like a's 1e-12 cell.
+    QCPColorGradient gradient = a.colorScale()->gradient(); // colorize() is not const
+    auto colourOf = [&](double value) {
+        QRgb rgb = 0;
+        gradient.colorize(&value, QCPRange(shared.low, shared.high), &rgb, 1, 1, /*logarithmic=*/true);
+        return rgb;
+    };
+    EXPECT_NE(colourOf(1e-6), colourOf(1e-12));
+    auto colorMapOf = [](HeatmapView& view) -> QCPColorMap* {
+        for (int i = 0; i < view.plot()->plottableCount(); ++i)
+            if (auto* map = qobject_cast<QCPColorMap*>(view.plot()->plottable(i)))
+                return map;
+        return nullptr;
+    };
+    QCPColorMap* mapA = colorMapOf(a);
+    QCPColorMap* mapB = colorMapOf(b);
+    ASSERT_TRUE(mapA && mapB);
+    EXPECT_DOUBLE_EQ(mapB->data()->cell(0, 1), shared.low); // b's zero, clamped to the shared bottom
+    EXPECT_DOUBLE_EQ(mapB->data()->cell(0, 0), 1e-6); // b's own lowest value stays above it
+    EXPECT_DOUBLE_EQ(mapA->data()->cell(0, 0), 1e-12);
+    EXPECT_DOUBLE_EQ(mapA->dataRange().lower, mapB->dataRange().lower);
+    EXPECT_DOUBLE_EQ(mapA->dataRange().upper, mapB->dataRange().upper);
+
+    // A new matrix returns to its own range; invalid ranges and empty views are refused.
+    ASSERT_TRUE(b.setMatrix(alphas, betas, high));
+    EXPECT_DOUBLE_EQ(b.colorRange().low, 1e-6);
+    EXPECT_FALSE(b.setColorRange({ 1.0, 0.5 }));
+    EXPECT_FALSE(b.setColorRange({ 0.0, 1.0 }));
+    HeatmapView empty;
+    EXPECT_FALSE(empty.setColorRange({ 1e-9, 1.0 }));
+    EXPECT_FALSE(empty.colorRange().isValid());
+    // Sharing with an empty view leaves the empty one empty.
+    const HeatmapRange again = HeatmapView::shareColorRange({ &a, &empty });
+    EXPECT_DOUBLE_EQ(again.low, 1e-12);
+    EXPECT_DOUBLE_EQ(again.high, 1e-9);
+    EXPECT_EQ(empty.matrixSize(), QSize(0, 0));
+}

@@ -33,6 +33,7 @@ struct TrainArgs {
     std::string db; // run database (empty: the default, or the one a resumed run lives in)
     bool noDb = false;
     int64_t iterationsPerEpoch = 0; // schedule only
+    std::vector<std::string> tags; // tags of the recorded run
     int nproc = 0; // train/pretrain: start this many data-parallel workers on this machine (0: this process trains)
 };
 
@@ -66,6 +67,7 @@ void addRecordingOptions(CLI::App& command, TrainArgs& args)
         "run database to record into (default: $DR2_DB, else $XDG_DATA_HOME/dr2net/runs.sqlite, else "
         "~/.local/share/dr2net/runs.sqlite; a resumed run stays in its own database)");
     command.add_flag("--no-db", args.noDb, "do not record the run");
+    command.add_option("--tag", args.tags, "tag the recorded run (repeatable; `runs show` lists its tags)");
 }
 
 void addParallelOptions(CLI::App& command, TrainArgs& args)
@@ -137,6 +139,7 @@ int runTrainer(TrainConfig config, const TrainArgs& args)
     options.resumeDir = args.resume;
     options.outputPath = args.out;
     options.workerGroup = group;
+    options.tags = args.tags;
     RecordedRun run(std::move(config), options);
     for (const auto& note : run.notes())
         std::cerr << "dr2net-cli: note: " << note << std::endl;

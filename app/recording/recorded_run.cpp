@@ -63,6 +63,7 @@ RecordedRun::RecordedRun(TrainConfig config, RecordedRunOptions options)
     if (m_options.databasePath.empty() || m_options.workerGroup.rank != 0)
         return;
     m_recording = std::make_unique<RunRecordingObserver>(m_options.databasePath, m_options.filesDir);
+    m_recording->setInitialTags(m_options.tags);
     if (!m_options.resumeDir.empty()) {
         if (auto link = RunRecordingObserver::readRunLink(m_options.resumeDir)) {
             const std::string& db = m_options.databasePath;

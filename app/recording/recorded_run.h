@@ -28,6 +28,8 @@ struct RecordedRunOptions {
     std::string outputPath;
     /// Data parallel: the rank this process is. Only rank 0 records and writes files; the other ranks train.
     WorkerGroup workerGroup;
+    /// Tags of a new run (`train --tag`; a study tags its runs with itself). A resumed run keeps its own.
+    std::vector<std::string> tags;
 };
 
 /// What a recorded run produced.

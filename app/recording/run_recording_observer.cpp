@@ -156,6 +156,7 @@ void RunRecordingObserver::onStarted(const RunStartedEvent& event)
     run.configJson = event.configJson;
     run.modelSummary = event.modelSummary;
     run.sourceCheckpoint = event.sourceCheckpoint;
+    run.tags = m_initialTags;
     const RunSetup& setup = event.setup;
     run.setupJson = runSetupJson({ setup.backbone, setup.task, setup.dataset, setup.dataRoot, setup.classes });
     run.primaryMetric = event.metrics.empty() ? std::string() : event.metrics.front().name;

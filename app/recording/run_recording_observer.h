@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dr2 {
 
@@ -49,6 +50,9 @@ public:
     /// RUN_DIR/final.safetensors and record them as a `weights` artifact with their SHA-256. The trainer
     /// must outlive the run.
     void recordFinalWeightsOf(const Trainer* trainer);
+    /// Tags a run created by this observer starts with (e.g. the study it belongs to); call before the Trainer runs.
+    /// A resumed run keeps the tags it has.
+    void setInitialTags(std::vector<std::string> tags) { m_initialTags = std::move(tags); }
 
     /// Starts hashing the run's source checkpoint on another thread now, so onStarted (on the training thread) need
     /// not wait for it; onStarted hashes whatever the event names if this was not called or named another file.
@@ -104,6 +108,7 @@ private:
     std::string m_filesDir;
     const Trainer* m_trainer = nullptr;
     int64_t m_attachedRunId = 0;
+    std::vector<std::string> m_initialTags;
 
     mutable std::mutex m_mutex; // guards the strings read from other threads (GUI)
     std::atomic<int64_t> m_runId { 0 };

@@ -13,6 +13,8 @@ endif()
 # Example configs and desktop integration.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/resources/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/dr2net/configs
     COMPONENT dr2net FILES_MATCHING PATTERN "*.json")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/resources/studies/ DESTINATION ${CMAKE_INSTALL_DATADIR}/dr2net/studies
+    COMPONENT dr2net FILES_MATCHING PATTERN "*.json" PATTERN "*.md")
 install(FILES ${PROJECT_SOURCE_DIR}/resources/desktop/io.github.dr2net.Workbench.desktop
     DESTINATION ${CMAKE_INSTALL_DATADIR}/applications COMPONENT dr2net)
 install(FILES ${PROJECT_SOURCE_DIR}/resources/desktop/io.github.dr2net.Workbench.metainfo.xml

@@ -8,6 +8,13 @@
 #include <set>
 #include <stdexcept>
 
+#ifndef DR2_SOURCE_STUDIES_DIR
+#define DR2_SOURCE_STUDIES_DIR ""
+#endif
+#ifndef DR2_INSTALLED_STUDIES_DIR
+#define DR2_INSTALLED_STUDIES_DIR ""
+#endif
+
 namespace dr2 {
 namespace {
 
@@ -278,6 +285,51 @@ StudySpec StudySpec::load(const std::string& path, bool quick)
     return spec;
 }
 
+std::vector<std::string> StudySpec::builtInFolders()
+{
+    std::vector<std::string> folders;
+    std::error_code ignored;
+    for (const char* dir : { DR2_SOURCE_STUDIES_DIR, DR2_INSTALLED_STUDIES_DIR })
+        if (*dir != '\0' && fs::is_directory(dir, ignored))
+            folders.emplace_back(dir);
+    return folders;
+}
+
+std::vector<std::string> StudySpec::builtInNames()
+{
+    std::set<std::string> names;
+    for (const auto& folder : builtInFolders()) {
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(folder, error))
+            if (entry.path().extension() == ".json")
+                names.insert(entry.path().stem().string());
+    }
+    return { names.begin(), names.end() };
+}
+
+std::string StudySpec::resolve(const std::string& specOrName)
+{
+    std::error_code ignored;
+    if (fs::exists(specOrName, ignored) || specOrName.find('/') != std::string::npos
+        || fs::path(specOrName).extension() == ".json")
+        return specOrName;
+    for (const auto& folder : builtInFolders()) {
+        const fs::path candidate = fs::path(folder) / (specOrName + ".json");
+        if (fs::exists(candidate, ignored))
+            return candidate.string();
+    }
+    std::string known;
+    for (const auto& name : builtInNames())
+        known += (known.empty() ? "" : ", ") + name;
+    throw std::invalid_argument("study spec '" + specOrName + "': no such file, and no built-in study of that name ("
+        + (known.empty() ? std::string("no built-in studies are installed") : "built-in: " + known) + ")");
+}
+
+std::string StudySpec::defaultDirectory(const std::string& databasePath, const std::string& studyName)
+{
+    return (fs::absolute(databasePath).parent_path() / "studies" / studyName).string();
+}
+
 StudySpec StudySpec::fromJson(const json& root, const std::string& folder, bool quick)
 {
     const SpecError error("study spec");
@@ -365,6 +417,18 @@ std::string StudySpec::runTag(const std::string& key)
     return "study-run:" + key;
 }
 
+std::string StudySpec::pretrainKey() const
+{
+    return pretrain ? stableHash(trainedPart(*pretrain).dump()) : std::string();
+}
+
+std::string StudySpec::pretrainedPath(const std::string& studyDir) const
+{
+    if (!pretrain)
+        return {};
+    return (fs::path(studyDir) / "pretrain" / pretrainKey() / "pretrained.safetensors").string();
+}
+
 std::optional<TrainConfig> StudySpec::pretrainConfig(const std::string& studyDir) const
 {
     if (!pretrain)
@@ -373,8 +437,8 @@ std::optional<TrainConfig> StudySpec::pretrainConfig(const std::string& studyDir
     config.name = name + ": pretrain";
     config.strategy = Strategy::Conventional;
     config.model.checkpoint.clear();
-    config.output = (fs::path(studyDir) / "pretrained.safetensors").string();
-    config.checkpoint.dir = (fs::path(studyDir) / "pretrain" / "checkpoint").string();
+    config.output = pretrainedPath(studyDir);
+    config.checkpoint.dir = (fs::path(studyDir) / "pretrain" / pretrainKey() / "checkpoint").string();
     config.checkpoint.every = checkpointEvery;
     return config;
 }
@@ -410,7 +474,7 @@ std::vector<StudyRun> StudySpec::expand(const std::string& studyDir) const
                 run.config.checkpoint.dir = (fs::path(studyDir) / "runs" / key / "checkpoint").string();
                 run.config.checkpoint.every = checkpointEvery;
                 if (pretrain)
-                    run.config.model.checkpoint = (fs::path(studyDir) / "pretrained.safetensors").string();
+                    run.config.model.checkpoint = pretrainedPath(studyDir);
                 runs.push_back(std::move(run));
             }
     return runs;

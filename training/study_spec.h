@@ -83,6 +83,17 @@ struct StudySpec { // NOLINT(bugprone-exception-escape): nlohmann::json members 
 
     /// Reads and validates a spec file; throws std::invalid_argument naming the file and the field.
     static StudySpec load(const std::string& path, bool quick);
+    /// The spec file `specOrName` names: an existing file (or anything that looks like a path) as given, else the
+    /// built-in study of that name (builtInFolders()/NAME.json). Throws std::invalid_argument listing the built-in
+    /// studies when there is none.
+    static std::string resolve(const std::string& specOrName);
+    /// Where built-in specs are looked for: the source tree's resources/studies (a developer's build), then the
+    /// installed share/dr2net/studies; only folders that exist.
+    static std::vector<std::string> builtInFolders();
+    /// The names of the built-in specs (e.g. "paper-ablations", "paper-table2"), sorted, each once.
+    static std::vector<std::string> builtInNames();
+    /// A study's folder when none is given: studies/NAME beside the run database.
+    static std::string defaultDirectory(const std::string& databasePath, const std::string& studyName);
     /// Parses a spec; relative config paths are resolved against `folder`.
     static StudySpec fromJson(const nlohmann::json& json, const std::string& folder, bool quick);
 
@@ -91,8 +102,13 @@ struct StudySpec { // NOLINT(bugprone-exception-escape): nlohmann::json members 
     /// The tag a run carries for its key ("study-run:KEY").
     static std::string runTag(const std::string& key);
 
-    /// The pretraining run's config for a study folder (output: STUDY_DIR/pretrained.safetensors); nullopt
-    /// without a pretraining step.
+    /// The pretraining run's key (a hash of what it trains, like StudyRun::key); empty without a pretraining step.
+    std::string pretrainKey() const;
+    /// Where the pretraining run of a study folder writes its weights: STUDY_DIR/pretrain/KEY/pretrained.safetensors
+    /// (keyed, so an edited pretraining section makes new weights instead of reusing stale ones); empty without one.
+    std::string pretrainedPath(const std::string& studyDir) const;
+    /// The pretraining run's config for a study folder (output: pretrainedPath(), checkpoints in
+    /// STUDY_DIR/pretrain/KEY/checkpoint); nullopt without a pretraining step.
     std::optional<TrainConfig> pretrainConfig(const std::string& studyDir) const;
     /// Every run of the study (groups × levels × seeds, shared configs once), in spec order, with paths under
     /// `studyDir` (STUDY_DIR/runs/KEY/checkpoint). Throws std::invalid_argument naming the group and level

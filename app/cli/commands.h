@@ -33,6 +33,10 @@ void addDemoCommand(CLI::App& app);
 /// Adds `export` (a recorded run's final weights as safetensors with the metadata that rebuilds the network).
 void addExportCommand(CLI::App& app);
 
+/// Adds `study` (a study spec's runs in child processes, resumable, then its tables and the paper's claims); the
+/// outcome is stored in `exitStatus`.
+void addStudyCommand(CLI::App& app, int& exitStatus);
+
 /// Adds `pretrain`, `train` and `schedule`; a run's outcome is stored in `exitStatus`.
 void addTrainCommands(CLI::App& app, int& exitStatus, const std::vector<std::string>& argv);
 

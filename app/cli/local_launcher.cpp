@@ -1,9 +1,9 @@
 // `dr2net-cli train --nproc N`: torchrun's job for one machine, in a few POSIX calls.
 #include "app/cli/local_launcher.h"
+#include "app/cli/self_process.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,34 +52,9 @@ struct Worker {
     std::optional<int> exitCode; ///< set once it has ended (128 + signal when killed)
 };
 
-/// In the child: the worker's environment, then this program again. Never returns.
-[[noreturn]] void execWorker(const LocalLaunch& launch, int rank, int port)
-{
-    // Die with the launcher, so a killed launcher leaves no workers behind.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    // Its own process group: a Ctrl-C on the terminal reaches only the launcher, which tells rank 0 (once).
-    ::setpgid(0, 0);
-    ::setenv("RANK", std::to_string(rank).c_str(), 1);
-    ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-    ::setenv("WORLD_SIZE", std::to_string(launch.workers).c_str(), 1);
-    ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-    ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-    std::vector<char*> argv;
-    for (const auto& argument : launch.arguments)
-        argv.push_back(const_cast<char*>(argument.c_str()));
-    argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
-    std::cerr << "dr2net-cli: error: rank " << rank << ": cannot start /proc/self/exe: " << std::strerror(errno)
-              << std::endl;
-    ::_exit(127);
-}
-
 std::string describeEnd(const Worker& worker, int status)
 {
-    const std::string who = "rank " + std::to_string(worker.rank) + " (pid " + std::to_string(worker.pid) + ")";
-    if (WIFSIGNALED(status))
-        return who + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-    return who + " exited with code " + std::to_string(WEXITSTATUS(status));
+    return "rank " + std::to_string(worker.rank) + " (pid " + std::to_string(worker.pid) + ") " + describeExit(status);
 }
 
 } // namespace
@@ -109,12 +84,13 @@ int launchLocalWorkers(const LocalLaunch& launch)
     std::signal(SIGTERM, onLauncherSignal);
     std::vector<Worker> workers;
     for (int rank = 0; rank < launch.workers; ++rank) {
-        const pid_t pid = ::fork();
-        if (pid < 0)
-            throw std::runtime_error(std::string("--nproc: cannot start a worker: ") + std::strerror(errno));
-        if (pid == 0)
-            execWorker(launch, rank, port);
-        workers.push_back({ rank, pid, std::nullopt });
+        SelfProcess process;
+        process.arguments = launch.arguments;
+        process.environment = { { "RANK", std::to_string(rank) }, { "LOCAL_RANK", std::to_string(rank) },
+            { "WORLD_SIZE", std::to_string(launch.workers) }, { "MASTER_ADDR", "127.0.0.1" },
+            { "MASTER_PORT", std::to_string(port) } };
+        process.what = "--nproc: rank " + std::to_string(rank);
+        workers.push_back({ rank, startSelf(process), std::nullopt });
     }
     std::cerr << "dr2net-cli: started " << launch.workers << " workers on 127.0.0.1:" << port << " (pids";
     for (const auto& w : workers)
@@ -143,7 +119,7 @@ int launchLocalWorkers(const LocalLaunch& launch)
             for (auto& w : workers) {
                 if (w.pid != pid)
                     continue;
-                w.exitCode = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+                w.exitCode = exitCodeOf(status);
                 --running;
                 if (*w.exitCode != 0) {
                     std::cerr << "dr2net-cli: " << describeEnd(w, status) << std::endl;

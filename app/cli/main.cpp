@@ -36,6 +36,7 @@ try {
     int exitStatus = 0;
     // --nproc starts workers with this command line again (less --nproc).
     dr2::cli::addTrainCommands(app, exitStatus, std::vector<std::string>(argv, argv + argc));
+    dr2::cli::addStudyCommand(app, exitStatus);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

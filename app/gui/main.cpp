@@ -1,5 +1,6 @@
-// dr2net: the Dr²Net desktop workbench (Qt 6). `dr2net --report RUN --out FILE` and `dr2net --compare RUN RUN ...
-// --out FILE` render recorded runs headless (PDF, PNG or HTML) instead of opening the window.
+// dr2net: the Dr²Net desktop workbench (Qt 6). `dr2net --report RUN --out FILE`, `dr2net --compare RUN RUN ...
+// --out FILE` and `dr2net --study-report SPEC --out FILE` render recorded runs or a study headless (PDF, PNG or
+// HTML) instead of opening the window.
 #include "app/gui/main_window.h"
 #include "app/gui/report_renderer.h"
 #include "app/gui/runs_page.h"
@@ -28,7 +29,7 @@ bool headless(int argc, char** argv)
         if (std::strcmp(argv[i], "--") == 0)
             break;
         for (const char* option :
-            { "--report", "--compare", "--screenshot", "--help", "--help-all", "-h", "--version", "-v" }) {
+            { "--report", "--compare", "--study-report", "--screenshot", "--help", "--help-all", "-h", "--version", "-v" }) {
             const size_t length = std::strlen(option);
             if (std::strncmp(argv[i], option, length) == 0 && (argv[i][length] == '\0' || argv[i][length] == '='))
                 return true;
@@ -58,7 +59,7 @@ int reportError(const QString& message)
 int takeScreenshot(const QString& databasePath, const QString& page, const QString& outPath)
 {
     const QStringList pages { QStringLiteral("checkpoint"), QStringLiteral("configure"), QStringLiteral("live"),
-        QStringLiteral("runs") };
+        QStringLiteral("runs"), QStringLiteral("studies") };
     const int pageIndex = int(pages.indexOf(page));
     if (pageIndex < 0)
         return reportError(
@@ -119,6 +120,7 @@ int main(int argc, char** argv)
         "landscape, .png image, .html one self-contained file):\n"
         "  dr2net --report RUN --out FILE.pdf|.png|.html\n"
         "  dr2net --compare RUN RUN [RUN...] --out FILE.pdf|.png|.html\n"
+        "  dr2net --study-report SPEC [--quick] --out FILE.pdf|.png|.html\n"
         "RUN is a run id or a unique run name (see `dr2net-cli runs list`). The runs to compare follow --compare "
         "(`--compare 3 4 5`) or repeat it (`--compare 3 --compare 4`)."));
     parser.addHelpOption();
@@ -136,18 +138,25 @@ int main(int argc, char** argv)
                        "table, Table 2, loss, the primary metric (top-1, mIoU), memory and α/β overlaid. "
                        "Repeatable."),
         QStringLiteral("RUN"));
+    QCommandLineOption studyReport(QStringLiteral("study-report"),
+        QStringLiteral("Render study SPEC (a spec file or a built-in name, see `dr2net-cli study --help`) of the "
+                       "database to --out and exit: its per-level tables, the paper claims' verdicts, best primary "
+                       "metric vs peak step memory, and its finished runs compared."),
+        QStringLiteral("SPEC"));
+    QCommandLineOption quick(
+        QStringLiteral("quick"), QStringLiteral("With --study-report: the spec's quick profile (another study)."));
     QCommandLineOption out(QStringLiteral("out"),
-        QStringLiteral("File written by --report or --compare: .pdf, .png or .html (written atomically)."),
+        QStringLiteral("File written by --report, --compare or --study-report: .pdf, .png or .html (written atomically)."),
         QStringLiteral("FILE"));
     QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("Save the window as it opens on the database to FILE.png and exit (no display needed; "
                        "default layout, the user's settings untouched)."),
         QStringLiteral("FILE"));
     QCommandLineOption page(QStringLiteral("page"),
-        QStringLiteral("With --screenshot: the page shown, checkpoint|configure|live|runs (default: runs, with "
+        QStringLiteral("With --screenshot: the page shown, checkpoint|configure|live|runs|studies (default: runs, with "
                        "every run selected)."),
         QStringLiteral("NAME"), QStringLiteral("runs"));
-    parser.addOptions({ database, report, compare, out, screenshot, page });
+    parser.addOptions({ database, report, compare, studyReport, quick, out, screenshot, page });
     parser.addPositionalArgument(
         QStringLiteral("runs"), QStringLiteral("With --compare: more runs to compare."), QStringLiteral("[RUN...]"));
     parser.process(app);
@@ -160,6 +169,23 @@ int main(int argc, char** argv)
     if (!parser.isSet(compare) && !positional.isEmpty())
         return reportError(QStringLiteral("unexpected argument '%1' (runs to compare follow --compare; see --help)")
                                .arg(positional.first()));
+    if (parser.isSet(studyReport) && (parser.isSet(report) || parser.isSet(compare)))
+        return reportError(QStringLiteral("--study-report excludes --report and --compare: choose one"));
+    if (parser.isSet(quick) && !parser.isSet(studyReport))
+        return reportError(QStringLiteral("--quick is only used with --study-report"));
+    if (parser.isSet(studyReport)) {
+        if (parser.values(out).size() != 1 || parser.values(studyReport).size() != 1)
+            return reportError(QStringLiteral("--study-report needs one SPEC and one --out FILE.pdf, FILE.png or "
+                                              "FILE.html, found %1 and %2")
+                                   .arg(parser.values(studyReport).size())
+                                   .arg(parser.values(out).size()));
+        QString error;
+        if (!dr2::ReportRenderer::renderStudy(
+                db, parser.value(studyReport), parser.isSet(quick), parser.value(out), &error))
+            return reportError(error);
+        std::printf("%s\n", qPrintable(parser.value(out)));
+        return 0;
+    }
     if (parser.isSet(report) || parser.isSet(compare)) {
         if (parser.values(out).size() != 1)
             return reportError(QStringLiteral("%1 needs one --out FILE.pdf, FILE.png or FILE.html, found %2")
@@ -180,7 +206,7 @@ int main(int argc, char** argv)
         return 0;
     }
     if (parser.isSet(out))
-        return reportError(QStringLiteral("--out is only used with --report or --compare"));
+        return reportError(QStringLiteral("--out is only used with --report, --compare or --study-report"));
     if (parser.isSet(screenshot))
         return takeScreenshot(db, parser.value(page), parser.value(screenshot));
     dr2::MainWindow window(parser.value(database));

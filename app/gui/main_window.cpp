@@ -8,6 +8,7 @@
 #include "app/gui/run_history.h"
 #include "app/gui/run_config_panel.h"
 #include "app/gui/runs_page.h"
+#include "app/gui/studies_page.h"
 #include "app/gui/sweep_session.h"
 #include "app/gui/training_session.h"
 #include "storage/run_store.h"
@@ -60,6 +61,7 @@ MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
     m_live = new LivePage(m_session, m_sweeps, this);
     m_live->setConfigProvider([this] { return m_config->configJson(); });
     m_runs = new RunsPage(database, this);
+    m_studies = new StudiesPage(database, this);
     m_log = new LogPanel(this);
 
     m_tabs = new QTabWidget(this);
@@ -67,6 +69,7 @@ MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
     m_tabs->addTab(m_config, tr("Con&figure"));
     m_tabs->addTab(m_live, tr("&Live"));
     m_tabs->addTab(m_runs, tr("R&uns"));
+    m_tabs->addTab(m_studies, tr("&Studies"));
     setCentralWidget(m_tabs);
     auto* dock = new QDockWidget(tr("Log"), this);
     dock->setObjectName(QStringLiteral("logDock"));
@@ -94,6 +97,12 @@ MainWindow::MainWindow(const QString& databasePath, QWidget* parent)
         notify(tr("Heatmap sweep failed"), message);
     });
     connect(m_config, &RunConfigPanel::configChanged, this, [this] { updateActions(); });
+    connect(m_studies, &StudiesPage::compareRequested, this, [this](const QVector<qint64>& runIds) {
+        m_runs->reload(); // the study's newest runs must be in the table to be selected
+        m_runs->selectRuns(runIds);
+        m_tabs->setCurrentWidget(m_runs);
+    });
+    connect(m_studies, &StudiesPage::studyFinished, m_runs, &RunsPage::reloadInBackground);
     connectFirstRun();
 
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
@@ -292,6 +301,7 @@ void MainWindow::setDatabase(const QString& path)
 {
     m_session->setDatabasePath(path);
     m_runs->setDatabasePath(path);
+    m_studies->setDatabasePath(path);
     QSettings().setValue(QStringLiteral("database"), path);
 }
 
@@ -477,6 +487,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
     settings.setValue(QStringLiteral("database"), m_runs->databasePath());
     m_session->stop();
     m_sweeps->cancel();
+    m_studies->stop();
     QMainWindow::closeEvent(event);
 }
 

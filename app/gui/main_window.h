@@ -19,6 +19,7 @@ class LivePage;
 class LogPanel;
 class RunConfigPanel;
 class RunsPage;
+class StudiesPage;
 class SweepSession;
 class TrainingSession;
 
@@ -72,6 +73,8 @@ public:
     LivePage* livePage() const { return m_live; }
     /// The runs table page.
     RunsPage* runsPage() const { return m_runs; }
+    /// The studies page.
+    StudiesPage* studiesPage() const { return m_studies; }
     /// The log dock's panel.
     LogPanel* logPanel() const { return m_log; }
     /// The training front end.
@@ -107,6 +110,7 @@ private:
     RunConfigPanel* m_config = nullptr;
     LivePage* m_live = nullptr;
     RunsPage* m_runs = nullptr;
+    StudiesPage* m_studies = nullptr;
     LogPanel* m_log = nullptr;
     QLabel* m_deviceLabel = nullptr;
     QLabel* m_memoryLabel = nullptr;

@@ -4,7 +4,9 @@
 #include "app/gui/run_history.h"
 #include "app/gui/session_types.h"
 #include "app/recording/run_metrics.h"
+#include "app/recording/study_results.h"
 #include "storage/run_store.h"
+#include "training/study_spec.h"
 #include "training/train_config.h"
 #include "widgets/coefficient_view.h"
 #include "widgets/config_diff.h"
@@ -26,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -581,6 +584,108 @@ namespace {
         addConfigComparison(document, runs, labels);
     }
 
+    /// The tables of a summary's Markdown (studySummaryMarkdown(): "### caption" then a pipe table) as report
+    /// tables, and its other lines as notes: the report shows what `dr2net-cli study` prints, from one writer.
+    void addMarkdownTables(ReportDocument& document, const QString& markdown)
+    {
+        ReportTable table;
+        bool inTable = false;
+        auto flush = [&] {
+            if (inTable && !table.header.isEmpty())
+                document.addTable(table);
+            table = ReportTable {};
+            inTable = false;
+        };
+        for (const QString& rawLine : markdown.split(QLatin1Char('\n'))) {
+            const QString line = rawLine.trimmed();
+            if (line.startsWith(QLatin1String("###"))) {
+                flush();
+                table.caption = line.mid(3).trimmed();
+            } else if (line.startsWith(QLatin1Char('|'))) {
+                QStringList cells = line.mid(1, line.endsWith(QLatin1Char('|')) ? line.size() - 2 : -1)
+                                        .split(QLatin1Char('|'));
+                for (QString& cell : cells)
+                    cell = cell.trimmed().remove(QStringLiteral("**"));
+                const bool separator = std::all_of(cells.begin(), cells.end(), [](const QString& cell) {
+                    return !cell.isEmpty() && cell.count(QLatin1Char('-')) + cell.count(QLatin1Char(':')) == cell.size();
+                });
+                if (separator)
+                    continue;
+                if (!inTable) {
+                    table.header = cells;
+                    inTable = true;
+                } else {
+                    table.rows.push_back(cells);
+                }
+            } else if (!line.isEmpty()) {
+                flush();
+                document.addNote(line);
+            }
+        }
+        flush();
+    }
+
+    /// Best primary metric against peak step memory, one labelled point per finished run.
+    class StudyScatterPlot : public PlotView {
+    public:
+        struct Point {
+            double bytes = 0.0;
+            double primary = 0.0;
+            QString label;
+        };
+
+        StudyScatterPlot(const std::vector<Point>& points, const QString& metricLabel, bool fraction)
+        {
+            RangeGuard guard(this);
+            double maxBytes = 0.0;
+            for (const Point& p : points)
+                maxBytes = std::max(maxBytes, p.bytes);
+            double unit = 1.0;
+            const QString unitName = memoryUnit(maxBytes, &unit);
+            const double scale = fraction ? 100.0 : 1.0;
+            plot()->xAxis->setLabel(QStringLiteral("peak step memory (%1)").arg(unitName));
+            plot()->yAxis->setLabel(
+                fraction ? QStringLiteral("best %1 (%)").arg(metricLabel) : QStringLiteral("best %1").arg(metricLabel));
+            const PlotStyle style(palette());
+            std::vector<double> xs, ys;
+            for (const Point& p : points) {
+                xs.push_back(p.bytes / unit);
+                ys.push_back(p.primary * scale);
+            }
+            const double xLow = *std::min_element(xs.begin(), xs.end());
+            const double xHigh = *std::max_element(xs.begin(), xs.end());
+            const double yLow = *std::min_element(ys.begin(), ys.end());
+            const double yHigh = *std::max_element(ys.begin(), ys.end());
+            const double xNear = 0.04 * std::max(xHigh, 1e-9);
+            const double yNear = 0.04 * std::max(std::abs(yHigh), 1e-9);
+            for (size_t i = 0; i < points.size(); ++i) {
+                const QString name = QStringLiteral("%1 (#%2)").arg(points[i].label).arg(i + 1);
+                setOverlay(name, { SeriesSample { xs[i], ys[i] } });
+                QCPGraph* graph = plot()->graph(plot()->graphCount() - 1);
+                graph->setLineStyle(QCPGraph::lsNone);
+                graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, style.series(int(i)), 8));
+                // Runs of the same memory and accuracy sit on top of each other: alternate their labels left and
+                // right of the points so that both stay readable.
+                size_t near = 0;
+                for (size_t j = 0; j < i; ++j)
+                    near += std::abs(xs[j] - xs[i]) < xNear && std::abs(ys[j] - ys[i]) < yNear;
+                const bool left = near % 2 == 1;
+                auto* text = new QCPItemText(plot());
+                text->position->setCoords(xs[i], ys[i]);
+                text->setPositionAlignment((left ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignBottom);
+                text->setPadding(left ? QMargins(0, 0, 6, 4) : QMargins(6, 0, 0, 4));
+                text->setText(points[i].label);
+                QFont font = text->font();
+                font.setPointSizeF(std::max(6.0, font.pointSizeF() - 1));
+                text->setFont(font);
+            }
+            // Room for the labels right of and above the points; memory and accuracy from zero read honestly.
+            includeInRange(plot()->xAxis, 0.0, xHigh + 0.35 * std::max(xHigh - xLow, 0.1 * std::max(xHigh, 1.0)));
+            includeInRange(plot()->yAxis, std::min(0.0, yLow),
+                yHigh + 0.15 * std::max(yHigh - yLow, 0.1 * std::max(std::abs(yHigh), 1.0)));
+        }
+    };
+
 } // namespace
 
 bool ReportRenderer::render(
@@ -636,6 +741,57 @@ bool ReportRenderer::renderComparison(
         names << runLabel(data.record.id, QString::fromStdString(data.record.name));
     ReportDocument document(
         QStringLiteral("Dr²Net comparison of %1 runs").arg(loaded.size()), names.join(QStringLiteral(" · ")));
+    buildComparison(document, loaded);
+    return document.write(outPath, error, layout);
+}
+
+bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spec, bool quick, const QString& outPath,
+    QString* error, ReportLayout* layout)
+{
+    if (!checkOutput(outPath, error) || !checkDatabase(databasePath, error))
+        return false;
+    StudySpec study;
+    StudySummary summary;
+    std::vector<StudyRunStatus> statuses;
+    QVector<RunReportData> loaded;
+    std::vector<StudyScatterPlot::Point> points;
+    try {
+        study = StudySpec::load(StudySpec::resolve(spec.toStdString()), quick);
+        RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
+        const std::string dir = StudySpec::defaultDirectory(databasePath.toStdString(), study.name);
+        statuses = studyRunStatuses(study, study.expand(dir), store.listRuns());
+        summary = summarizeStudy(study, statuses);
+        for (const StudyRunStatus& status : statuses) {
+            if (status.state != StudyRunState::Finished || !status.record)
+                continue;
+            loaded.push_back(ReportData::load(store, QString::number(status.record->id), /*withPanels=*/false));
+            if (!status.results.bestPrimary || !status.results.peakStepBytes)
+                continue;
+            QStringList levels;
+            for (const auto& level : status.planned.levels)
+                levels << QString::fromStdString(level.second);
+            points.push_back({ double(*status.results.peakStepBytes), *status.results.bestPrimary,
+                QStringLiteral("%1 s%2").arg(levels.join(QStringLiteral(", "))).arg(status.planned.seed) });
+        }
+    } catch (const std::exception& e) {
+        return fail(error, QStringLiteral("study '%1': %2").arg(spec, QString::fromUtf8(e.what())));
+    }
+    if (loaded.isEmpty())
+        return fail(error,
+            QStringLiteral("study %1: no finished run in '%2' (%3 planned); run `dr2net-cli study --spec %4%5` first")
+                .arg(QString::fromStdString(study.name), databasePath)
+                .arg(statuses.size())
+                .arg(spec, quick ? QStringLiteral(" --quick") : QString()));
+    ReportDocument document(QStringLiteral("Dr²Net study report: %1").arg(QString::fromStdString(study.name)),
+        QString::fromStdString(study.description));
+    addMarkdownTables(document, QString::fromStdString(studySummaryMarkdown(summary)));
+    const QString metricLabel = QString::fromStdString(summary.primaryLabel);
+    if (points.empty())
+        document.addNote(QStringLiteral("No finished run recorded both a best %1 and a peak step memory: no scatter.")
+                             .arg(metricLabel));
+    else
+        document.addFigure(std::make_unique<StudyScatterPlot>(points, metricLabel, summary.primaryFraction),
+            QStringLiteral("Best %1 vs peak step memory (one point per finished run)").arg(metricLabel));
     buildComparison(document, loaded);
     return document.write(outPath, error, layout);
 }

@@ -25,6 +25,15 @@ public:
     /// α/β curves overlaid. Errors as render().
     static bool renderComparison(const QString& databasePath, const QStringList& runs, const QString& outPath,
         QString* error, ReportLayout* layout = nullptr);
+
+    /// Renders the study `spec` (a spec file or a built-in name; `quick`: its quick profile) of `databasePath`
+    /// (`dr2net --study-report SPEC --out FILE`): the study's name and description, its per-level tables and the
+    /// claims' verdicts (studySummaryMarkdown()'s content), best primary metric against peak step memory with one
+    /// point per finished run labelled by its levels, and the comparison of its finished runs as
+    /// renderComparison() shows it. False with one line in `error` (no file written) when the spec cannot be read
+    /// or no run of the study is finished.
+    static bool renderStudy(const QString& databasePath, const QString& spec, bool quick, const QString& outPath,
+        QString* error, ReportLayout* layout = nullptr);
 };
 
 } // namespace dr2

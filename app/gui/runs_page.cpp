@@ -175,6 +175,11 @@ void RunsPage::showRuns(const QVector<RunSummary>& runs, const QString& error)
     m_label->setStyleSheet(m_error.isEmpty() ? QString() : QStringLiteral("color: #c0392b;"));
 }
 
+void RunsPage::selectRuns(const QVector<qint64>& runIds)
+{
+    m_table->selectRuns(runIds);
+}
+
 void RunsPage::exportSelectedWithDialog()
 {
     const QVector<qint64> ids = m_table->selectedRunIds();

@@ -82,6 +82,8 @@ public:
         QString* error);
     /// Asks for a folder and exports the comparison views there.
     void exportViewsWithDialog();
+    /// Selects exactly the listed runs of the table (ids not listed are ignored) and shows their comparison.
+    void selectRuns(const QVector<qint64>& runIds);
 
 signals:
     /// A checkpoint export ended: `ok`, and the written file or the error (one line).

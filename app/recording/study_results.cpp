@@ -23,21 +23,11 @@ bool hasTag(const RunRecord& run, const std::string& tag)
     return std::find(run.tags.begin(), run.tags.end(), tag) != run.tags.end();
 }
 
-/// Which recorded run counts for a planned one: a finished one first, then the newest (higher ids are newer).
+/// Which recorded run counts for a planned one: a finished one first, then the newest (higher ids are newer), so a
+/// fresh attempt that failed is not hidden by an older interrupted one.
 int rank(RunStatus status)
 {
-    switch (status) {
-    case RunStatus::Finished:
-        return 4;
-    case RunStatus::Running:
-        return 3;
-    case RunStatus::Cancelled:
-    case RunStatus::Interrupted:
-        return 2;
-    case RunStatus::Failed:
-        return 1;
-    }
-    return 0;
+    return status == RunStatus::Finished ? 1 : 0;
 }
 
 bool hasCheckpoint(const TrainConfig& config)

@@ -41,7 +41,8 @@ echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 # Contents: both programs, configs, desktop entry, icon, metainfo, man pages, docs.
 dpkg-deb -c "$deb" > "$work/contents.txt"
 for path in ./usr/bin/dr2net-cli ./usr/bin/dr2net ./usr/share/dr2net/configs/pretrain-fmnist-0-4.json \
-    ./usr/share/dr2net/configs/finetune-fmnist-5-9-dr2net.json \
+    ./usr/share/dr2net/configs/finetune-fmnist-5-9-dr2net.json ./usr/share/dr2net/studies/paper-table2.json \
+    ./usr/share/dr2net/studies/paper-ablations.json ./usr/share/dr2net/configs/study-finetune-fmnist-5-9.json \
     ./usr/share/applications/io.github.dr2net.Workbench.desktop \
     ./usr/share/icons/hicolor/scalable/apps/dr2net.svg ./usr/share/metainfo/io.github.dr2net.Workbench.metainfo.xml \
     ./usr/share/man/man1/dr2net.1.gz ./usr/share/man/man1/dr2net-cli.1.gz ./usr/share/doc/dr2net/method.md; do
@@ -65,6 +66,10 @@ done
 grep -Eq "^dr2net-cli [0-9.]+ \(git [^)]+\), LibTorch [0-9.]+, CUDA (available|not available)" "$work/version.txt" \
     || fail "--version: $(cat "$work/version.txt")"
 QT_QPA_PLATFORM=offscreen /usr/bin/dr2net --version > /dev/null || fail "dr2net --version"
+# The installed study specs find their configs (../configs beside them) and expand.
+/usr/bin/dr2net-cli study --spec /usr/share/dr2net/studies/paper-table2.json --list --db "$work/study.sqlite" \
+    --dir "$work/study" > "$work/study.txt" 2>&1 || fail "installed paper-table2 spec: $(cat "$work/study.txt")"
+grep -q " pending " "$work/study.txt" || fail "installed paper-table2 spec plans no runs: $(cat "$work/study.txt")"
 man -w dr2net-cli > /dev/null 2>&1 || [ -f /usr/share/man/man1/dr2net-cli.1.gz ] || fail "man page"
 # With /usr/bin/dr2net given, the demo must also have written its comparison report with the installed workbench.
 sh "$here/../tests/demo/demo_test.sh" /usr/bin/dr2net-cli "$work/demo" "$size" /usr/bin/dr2net || fail "demo from the installed files"

@@ -11,7 +11,6 @@
 
 #include "storage/run_store.h"
 #include "training/study_spec.h"
-#include "training/trainer.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -285,9 +284,7 @@ private:
         TrainConfig config = *m_spec.pretrainConfig(m_dir.string());
         job.folder = fs::path(config.checkpoint.dir).parent_path();
         fs::create_directories(job.folder);
-        std::error_code ignored;
-        if (fs::exists(fs::path(config.checkpoint.dir) / Trainer::kCheckpointFile, ignored)
-            && fs::exists(fs::path(config.checkpoint.dir) / "config.json", ignored)) {
+        if (hasResumableCheckpoint(config.checkpoint.dir)) {
             job.resume = true;
             job.arguments = { "dr2net-cli", "train", "--resume", config.checkpoint.dir, "--db", m_db, "--json" };
             return job;

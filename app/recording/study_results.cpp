@@ -30,13 +30,6 @@ int rank(RunStatus status)
     return status == RunStatus::Finished ? 1 : 0;
 }
 
-bool hasCheckpoint(const TrainConfig& config)
-{
-    std::error_code ignored;
-    return !config.checkpoint.dir.empty() && fs::exists(fs::path(config.checkpoint.dir) / Trainer::kCheckpointFile, ignored)
-        && fs::exists(fs::path(config.checkpoint.dir) / "config.json", ignored);
-}
-
 StudyStat statOf(const std::vector<double>& values)
 {
     StudyStat stat;
@@ -215,6 +208,13 @@ StudyClaimVerdict judge(const StudyClaim& claim, const StudySummary& summary, co
 
 } // namespace
 
+bool hasResumableCheckpoint(const std::string& checkpointDir)
+{
+    std::error_code ignored;
+    return !checkpointDir.empty() && fs::exists(fs::path(checkpointDir) / Trainer::kCheckpointFile, ignored)
+        && fs::exists(fs::path(checkpointDir) / "config.json", ignored);
+}
+
 std::string toString(StudyRunState state)
 {
     switch (state) {
@@ -262,7 +262,7 @@ std::vector<StudyRunStatus> studyRunStatuses(
                 break;
             case RunStatus::Cancelled:
             case RunStatus::Interrupted:
-                status.state = hasCheckpoint(run.config) ? StudyRunState::Resumable : StudyRunState::Pending;
+                status.state = hasResumableCheckpoint(run.config.checkpoint.dir) ? StudyRunState::Resumable : StudyRunState::Pending;
                 break;
             }
         }

@@ -20,6 +20,9 @@ enum class StudyRunState {
     Failed, ///< the run failed (NaN/Inf, an error): not retried unless asked
 };
 
+/// Whether `checkpointDir` holds what `train --resume` continues from (the Trainer's checkpoint and its config).
+bool hasResumableCheckpoint(const std::string& checkpointDir);
+
 /// "pending" | "running" | "resumable" | "finished" | "failed".
 std::string toString(StudyRunState state);
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The built-in paper-table2 study's quick profile, end to end as a user runs it (issue #17's check): its own
 # pretraining, one finetune per strategy on real Fashion-MNIST, every run recorded; then the summary names every
-# strategy row with a run in it, prints a verdict for every claim, and a rerun trains nothing.
+# strategy row with a finished run, prints a verdict for every claim, and --list shows nothing left to run.
 # Usage: study_quick_table2_test.sh CLI WORKDIR
 set -eu
 cli=$1 work=$2
@@ -17,8 +17,8 @@ done
 # the spec's six claims, each with a verdict
 [ "$(grep -c -E '\| \*\*(held|not held|undecided)\*\* \|$' summary.md)" -eq 6 ] \
     || fail "expected six claim verdicts: $(cat summary.md)"
-# nothing pending: a second invocation skips every run
+# nothing left to run: every planned run is finished
 "$cli" study --spec paper-table2 --quick --db runs.sqlite --dir study --list > list.txt 2>&1 || fail "--list: $(cat list.txt)"
 if grep -q ' pending \| failed ' list.txt; then fail "runs left after the study: $(cat list.txt)"; fi
-[ "$(grep -c ' finished ' list.txt)" -ge 8 ] || fail "expected 8 finished runs: $(cat list.txt)"
+[ "$(grep -c ' finished ' list.txt)" -ge 8 ] || fail "expected at least 8 finished runs: $(cat list.txt)"
 echo "study quick table2 OK"

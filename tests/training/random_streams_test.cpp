@@ -74,8 +74,15 @@ TEST(RandomStreams, ConcurrentSweepChangesNeitherLossesNorStepPeaks)
     ASSERT_EQ(alone.losses.size(), 8u);
 
     // Another thread sweeps the gradient error of its own network (drawing masks, reseeding the process-wide
-    // generator as older code did, allocating and freeing tensors) while the run trains.
+    // generator as older code did, allocating and freeing tensors) while the run trains. The sweeper builds
+    // its network the way the product does (under SeededDefaultGenerator, like heatmap_sweep.cpp), and starts
+    // its unguarded reseeding only once the run is training: module constructors draw their initial weights
+    // from the default generator, which SeededDefaultGenerator guards only against other guarded sections
+    // (see random_stream.h), so an unguarded reseed during the run's construction would change its weights:
+    // a race this test does not claim to survive. What it checks is that nothing in a training step draws
+    // from the process-wide generator.
     std::atomic<bool> stop { false };
+    std::atomic<bool> runTraining { false };
     std::atomic<int> sweeps { 0 };
     std::thread sweeper([&] {
         BackboneSpec spec;
@@ -88,18 +95,20 @@ TEST(RandomStreams, ConcurrentSweepChangesNeitherLossesNorStepPeaks)
         spec.dropPath = 0.2;
         spec.dropout = 0.2;
         BackbonePtr backbone;
+        std::shared_ptr<Task> task = createTask(taskOptions("classification", 3));
         {
             SeededDefaultGenerator seeded(9);
             backbone = createBackbone(spec);
+            task->buildHead(*backbone, {}, false);
         }
-        std::shared_ptr<Task> task = createTask(taskOptions("classification", 3));
-        task->buildHead(*backbone, {}, false);
         Network network(backbone, task);
         network->train();
         RandomStream batchStream(1);
         const torch::Tensor input = torch::randn({ 4, 1, 28, 28 }, batchStream.generator());
         TaskTarget target { torch::randint(0, 3, { 4 }, batchStream.generator(), torch::kLong), {} };
         const GradProbeTarget probe = makeProbeTarget(*network, input, target);
+        while (!runTraining && !stop)
+            std::this_thread::yield();
         while (!stop) {
             torch::manual_seed(static_cast<uint64_t>(sweeps.load()));
             (void)torch::rand({ 1000 });
@@ -107,8 +116,9 @@ TEST(RandomStreams, ConcurrentSweepChangesNeitherLossesNorStepPeaks)
             ++sweeps;
         }
     });
-    // Let at least one sweep finish between two iterations, so they really overlap.
+    // Let at least one sweep finish between two iterations, so they really overlap (iterations 1 to 7).
     const Trace together = train([&] {
+        runTraining = true;
         const int seen = sweeps.load();
         while (sweeps.load() == seen)
             std::this_thread::yield();

@@ -21,6 +21,19 @@ std::string join(const std::vector<std::string>& names)
     return out;
 }
 
+/// What a load with BackboneLoadOptions::loadWeights off returns: `fresh` (the loaded architecture, constructed
+/// anew, so its weights are initialised as the family's create initialises them), with the report cleared of what
+/// only loaded weights have (head tensors to reuse, NaN warnings, missing and unused tensors).
+BackbonePtr architectureOnly(BackbonePtr fresh, BackboneLoadReport& out)
+{
+    out.headTensors.clear();
+    out.nanTensors.clear();
+    out.missingKeys.clear();
+    out.unexpectedKeys.clear();
+    out.notes.push_back("weights not loaded: the file's architecture, freshly initialised");
+    return fresh;
+}
+
 // Swin v1 ("swin", 2-D names) and Video Swin ("video-swin") share one model and one loader; they differ in presets,
 // the names export writes and which files they claim.
 BackboneFamily swinFamily(bool video)
@@ -97,6 +110,8 @@ BackboneFamily swinFamily(bool video)
                 "patch size " + std::to_string(*options.patchSize) + " ignored: it comes from the patch embedding");
         out.notes.insert(out.notes.end(), report.notes.begin(), report.notes.end());
         out.headTensors = std::move(report.headTensors);
+        if (!options.loadWeights)
+            return architectureOnly(Swin(o).ptr(), out);
         return model.ptr();
     };
     family.namings = video ? std::vector<std::string> { "dr2", "video-swin" }
@@ -186,6 +201,8 @@ BackboneFamily vitFamily()
                 + std::to_string(report.newGrid) + " for " + std::to_string(o.imageSize) + "² images");
         out.notes.insert(out.notes.end(), report.notes.begin(), report.notes.end());
         out.headTensors = std::move(report.headTensors);
+        if (!options.loadWeights)
+            return architectureOnly(ViT(o).ptr(), out);
         return model.ptr();
     };
     family.namings = { "dr2", "timm", "torchvision" };

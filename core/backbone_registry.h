@@ -43,6 +43,10 @@ struct BackboneLoadOptions {
     double dropPath = 0.0;
     Dr2StackOptions stack;
     bool allowMissing = false; ///< false: refuse a file that lacks a tensor the backbone needs
+    /// false: the file's architecture (at the options above) with freshly initialised weights, drawn from the
+    /// default generator as the family's create draws them: a from-scratch baseline of the same network. The
+    /// report then describes the file but names no head tensors and no NaN warnings (nothing was taken from it).
+    bool loadWeights = true;
 };
 
 /// What loading did, in terms every front end can show.

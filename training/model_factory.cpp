@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 namespace dr2 {
@@ -71,18 +72,25 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses, const s
     // under its lock, so two runs started together do not interleave their draws (and nothing else is disturbed).
     SeededDefaultGenerator seeded(config.seed);
 
+    // The weights come from sourceCheckpointOf; a strategy that starts from scratch still takes the architecture of
+    // a named checkpoint, so that its baseline is the same network untrained (not the preset's default size).
     const std::string checkpoint = sourceCheckpointOf(config);
+    const std::string& path = config.model.checkpoint;
     BackbonePtr backbone;
     StateDict pretrainedHead;
-    if (checkpoint.empty()) {
+    const bool architectureOnly = checkpoint.empty() && !path.empty();
+    if (path.empty() || (architectureOnly && !std::filesystem::exists(path))) {
         backbone = createBackbone(backboneSpecFor(config));
         built.source = "random";
-        if (!config.model.checkpoint.empty())
-            built.notes.push_back("strategy " + toString(config.strategy) + " starts from random weights; checkpoint ignored");
+        if (!path.empty())
+            built.notes.push_back("warning: strategy " + toString(config.strategy) + " starts from random weights, "
+                + "and the checkpoint '" + path + "' whose architecture it would take is not there: building model "
+                + config.model.preset + " from the config instead");
     } else {
-        const std::string& path = checkpoint;
+        const bool weights = !architectureOnly;
         built.checkpoint = checkpoint;
         BackboneLoadOptions load;
+        load.loadWeights = weights;
         load.imageSize = config.model.imageSize;
         if (config.model.numFrames > 0)
             load.numFrames = config.model.numFrames;
@@ -99,6 +107,11 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses, const s
             throw std::invalid_argument("config model.in_channels " + std::to_string(config.model.inChannels)
                 + ": the checkpoint '" + path + "' expects " + std::to_string(input.channels) + " channels");
         built.source = path + " (" + toString(report.format) + ", " + report.naming + " names)";
+        if (!weights) {
+            built.source = "random, architecture of " + built.source;
+            built.notes.push_back("strategy " + toString(config.strategy) + " starts from random weights in the "
+                + "architecture of the checkpoint '" + path + "'");
+        }
         reportOverridden(config, backbone->describe(), built.notes);
         built.notes.insert(built.notes.end(), report.notes.begin(), report.notes.end());
         for (const auto& name : report.unexpectedKeys)

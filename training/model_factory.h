@@ -29,7 +29,8 @@ BackboneSpec backboneSpecFor(const TrainConfig& config);
 /// config.model.checkpoint in any format and naming a registered family reads; the architecture then comes from
 /// the checkpoint and config values it overrides are reported in the notes) and the task's head for `numClasses`
 /// (the checkpoint's head is kept only when model.reset_head is off and it fits). Strategies that start from
-/// scratch ignore the checkpoint. Construction draws from the default generator seeded with config.seed.
+/// scratch take only the checkpoint's architecture (random weights, a new head; the model's config values when the
+/// file is not there). Construction draws from the default generator seeded with config.seed.
 /// `classNames` names the classes where the task shows them (segmentation's per-class IoU); may be empty.
 BuiltNetwork buildNetwork(
     const TrainConfig& config, int64_t numClasses, const std::vector<std::string>& classNames = {});

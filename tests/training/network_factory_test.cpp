@@ -89,5 +89,53 @@ TEST_F(NetworkFactory, TheHeadIsKeptOnlyWhenAskedAndItFits)
     EXPECT_TRUE(hasNote(reset, "re-initialised for the new task"));
 }
 
+TEST_F(NetworkFactory, FromScratchTakesTheCheckpointsArchitectureButNotItsWeights)
+{
+    TrainConfig config = smallConfig();
+    config.strategy = Strategy::ReversibleScratch;
+    config.model.checkpoint = m_checkpoint;
+    config.model.embedDim = 0; // the preset's (vit-ti: 192-d, 12 layers) unless the checkpoint decides
+    config.model.depth = 0;
+    config.model.heads = 0;
+    config.model.resetHead = false;
+    config.seed = 7;
+    const BuiltNetwork scratch = buildNetwork(config, 3);
+    EXPECT_EQ(scratch.network->backbone().branchCount(), 4) << "the checkpoint's 2 layers, not the preset's 12";
+    EXPECT_TRUE(scratch.checkpoint.empty()) << "no weights were loaded";
+    EXPECT_TRUE(hasNote(scratch, "starts from random weights in the architecture of the checkpoint"));
+    EXPECT_EQ(scratch.source.rfind("random, architecture of ", 0), 0u) << scratch.source;
+    EXPECT_FALSE(torch::equal(scratch.network->task().head()->named_parameters()["weight"], m_sourceHead))
+        << "the file's head is not reused";
+
+    // Same shapes as the pretrained network, different values, and as deterministic as any seeded construction.
+    TrainConfig pretrainedConfig = config;
+    pretrainedConfig.strategy = Strategy::Dr2Net;
+    const BuiltNetwork pretrained = buildNetwork(pretrainedConfig, 3);
+    const BuiltNetwork again = buildNetwork(config, 3);
+    const auto scratchParams = scratch.network->backbone().named_parameters();
+    const auto pretrainedParams = pretrained.network->backbone().named_parameters();
+    const auto againParams = again.network->backbone().named_parameters();
+    ASSERT_EQ(scratchParams.size(), pretrainedParams.size());
+    int64_t differing = 0;
+    for (const auto& item : scratchParams) {
+        const torch::Tensor& loaded = pretrainedParams[item.key()];
+        ASSERT_EQ(item.value().sizes(), loaded.sizes()) << item.key();
+        EXPECT_TRUE(torch::equal(item.value(), againParams[item.key()])) << item.key() << " differs between seeds 7";
+        // The file holds an untrained network too: its norms and biases start at constants, as fresh ones do;
+        // every tensor the initialisation draws must differ.
+        if (loaded.min().item<double>() == loaded.max().item<double>())
+            continue;
+        ++differing;
+        EXPECT_FALSE(torch::equal(item.value(), loaded)) << item.key() << " was taken from the checkpoint";
+    }
+    EXPECT_GE(differing, 8) << "patch embedding, class token, position table and the layers' weight matrices";
+
+    // A file that is not there (pretraining not run yet) falls back to the config's model, and says so.
+    config.model.checkpoint = (m_dir / "not-yet.safetensors").string();
+    const BuiltNetwork fallback = buildNetwork(config, 3);
+    EXPECT_EQ(fallback.network->backbone().branchCount(), 24) << "vit-ti's 12 layers";
+    EXPECT_TRUE(hasNote(fallback, "is not there: building model vit-ti from the config instead"));
+}
+
 } // namespace
 } // namespace dr2

@@ -271,7 +271,34 @@ void HeatmapView::setPath(const std::vector<double>& alphas, const std::vector<d
     }
     m_path->setData(xs, ys);
     m_path->setVisible(n > 0 && !m_alphas.empty());
+    if (m_path->visible())
+        m_path->addToLegend();
     refresh();
+}
+
+bool HeatmapView::addPath(
+    const QString& name, int colour, const std::vector<double>& alphas, const std::vector<double>& betas)
+{
+    const size_t n = std::min(alphas.size(), betas.size());
+    if (n == 0 || m_alphas.empty())
+        return false;
+    QVector<double> xs, ys;
+    for (size_t i = 0; i < n; ++i) {
+        xs << indexCoordinate(m_alphas, alphas[i]);
+        ys << indexCoordinate(m_betas, betas[i]);
+    }
+    auto* curve = new QCPCurve(plot()->xAxis, plot()->yAxis);
+    curve->setName(name);
+    curve->setData(xs, ys);
+    m_addedPaths.push_back({ curve, colour });
+    // A figure of several runs' paths has no single run's path or probe: keep their empty entries out of the legend.
+    if (!m_path->visible())
+        m_path->removeFromLegend();
+    if (!m_probe->visible())
+        m_probe->removeFromLegend();
+    applyStyle();
+    refresh();
+    return true;
 }
 
 void HeatmapView::setLatestProbe(double alpha, double beta)
@@ -283,6 +310,8 @@ void HeatmapView::setLatestProbe(double alpha, double beta)
     if (visible)
         m_probe->addData(x, y);
     m_probe->setVisible(visible);
+    if (visible)
+        m_probe->addToLegend();
     const double cx = std::round(x);
     const double cy = std::round(y);
     const bool inside = visible && cx >= 0 && cy >= 0 && cx < static_cast<double>(m_alphas.size())
@@ -359,6 +388,9 @@ void HeatmapView::clearData()
     m_path->data()->clear();
     m_probe->data()->clear();
     m_probeCell->setVisible(false);
+    for (const AddedPath& added : m_addedPaths)
+        plot()->removePlottable(added.curve);
+    m_addedPaths.clear();
     PlotView::clearData();
 }
 
@@ -387,6 +419,13 @@ void HeatmapView::restyle(const PlotStyle& style)
     m_probe->setPen(QPen(style.reference(), 3));
     m_probeCell->setPen(QPen(style.reference(), 3));
     m_probeCell->setBrush(Qt::NoBrush);
+    // Added paths in the palette's series colours, with a white core of their markers so that they read on the
+    // map's dark and light cells alike; a path of one point (fixed α, β) is its marker.
+    for (const AddedPath& added : m_addedPaths) {
+        const QColor colour = style.series(added.colour);
+        added.curve->setPen(QPen(colour, 2.2));
+        added.curve->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(colour, 2.2), QBrush(Qt::white), 8));
+    }
 }
 
 void HeatmapView::writeCsv(QTextStream& out, CsvRange range) const

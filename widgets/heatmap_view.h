@@ -52,6 +52,12 @@ public:
         const std::vector<double>& values, QString* error = nullptr);
     /// Draws the run's α/β path over the matrix (same lengths; shorter vectors are truncated).
     void setPath(const std::vector<double>& alphas, const std::vector<double>& betas);
+    /// Draws one more α/β path, named `name` in the legend and coloured by `colour` (an index into the palette's
+    /// series colours): a study's runs over one map. Returns false (and draws nothing) when no matrix is shown or
+    /// the path is empty. clearData() removes these paths.
+    bool addPath(const QString& name, int colour, const std::vector<double>& alphas, const std::vector<double>& betas);
+    /// Number of paths added with addPath().
+    int addedPathCount() const { return static_cast<int>(m_addedPaths.size()); }
     /// Highlights the latest probe at (α, β); NaN hides the highlight.
     void setLatestProbe(double alpha, double beta);
     /// Label of the colour bar (default "gradient error (MSE)").
@@ -97,6 +103,11 @@ private:
     QCPColorMap* m_map = nullptr;
     QCPColorScale* m_scale = nullptr;
     QCPCurve* m_path = nullptr;
+    struct AddedPath {
+        QCPCurve* curve = nullptr;
+        int colour = 0;
+    };
+    std::vector<AddedPath> m_addedPaths;
     QCPCurve* m_probe = nullptr;
     QCPItemRect* m_probeCell = nullptr;
     QLabel* m_hoverLabel = nullptr;

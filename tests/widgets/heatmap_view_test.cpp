@@ -109,6 +109,53 @@ TEST(HeatmapView, PathAndProbeAndColourBar)
     test::saveScreenshot(view, QStringLiteral("heatmap_view"));
 }
 
+TEST(HeatmapView, AddedPathsOfAStudyEachGetALegendEntryAndTheirOwnColour)
+{
+    const Sweep s = makeSweep();
+    HeatmapView view;
+    EXPECT_FALSE(view.addPath(QStringLiteral("dr2net"), 0, { 1.0 }, { 0.1 })) << "no matrix to draw over yet";
+    ASSERT_TRUE(view.setMatrix(s.alphas, s.betas, s.values));
+    EXPECT_FALSE(view.addPath(QStringLiteral("empty"), 0, {}, {}));
+    // A schedule (α down, β up) and a fixed point (vanilla), as a study's report draws them.
+    ASSERT_TRUE(view.addPath(QStringLiteral("dr2net"), 0, { 1.0, 0.65, 0.3 }, { 0.1, 0.4, 0.7 }));
+    ASSERT_TRUE(view.addPath(QStringLiteral("vanilla"), 1, { 1.0 }, { 0.1 }));
+    EXPECT_EQ(view.addedPathCount(), 2);
+    test::showAt(view, 820, 560);
+
+    QCustomPlot* plot = view.plot();
+    QStringList legend;
+    for (int i = 0; i < plot->legend->itemCount(); ++i)
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(plot->legend->item(i)))
+            legend << item->plottable()->name();
+    EXPECT_EQ(legend, (QStringList { QStringLiteral("dr2net"), QStringLiteral("vanilla") }))
+        << "the single run's path and probe are not shown, so they have no entry";
+
+    std::vector<QCPCurve*> curves;
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* curve = qobject_cast<QCPCurve*>(plot->plottable(i)); curve && curve->name() == QStringLiteral("dr2net"))
+            curves.push_back(curve);
+    ASSERT_EQ(curves.size(), 1u);
+    // α/β land on the grid's index coordinates: α = 0.3 is column 3, β = 0.7 is row 6 (β starts at 0.1).
+    const QCPCurveData last = *(curves[0]->data()->constEnd() - 1);
+    EXPECT_NEAR(last.key, 3.0, 1e-9);
+    EXPECT_NEAR(last.value, 6.0, 1e-9);
+    QColor colours[2];
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* curve = qobject_cast<QCPCurve*>(plot->plottable(i))) {
+            if (curve->name() == QStringLiteral("dr2net"))
+                colours[0] = curve->pen().color();
+            if (curve->name() == QStringLiteral("vanilla"))
+                colours[1] = curve->pen().color();
+        }
+    EXPECT_NE(colours[0], colours[1]);
+    test::saveScreenshot(view, QStringLiteral("heatmap_view_study_paths"));
+
+    const int plottables = plot->plottableCount();
+    view.clearData();
+    EXPECT_EQ(view.addedPathCount(), 0);
+    EXPECT_EQ(plot->plottableCount(), plottables - 2);
+}
+
 TEST(HeatmapView, RejectsMismatchedInputWithAMessage)
 {
     HeatmapView view;

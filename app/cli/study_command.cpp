@@ -7,6 +7,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/self_process.h"
 #include "app/cli/text_table.h"
+#include "app/recording/heatmap_sweep.h"
 #include "app/recording/study_results.h"
 
 #include "storage/run_store.h"
@@ -218,6 +219,52 @@ private:
     }
 
     std::string pretrainTag() const { return "study-pretrain:" + m_spec.pretrainKey(); }
+    std::string heatmapTag() const { return "study-heatmap:" + m_spec.pretrainKey(); }
+
+    /// A finished heatmap run of the pretrained network is recorded (the map the report draws the runs' α/β
+    /// paths over).
+    bool heatmapRecorded() const
+    {
+        const std::string tag = heatmapTag();
+        const auto runs = recordedRuns();
+        return std::any_of(runs.begin(), runs.end(), [&](const RunRecord& r) {
+            return r.status == RunStatus::Finished && std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
+        });
+    }
+
+    /// The paper's Fig. 3 for this study: the gradient error of the pretrained network over α × β, on the first
+    /// validation images of the finetune, recorded as a `heatmap` run with the study's tags. A few seconds for the
+    /// built-in specs (25 points at batch 8); a failure is a warning, not the study's end: it only costs a figure.
+    void sweepPretrainedHeatmap()
+    {
+        if (m_planned.empty() || heatmapRecorded())
+            return;
+        TrainConfig config = m_planned.front().config;
+        config.strategy = Strategy::Dr2Net; // any strategy that starts from the pretrained weights
+        config.name = m_spec.name + "-heatmap-pretrained";
+        config.output.clear();
+        HeatmapSweepRequest request;
+        request.network.config = config;
+        request.network.numClasses = config.data.classes.empty() ? 10 : int64_t(config.data.classes.size());
+        request.network.batch = ProbeBatch::ConfigData;
+        request.batch = 8;
+        request.seed = static_cast<uint64_t>(config.seed);
+        request.grid = { { 0.0, 0.25, 0.5, 0.75, 1.0 }, { 0.1, 0.25, 0.5, 0.75, 1.0 } };
+        request.recording.databasePath = m_db;
+        request.recording.runName = config.name;
+        request.recording.tags = { "heatmap", m_spec.tag(), heatmapTag() };
+        request.recording.heatmapName = "pretrained";
+        say("  heatmap: gradient error of the pretrained network over " + std::to_string(request.grid.alphas.size())
+            + " × " + std::to_string(request.grid.betas.size()) + " (α, β)");
+        try {
+            const HeatmapSweepResult result = runHeatmapSweep(request);
+            if (m_args.json)
+                emit(EventJson { { "event", "heatmap" }, { "run_id", result.runId } });
+        } catch (const std::exception& e) {
+            std::cerr << "dr2net-cli: warning: study " << m_spec.name << ": the pretrained network's heatmap failed ("
+                      << e.what() << "); the report shows the α/β paths without it" << std::endl;
+        }
+    }
 
     void emit(const EventJson& event) const { std::cout << event.dump() << std::endl; }
 
@@ -324,6 +371,8 @@ private:
                 return 1;
             }
         }
+        if (m_spec.pretrain)
+            sweepPretrainedHeatmap();
         const int threads = std::max(1, hardwareThreads() / m_args.workers);
         std::vector<Job> jobs;
         size_t skippedFailed = 0;

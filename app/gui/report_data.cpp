@@ -224,9 +224,9 @@ RunReportData ReportData::load(RunStore& store, const QString& run, bool withPan
         }
     }
 
-    const std::vector<ProbeRecord> probes = store.probes(id);
-    if (!probes.empty())
-        data.latestProbe = probes.back();
+    data.probes = store.probes(id);
+    if (!data.probes.empty())
+        data.latestProbe = data.probes.back();
     if (auto reference = RunHistory::conventionalReference(store, data.record.configJson);
         reference && reference->runId != id)
         data.conventional = reference;

@@ -48,6 +48,7 @@ struct RunReportData {
     /// The α/β path the run actually took: one point per change of (α, β).
     std::vector<double> pathAlphas, pathBetas;
     std::optional<ProbeRecord> latestProbe; ///< the run's last gradient-error probe, if any
+    std::vector<ProbeRecord> probes; ///< every gradient-error probe of the run, in iteration order
     std::optional<RunHistory::Reference> conventional; ///< conventional run of the same shape to compare memory with
     ReportHeatmap heatmap; ///< the heatmap panel's data
     std::optional<RunPreview> preview; ///< the last prediction preview the run recorded (dense tasks only)

@@ -686,6 +686,189 @@ namespace {
         }
     };
 
+    /// Gradient errors of several runs on a log scale, one solid line per run in the palette's series colours
+    /// (a study's levels): over training (x: iteration) or per branch (x: branch). Zero and non-finite values have
+    /// no place on a log axis and are left out.
+    class GradientErrorPlot : public PlotView {
+    public:
+        GradientErrorPlot(const QString& xLabel, const QString& yLabel)
+        {
+            plot()->xAxis->setLabel(xLabel);
+            plot()->yAxis->setLabel(yLabel);
+            plot()->yAxis->setScaleType(QCPAxis::stLogarithmic);
+            plot()->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+            plot()->yAxis->setNumberFormat(QStringLiteral("eb"));
+            plot()->yAxis->setNumberPrecision(0);
+            placeLegendBelow();
+        }
+
+        /// Adds one run's line; false when none of its values is positive and finite.
+        bool addLine(const QString& name, int colour, const std::vector<SeriesSample>& samples)
+        {
+            std::vector<SeriesSample> kept;
+            for (const SeriesSample& sample : samples) {
+                if (!std::isfinite(sample.value) || sample.value <= 0.0)
+                    continue;
+                kept.push_back(sample);
+                m_low = std::min(m_low, sample.value);
+                m_high = std::max(m_high, sample.value);
+                m_first = std::min(m_first, sample.iteration);
+                m_last = std::max(m_last, sample.iteration);
+            }
+            if (kept.empty())
+                return false;
+            setOverlay(name, kept);
+            m_colours.emplace_back(plot()->graph(plot()->graphCount() - 1), colour);
+            applyStyle(); // setOverlay styled every overlay as a dashed reference line
+            ++m_lines;
+            return true;
+        }
+        int lines() const { return m_lines; }
+
+    protected:
+        void restyle(const PlotStyle& style) override
+        {
+            PlotView::restyle(style);
+            for (const auto& [graph, colour] : m_colours) {
+                graph->setPen(QPen(style.series(colour), 1.6));
+                graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, style.series(colour), 5));
+            }
+        }
+
+        void rescaleToData() override
+        {
+            if (m_lines == 0)
+                return PlotView::rescaleToData();
+            RangeGuard guard(this);
+            const double pad = std::max(0.5, 0.03 * (m_last - m_first));
+            plot()->xAxis->setRange(m_first - pad, m_last + pad);
+            plot()->yAxis->setRange(m_low / 2.0, m_high * 2.0); // a factor of two each side on a log axis
+        }
+
+    private:
+        double m_low = INFINITY;
+        double m_high = 0.0;
+        double m_first = INFINITY;
+        double m_last = -INFINITY;
+        int m_lines = 0;
+        std::vector<std::pair<QCPGraph*, int>> m_colours; ///< each line's graph and its palette index
+    };
+
+    /// One finished run of a study level: the run shown for it in the per-level figures.
+    struct LevelRun {
+        QString label;
+        const RunReportData* data = nullptr;
+        uint64_t seed = 0;
+    };
+
+    /// For each level of `group` (in the spec's order) its finished run of the lowest seed, when it has one.
+    std::vector<LevelRun> levelRuns(const StudyGroup& group, const std::vector<StudyRunStatus>& statuses,
+        const QHash<qint64, const RunReportData*>& loadedById)
+    {
+        std::vector<LevelRun> out;
+        for (const StudyLevel& level : group.levels) {
+            LevelRun chosen;
+            for (const StudyRunStatus& status : statuses) {
+                const std::string* label = levelOf(status.planned, group.name);
+                if (!label || *label != level.label || status.state != StudyRunState::Finished || !status.record)
+                    continue;
+                const RunReportData* data = loadedById.value(status.record->id, nullptr);
+                if (data && (!chosen.data || status.planned.seed < chosen.seed))
+                    chosen = { QString::fromStdString(level.label), data, status.planned.seed };
+            }
+            if (chosen.data)
+                out.push_back(chosen);
+        }
+        return out;
+    }
+
+    /// The metric of a probe the study figures show: rel_l2 (scale-free: 1 is an error as large as the gradient),
+    /// else the first one recorded.
+    std::string probeMetric(const ProbeRecord& probe)
+    {
+        if (probe.metrics.count("rel_l2"))
+            return "rel_l2";
+        return probe.metrics.empty() ? std::string() : probe.metrics.begin()->first;
+    }
+
+    /// Per group of a study: the levels' α/β paths over the pretrained network's gradient-error map, and the
+    /// gradient error of the reversible backward over training and per branch at the end (why vanilla conversion
+    /// trails Dr²Net: its lower branches receive noise). One run per level (its lowest seed).
+    void addStudyGradientFigures(ReportDocument& document, const StudySpec& study,
+        const std::vector<StudyRunStatus>& statuses, const QVector<RunReportData>& loaded,
+        const std::optional<ReportHeatmap>& heatmap)
+    {
+        QHash<qint64, const RunReportData*> loadedById;
+        for (const RunReportData& data : loaded)
+            loadedById.insert(data.record.id, &data);
+        for (const StudyGroup& group : study.groups) {
+            const std::vector<LevelRun> runs = levelRuns(group, statuses, loadedById);
+            const QString title = QString::fromStdString(group.title.empty() ? group.name : group.title);
+
+            if (heatmap && heatmap->heatmap) {
+                const HeatmapRecord& map = *heatmap->heatmap;
+                auto view = std::make_unique<HeatmapView>();
+                if (view->setMatrix(map.alphas, map.betas, map.metrics.at(heatmap->metric.toStdString()))) {
+                    view->setValueLabel(QStringLiteral("gradient error (%1), log scale").arg(heatmap->metric));
+                    for (size_t i = 0; i < runs.size(); ++i) {
+                        const RunReportData& data = *runs[i].data;
+                        // β = 0 all along is the plain network (nothing reversed): it has no place on this map.
+                        const bool reversed = std::any_of(
+                            data.pathBetas.begin(), data.pathBetas.end(), [](double beta) { return beta != 0.0; });
+                        if (reversed)
+                            view->addPath(runs[i].label, int(i), data.pathAlphas, data.pathBetas);
+                    }
+                    if (view->addedPathCount() > 0)
+                        document.addFigure(std::move(view),
+                            QStringLiteral("%1: α/β paths over the pretrained network's gradient error (run #%2)")
+                                .arg(title)
+                                .arg(heatmap->sourceRunId));
+                }
+            }
+
+            auto overTraining = std::make_unique<GradientErrorPlot>(
+                QStringLiteral("iteration"), QStringLiteral("gradient error of the reversible backward"));
+            auto perBranch = std::make_unique<GradientErrorPlot>(
+                QStringLiteral("branch (1 = nearest the input)"), QStringLiteral("gradient error at the last probe"));
+            QString metric;
+            for (size_t i = 0; i < runs.size(); ++i) {
+                const std::vector<ProbeRecord>& probes = runs[i].data->probes;
+                if (probes.empty())
+                    continue;
+                const std::string name = probeMetric(probes.back());
+                if (name.empty())
+                    continue;
+                metric = QString::fromStdString(name);
+                std::vector<SeriesSample> over;
+                for (const ProbeRecord& probe : probes)
+                    if (auto it = probe.metrics.find(name); it != probe.metrics.end())
+                        over.push_back({ double(probe.iteration), it->second });
+                overTraining->addLine(runs[i].label, int(i), over);
+                std::vector<SeriesSample> branches;
+                if (auto it = probes.back().perBranch.find(name); it != probes.back().perBranch.end())
+                    for (size_t b = 0; b < it->second.size(); ++b)
+                        branches.push_back({ double(b + 1), it->second[b] });
+                perBranch->addLine(runs[i].label, int(i), branches);
+            }
+            if (overTraining->lines() > 0)
+                document.addFigure(std::move(overTraining),
+                    QStringLiteral("%1: gradient error (%2) of the reversible backward over training").arg(title, metric));
+            if (perBranch->lines() > 0)
+                document.addFigure(std::move(perBranch),
+                    QStringLiteral("%1: gradient error (%2) per branch at each run's last probe").arg(title, metric));
+            if (!runs.empty() && (heatmap || !metric.isEmpty())) {
+                QStringList seeds;
+                for (const LevelRun& run : runs)
+                    seeds << QStringLiteral("%1 seed %2 (#%3)").arg(run.label).arg(run.seed).arg(run.data->record.id);
+                document.addNote(QStringLiteral("%1, paths and gradient errors: one run per level, %2. Gradient error "
+                                                "is the reversible backward's against a stored-activation backward of "
+                                                "the same network and batch, recorded by the runs' probes; an exact zero (a branch "
+                                                "whose input is kept) has no place on the log scale and is not drawn.")
+                                     .arg(title, seeds.join(QStringLiteral("; "))));
+            }
+        }
+    }
+
 } // namespace
 
 bool ReportRenderer::render(
@@ -755,6 +938,7 @@ bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spe
     std::vector<StudyRunStatus> statuses;
     QVector<RunReportData> loaded;
     std::vector<StudyScatterPlot::Point> points;
+    std::optional<ReportHeatmap> heatmap;
     try {
         study = StudySpec::load(StudySpec::resolve(spec.toStdString()), quick);
         RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
@@ -765,6 +949,11 @@ bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spe
             if (status.state != StudyRunState::Finished || !status.record)
                 continue;
             loaded.push_back(ReportData::load(store, QString::number(status.record->id), /*withPanels=*/false));
+            // The map the α/β paths are drawn over: the first run's that finds one (the study's sweep of the
+            // pretrained network shares every pretrained run's source checkpoint).
+            if (!heatmap || !heatmap->heatmap)
+                if (!loaded.back().record.sourceCheckpoint.empty())
+                    heatmap = ReportData::findHeatmap(store, loaded.back().record);
             if (!status.results.bestPrimary || !status.results.peakStepBytes)
                 continue;
             QStringList levels;
@@ -792,6 +981,9 @@ bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spe
     else
         document.addFigure(std::make_unique<StudyScatterPlot>(points, metricLabel, summary.primaryFraction),
             QStringLiteral("Best %1 vs peak step memory (one point per finished run)").arg(metricLabel));
+    addStudyGradientFigures(document, study, statuses, loaded, heatmap);
+    if (heatmap && !heatmap->heatmap)
+        document.addNote(QStringLiteral("α/β paths: no gradient-error map to draw them over (%1).").arg(heatmap->description));
     buildComparison(document, loaded);
     return document.write(outPath, error, layout);
 }

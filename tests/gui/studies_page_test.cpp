@@ -124,9 +124,15 @@ TEST(Workbench, StudiesPageRunsAStudyToTheEnd)
     const QString html = dir.filePath(QStringLiteral("report/study.html"));
     ASSERT_TRUE(ReportRenderer::renderStudy(database, kTinySpec, /*quick=*/false, html, &error, &layout))
         << error.toStdString();
-    EXPECT_GE(layout.embeddedImages, 5); // the scatter and the four comparison plots at least
-    EXPECT_TRUE(layout.figureTitles.first().contains(QStringLiteral("peak step memory")))
-        << layout.figureTitles.join(QStringLiteral(" | ")).toStdString();
+    // The scatter, the α/β paths over the pretrained network's map (the study swept it after the pretraining),
+    // the gradient error over training and per branch, and the four comparison plots.
+    EXPECT_GE(layout.embeddedImages, 8);
+    const std::string titles = layout.figureTitles.join(QStringLiteral(" | ")).toStdString();
+    EXPECT_TRUE(layout.figureTitles.first().contains(QStringLiteral("peak step memory"))) << titles;
+    for (const char* figure : { "Strategy: α/β paths over the pretrained network's gradient error",
+             "Strategy: gradient error (rel_l2) of the reversible backward over training",
+             "Strategy: gradient error (rel_l2) per branch at each run's last probe" })
+        EXPECT_TRUE(layout.figureTitles.filter(QString::fromUtf8(figure)).size() == 1) << figure << "\n" << titles;
     QFile file(html);
     ASSERT_TRUE(file.open(QIODevice::ReadOnly));
     const QString text = QString::fromUtf8(file.readAll());

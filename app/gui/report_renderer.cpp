@@ -23,6 +23,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QHash>
+#include <QPointer>
 #include <QSet>
 #include <qcustomplot.h>
 
@@ -730,6 +731,8 @@ namespace {
         {
             PlotView::restyle(style);
             for (const auto& [graph, colour] : m_colours) {
+                if (!graph)
+                    continue; // removed with the view's overlays
                 graph->setPen(QPen(style.series(colour), 1.6));
                 graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, style.series(colour), 5));
             }
@@ -751,7 +754,7 @@ namespace {
         double m_first = INFINITY;
         double m_last = -INFINITY;
         int m_lines = 0;
-        std::vector<std::pair<QCPGraph*, int>> m_colours; ///< each line's graph and its palette index
+        std::vector<std::pair<QPointer<QCPGraph>, int>> m_colours; ///< each line's graph and its palette index
     };
 
     /// One finished run of a study level: the run shown for it in the per-level figures.

@@ -806,7 +806,10 @@ namespace {
             loadedById.insert(data.record.id, &data);
         for (const StudyGroup& group : study.groups) {
             const std::vector<LevelRun> runs = levelRuns(group, statuses, loadedById);
-            const QString title = QString::fromStdString(group.title.empty() ? group.name : group.title);
+            // Figures are titled by the group's short name (a half-page figure cuts a long title); the tables above
+            // carry the full titles.
+            const QString title = QString::fromStdString(group.name);
+            const QString fullTitle = QString::fromStdString(group.title.empty() ? group.name : group.title);
 
             if (heatmap && heatmap->heatmap) {
                 const HeatmapRecord& map = *heatmap->heatmap;
@@ -823,7 +826,7 @@ namespace {
                     }
                     if (view->addedPathCount() > 0)
                         document.addFigure(std::move(view),
-                            QStringLiteral("%1: α/β paths over the pretrained network's gradient error (run #%2)")
+                            QStringLiteral("%1: α/β paths over the pretrained network's gradient error (#%2)")
                                 .arg(title)
                                 .arg(heatmap->sourceRunId));
                 }
@@ -855,10 +858,10 @@ namespace {
             }
             if (overTraining->lines() > 0)
                 document.addFigure(std::move(overTraining),
-                    QStringLiteral("%1: gradient error (%2) of the reversible backward over training").arg(title, metric));
+                    QStringLiteral("%1: gradient error (%2) over training").arg(title, metric));
             if (perBranch->lines() > 0)
                 document.addFigure(std::move(perBranch),
-                    QStringLiteral("%1: gradient error (%2) per branch at each run's last probe").arg(title, metric));
+                    QStringLiteral("%1: gradient error (%2) per branch, last probe").arg(title, metric));
             if (!runs.empty() && (heatmap || !metric.isEmpty())) {
                 QStringList seeds;
                 for (const LevelRun& run : runs)
@@ -867,7 +870,7 @@ namespace {
                                                 "is the reversible backward's against a stored-activation backward of "
                                                 "the same network and batch, recorded by the runs' probes; an exact zero (a branch "
                                                 "whose input is kept) has no place on the log scale and is not drawn.")
-                                     .arg(title, seeds.join(QStringLiteral("; "))));
+                                     .arg(fullTitle, seeds.join(QStringLiteral("; "))));
             }
         }
     }
@@ -942,6 +945,7 @@ bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spe
     QVector<RunReportData> loaded;
     std::vector<StudyScatterPlot::Point> points;
     std::optional<ReportHeatmap> heatmap;
+    std::set<std::string> searchedSources;
     try {
         study = StudySpec::load(StudySpec::resolve(spec.toStdString()), quick);
         RunStore store(databasePath.toStdString(), /*createIfMissing=*/false);
@@ -953,10 +957,12 @@ bool ReportRenderer::renderStudy(const QString& databasePath, const QString& spe
                 continue;
             loaded.push_back(ReportData::load(store, QString::number(status.record->id), /*withPanels=*/false));
             // The map the α/β paths are drawn over: the first run's that finds one (the study's sweep of the
-            // pretrained network shares every pretrained run's source checkpoint).
-            if (!heatmap || !heatmap->heatmap)
-                if (!loaded.back().record.sourceCheckpoint.empty())
-                    heatmap = ReportData::findHeatmap(store, loaded.back().record);
+            // pretrained network shares every pretrained run's source checkpoint). Each source is looked up once:
+            // a lookup may open every HDF5 file of the database.
+            const RunRecord& record = loaded.back().record;
+            if ((!heatmap || !heatmap->heatmap) && !record.sourceCheckpoint.empty()
+                && searchedSources.insert(record.sourceSha256 + "|" + record.sourceCheckpoint).second)
+                heatmap = ReportData::findHeatmap(store, record);
             if (!status.results.bestPrimary || !status.results.peakStepBytes)
                 continue;
             QStringList levels;

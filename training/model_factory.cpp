@@ -87,10 +87,9 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses, const s
                 + "and the checkpoint '" + path + "' whose architecture it would take is not there: building model "
                 + config.model.preset + " from the config instead");
     } else {
-        const bool weights = !architectureOnly;
         built.checkpoint = checkpoint;
         BackboneLoadOptions load;
-        load.loadWeights = weights;
+        load.loadWeights = !architectureOnly;
         load.imageSize = config.model.imageSize;
         if (config.model.numFrames > 0)
             load.numFrames = config.model.numFrames;
@@ -107,7 +106,7 @@ BuiltNetwork buildNetwork(const TrainConfig& config, int64_t numClasses, const s
             throw std::invalid_argument("config model.in_channels " + std::to_string(config.model.inChannels)
                 + ": the checkpoint '" + path + "' expects " + std::to_string(input.channels) + " channels");
         built.source = path + " (" + toString(report.format) + ", " + report.naming + " names)";
-        if (!weights) {
+        if (architectureOnly) {
             built.source = "random, architecture of " + built.source;
             built.notes.push_back("strategy " + toString(config.strategy) + " starts from random weights in the "
                 + "architecture of the checkpoint '" + path + "'");

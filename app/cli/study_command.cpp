@@ -207,37 +207,30 @@ private:
 
     std::vector<StudyRunStatus> refresh() const { return studyRunStatuses(m_spec, m_planned, recordedRuns()); }
 
-    /// A finished pretraining run of this spec is recorded, and its weights are where the runs read them.
-    bool pretrained() const
+    /// A finished run tagged `tag` is recorded.
+    bool finishedRunTagged(const std::string& tag) const
     {
-        const std::string tag = pretrainTag();
-        const auto runs = recordedRuns();
-        const bool finished = std::any_of(runs.begin(), runs.end(), [&](const RunRecord& r) {
-            return r.status == RunStatus::Finished && std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
-        });
-        return finished && fs::exists(m_spec.pretrainedPath(m_dir.string()));
-    }
-
-    std::string pretrainTag() const { return "study-pretrain:" + m_spec.pretrainKey(); }
-    std::string heatmapTag() const { return "study-heatmap:" + m_spec.pretrainKey(); }
-
-    /// A finished heatmap run of the pretrained network is recorded (the map the report draws the runs' α/β
-    /// paths over).
-    bool heatmapRecorded() const
-    {
-        const std::string tag = heatmapTag();
         const auto runs = recordedRuns();
         return std::any_of(runs.begin(), runs.end(), [&](const RunRecord& r) {
             return r.status == RunStatus::Finished && std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
         });
     }
 
+    /// A finished pretraining run of this spec is recorded, and its weights are where the runs read them.
+    bool pretrained() const
+    {
+        return finishedRunTagged(pretrainTag()) && fs::exists(m_spec.pretrainedPath(m_dir.string()));
+    }
+
+    std::string pretrainTag() const { return "study-pretrain:" + m_spec.pretrainKey(); }
+    std::string heatmapTag() const { return "study-heatmap:" + m_spec.pretrainKey(); }
+
     /// The paper's Fig. 3 for this study: the gradient error of the pretrained network over α × β, on the first
     /// validation images of the finetune, recorded as a `heatmap` run with the study's tags. A few seconds for the
     /// built-in specs (25 points at batch 8); a failure is a warning, not the study's end: it only costs a figure.
     void sweepPretrainedHeatmap()
     {
-        if (m_planned.empty() || heatmapRecorded())
+        if (m_planned.empty() || finishedRunTagged(heatmapTag()))
             return;
         TrainConfig config = m_planned.front().config;
         config.strategy = Strategy::Dr2Net; // any strategy that starts from the pretrained weights

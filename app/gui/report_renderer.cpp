@@ -721,10 +721,9 @@ namespace {
             setOverlay(name, kept);
             m_colours.emplace_back(plot()->graph(plot()->graphCount() - 1), colour);
             applyStyle(); // setOverlay styled every overlay as a dashed reference line
-            ++m_lines;
             return true;
         }
-        int lines() const { return m_lines; }
+        int lines() const { return int(m_colours.size()); }
 
     protected:
         void restyle(const PlotStyle& style) override
@@ -740,7 +739,7 @@ namespace {
 
         void rescaleToData() override
         {
-            if (m_lines == 0)
+            if (m_colours.empty())
                 return PlotView::rescaleToData();
             RangeGuard guard(this);
             const double pad = std::max(0.5, 0.03 * (m_last - m_first));
@@ -753,7 +752,6 @@ namespace {
         double m_high = 0.0;
         double m_first = INFINITY;
         double m_last = -INFINITY;
-        int m_lines = 0;
         std::vector<std::pair<QPointer<QCPGraph>, int>> m_colours; ///< each line's graph and its palette index
     };
 

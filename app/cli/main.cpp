@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 
 #include "core/device.h"
+#include "core/host_runtime.h"
 #include "core/memory_meter.h"
 #include "core/version.h"
 
@@ -14,6 +15,8 @@
 
 int main(int argc, char** argv)
 try {
+    // Freed tensor memory stays in the heap for the next step (before any thread or tensor exists).
+    dr2::tuneHostAllocator();
     // Count tensor memory from the first allocation on, so parameters are part of what is "held".
     dr2::MemoryMeter::forDevice(c10::Device(c10::kCPU));
 

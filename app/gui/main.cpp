@@ -4,6 +4,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/report_renderer.h"
 #include "app/gui/runs_page.h"
+#include "core/host_runtime.h"
 #include "storage/run_store.h"
 #include "widgets/file_export.h"
 #include "widgets/run_table_view.h"
@@ -102,6 +103,8 @@ int takeScreenshot(const QString& databasePath, const QString& page, const QStri
 
 int main(int argc, char** argv)
 {
+    // Freed tensor memory stays in the heap for the next training step (before any thread exists).
+    dr2::tuneHostAllocator();
     // A report needs no display and must look the same on every machine: always the offscreen platform.
     if (headless(argc, argv)) {
         qputenv("QT_QPA_PLATFORM", "offscreen");

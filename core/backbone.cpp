@@ -50,6 +50,12 @@ void Backbone::setFirstSkip(FirstSkip skip)
         stack->setFirstSkip(skip);
 }
 
+void Backbone::setRecomputeOverlap(RecomputeOverlap overlap)
+{
+    for (auto* stack : stacks())
+        stack->setRecomputeOverlap(overlap);
+}
+
 void Backbone::setSegmentEvery(int64_t k)
 {
     for (auto* stack : stacks())

@@ -110,6 +110,8 @@ public:
     void setCoefficients(double alpha, double beta);
     void setMode(ExecMode mode);
     void setFirstSkip(FirstSkip skip);
+    /// How every stage's reversible backward uses a second thread (see RecomputeOverlap).
+    void setRecomputeOverlap(RecomputeOverlap overlap);
     /// Cuts every stage into segments of at most k branches (k >= a stage's size: one segment there).
     void setSegmentEvery(int64_t k);
     /// α, β, mode and first skip of the first stage (all stages share them unless set one by one).

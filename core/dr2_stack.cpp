@@ -1,9 +1,13 @@
 #include "core/dr2_stack.h"
 
 #include "core/autocast.h"
+#include "core/host_runtime.h"
+#include "core/memory_meter.h"
 #include "core/random_stream.h"
 #include "core/rng_state.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <ATen/record_function.h>
 #include <torch/autograd.h>
 #include <torch/custom_class.h>
@@ -11,9 +15,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace dr2 {
 
@@ -59,6 +68,44 @@ std::string toString(FirstSkip skip)
     return skip == FirstSkip::Scaled ? "scaled" : "input";
 }
 
+RecomputeOverlap parseRecomputeOverlap(const std::string& name)
+{
+    if (name == "off")
+        return RecomputeOverlap::Off;
+    if (name == "on")
+        return RecomputeOverlap::On;
+    if (name == "auto")
+        return RecomputeOverlap::Auto;
+    throw std::invalid_argument("recompute overlap '" + name + "': expected off, on or auto");
+}
+
+std::string toString(RecomputeOverlap overlap)
+{
+    switch (overlap) {
+    case RecomputeOverlap::Off:
+        return "off";
+    case RecomputeOverlap::On:
+        return "on";
+    case RecomputeOverlap::Auto:
+        return "auto";
+    }
+    return "?";
+}
+
+bool overlapsRecompute(RecomputeOverlap overlap, const c10::Device& device)
+{
+    // Two CPU threads gain nothing on one GPU stream: the CUDA path stays sequential.
+    if (overlap == RecomputeOverlap::Off || !device.is_cpu())
+        return false;
+    if (overlap == RecomputeOverlap::On)
+        return true;
+    // The helper runs with as many intra-op threads as this one: it pays only if they do not share cores, and only
+    // clearly if the BLAS is not already spreading the GEMMs (86 % of a step) over those cores itself.
+    const unsigned cores = std::thread::hardware_concurrency();
+    const bool freeCore = cores > 0 && 2 * static_cast<unsigned>(std::max(1, at::get_num_threads())) <= cores;
+    return freeCore && openBlasThreads() == 1;
+}
+
 int64_t defaultCheckpointSegment(int64_t branches)
 {
     // S segments of N/S branches keep S inputs and recompute N/S branches at a time: S = √N balances the two.
@@ -90,6 +137,8 @@ struct SegmentState : torch::CustomClassHolder {
     // keeps that graph: the backward starts with it instead of recomputing it. It costs no extra peak memory (the
     // backward would hold the same graph a moment later) and saves one branch's recompute per step.
     bool keepLastGraph = false;
+    // Reversible backward: recompute one branch ahead on a helper thread (RecomputeOverlap, resolved at the forward).
+    bool overlap = false;
     torch::Tensor lastInput; // x_{end-1}, the leaf the kept graph starts from (exact, not reconstructed)
     torch::Tensor lastOutput; // F_{end}(x_{end-1}) with its graph
 };
@@ -116,6 +165,179 @@ public:
 
 private:
     std::vector<std::pair<torch::Tensor, torch::Tensor>> m_saved;
+};
+
+/// A branch of a reversible segment ready for its backward: the leaf x_{i-1} its graph starts from and
+/// F_i(x_{i-1}) computed from it with autograd.
+struct BranchGraph {
+    torch::Tensor input; // requires grad; its .grad receives ∂F_i/∂x_{i-1}·g
+    torch::Tensor output;
+    // The branch's running statistics as the forward left them, put back when the graph goes: after its backward,
+    // because a normalisation layer's backward reads the buffers it saved (restoring them in place earlier would
+    // fail autograd's version check).
+    std::unique_ptr<BufferSnapshot> buffers;
+};
+
+/// Recomputes F_i from its reconstructed input x_{i-1} exactly as the forward ran it: the branch's random state
+/// restored (and the generator put back afterwards), its running statistics untouched. The caller has made the
+/// forward's generator and autocast state current on this thread.
+BranchGraph recomputeBranch(SegmentState& state, int64_t i, const torch::Tensor& xPrev)
+{
+    Dr2StackImpl& stack = *state.stack;
+    const size_t local = static_cast<size_t>(i - state.begin);
+    std::unique_ptr<RngFork> fork;
+    if (local < state.rng.size()) {
+        fork = std::make_unique<RngFork>(state.generator);
+        state.rng[local].restore();
+    }
+    BranchGraph graph;
+    graph.buffers = std::make_unique<BufferSnapshot>(*stack.branchModule(i));
+    torch::AutoGradMode enableGrad(true);
+    graph.input = xPrev.detach().requires_grad_(true);
+    RECORD_USER_SCOPE("dr2::recompute");
+    graph.output = stack.runBranch(i, graph.input);
+    return graph;
+}
+
+/// Re-entrant backward through one branch's graph with output gradient `gx`: parameter gradients accumulate in
+/// .grad; returns ∂F_i/∂x_{i-1}·gx (undefined when nothing in the branch requires grad).
+torch::Tensor branchBackward(const BranchGraph& graph, const torch::Tensor& gx)
+{
+    if (!graph.output.requires_grad())
+        return {};
+    RECORD_USER_SCOPE("dr2::branch_backward");
+    torch::autograd::backward({ graph.output }, { gx });
+    return graph.input.grad();
+}
+
+/// eq. 1's gradients one branch down: g_{x_{i-1}} = ∂F_i/∂x_{i-1}·g_{x_i} + α·g_{x_i} + β·g_{y_i} and
+/// g_{y_{i-1}} = g_{x_i}. `gIn` is the branch's leaf gradient, owned by the caller: it is accumulated into.
+void gradientsBelow(torch::Tensor gIn, double alpha, double beta, torch::Tensor& gx, torch::Tensor& gy)
+{
+    torch::Tensor gxPrev = gIn.defined() ? gIn.add_(gx, alpha) : gx.mul(alpha);
+    if (gy.defined())
+        gxPrev.add_(gy, beta);
+    gy = gx;
+    gx = std::move(gxPrev);
+}
+
+/// The recompute half of a reversible backward, run one branch ahead on a helper thread (RecomputeOverlap).
+///
+/// The helper walks eq. 2 down the segment from branch `top`: x_{i-1} = y_i/β, F_i(x_{i-1}) recomputed with its
+/// graph, y_{i-1} = x_i − F_i − α·x_{i-1}, and hands each branch's graph to the calling thread, which
+/// back-propagates it. Nothing on that path depends on a gradient, so the recompute of branch i−1 can run while
+/// branch i back-propagates: per branch the step costs max(recompute, backward) instead of their sum. The helper
+/// starts a branch only once the previous one has been taken, so at most two graphs are alive (one more than the
+/// sequential loop holds). It runs the sequential loop's operations on the same values, out of place where that
+/// loop reuses a buffer a live graph may still read, so the gradients are bit-identical.
+///
+/// The helper runs in the calling thread's state: LibTorch's thread-local state (profiler, dispatch keys), the
+/// forward's autocast state and generator, and its allocations count toward the caller's memory scope.
+class RecomputeAhead {
+public:
+    /// Starts recomputing branch `top` from (x_top, y_top). `yOwned`: y is a temporary of this backward that may
+    /// become x_{top-1} in place (not a saved output a second backward would read again).
+    RecomputeAhead(SegmentState& state, torch::Tensor x, torch::Tensor y, int64_t top, bool yOwned)
+        : m_state(state)
+        , m_x(std::move(x))
+        , m_y(std::move(y))
+        , m_top(top)
+        , m_yOwned(yOwned)
+        , m_charge(MemoryCharge::current())
+        , m_thread([this] { run(); })
+    {
+    }
+
+    ~RecomputeAhead()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_cancelled = true;
+        }
+        m_changed.notify_all();
+        m_thread.join();
+    }
+
+    RecomputeAhead(const RecomputeAhead&) = delete;
+    RecomputeAhead& operator=(const RecomputeAhead&) = delete;
+
+    /// The next branch's graph, top down (waits for the helper); rethrows what the helper threw.
+    BranchGraph take()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_changed.wait(lock, [this] { return m_ready.has_value() || m_error; });
+        if (!m_ready)
+            std::rethrow_exception(m_error);
+        BranchGraph graph = std::move(*m_ready);
+        m_ready.reset();
+        lock.unlock();
+        m_changed.notify_all();
+        return graph;
+    }
+
+private:
+    void run()
+    {
+        try {
+            at::ThreadLocalStateGuard threadState(m_threadState);
+            MemoryChargeScope charge(m_charge);
+            AutocastScope autocast(m_state.autocast);
+            std::unique_ptr<RandomStreamScope> replay;
+            if (m_state.generator.defined())
+                replay = std::make_unique<RandomStreamScope>(m_state.generator);
+            torch::Tensor x = std::move(m_x);
+            torch::Tensor y = std::move(m_y);
+            bool yOwned = m_yOwned;
+            for (int64_t i = m_top; i >= m_state.begin; --i) {
+                {
+                    std::unique_lock<std::mutex> lock(m_mutex);
+                    m_changed.wait(lock, [this] { return !m_ready.has_value() || m_cancelled; });
+                    if (m_cancelled)
+                        return;
+                }
+                torch::Tensor xPrev;
+                {
+                    RECORD_USER_SCOPE("dr2::reconstruct_x");
+                    xPrev = yOwned ? y.div_(m_state.beta) : y.div(m_state.beta);
+                }
+                BranchGraph graph = recomputeBranch(m_state, i, xPrev);
+                torch::Tensor yPrev;
+                {
+                    // x_i is the input of branch i+1's graph, which may be back-propagating now: out of place.
+                    RECORD_USER_SCOPE("dr2::reconstruct_y");
+                    yPrev = x.sub(graph.output.detach()).sub_(xPrev, m_state.alpha);
+                }
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    m_ready = std::move(graph);
+                }
+                m_changed.notify_all();
+                x = std::move(xPrev);
+                y = std::move(yPrev);
+                yOwned = true;
+            }
+        } catch (...) {
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_error = std::current_exception();
+            }
+            m_changed.notify_all();
+        }
+    }
+
+    SegmentState& m_state;
+    torch::Tensor m_x;
+    torch::Tensor m_y;
+    int64_t m_top;
+    bool m_yOwned;
+    at::ThreadLocalState m_threadState; // the calling thread's, captured at construction
+    MemoryCharge m_charge;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::optional<BranchGraph> m_ready; // recomputed, not yet taken
+    std::exception_ptr m_error;
+    bool m_cancelled = false;
+    std::thread m_thread; // last: starts once everything above is initialised
 };
 
 class ReversibleSegment : public torch::autograd::Function<ReversibleSegment> {
@@ -175,9 +397,6 @@ public:
         auto saved = ctx->get_saved_variables();
         auto holder = ctx->saved_data["state"].toCapsule();
         auto* state = static_cast<SegmentState*>(holder.get());
-        Dr2StackImpl& stack = *state->stack;
-        const double alpha = state->alpha;
-        const double beta = state->beta;
 
         torch::Tensor x = saved[0].detach();
         torch::Tensor y = saved[1].detach();
@@ -191,75 +410,107 @@ public:
             replay = std::make_unique<RandomStreamScope>(state->generator);
 
         RECORD_USER_SCOPE("dr2::reversible_backward");
+        if (state->overlap && state->end - state->begin >= 2)
+            backwardOverlapped(*state, std::move(x), std::move(y), gx, gy);
+        else
+            backwardSequential(*state, std::move(x), std::move(y), gx, gy);
+        return { gx, gy, torch::Tensor(), torch::Tensor() };
+    }
+
+private:
+    /// The kept last branch (see SegmentState::keepLastGraph) as a graph: the forward's exact input and output.
+    static BranchGraph takeKeptGraph(SegmentState& state)
+    {
+        BranchGraph graph { std::move(state.lastInput), std::move(state.lastOutput), nullptr };
+        state.lastInput = torch::Tensor();
+        state.lastOutput = torch::Tensor();
+        return graph;
+    }
+
+    /// Recompute and backward alternate on this thread, reusing every buffer as soon as it is free.
+    static void backwardSequential(SegmentState& state, torch::Tensor x, torch::Tensor y, torch::Tensor& gx,
+        torch::Tensor& gy)
+    {
         // x and y start as the saved outputs and must not be changed in place (a second backward reads them again);
         // from the first reconstruction on they are this loop's own temporaries.
         bool own = false;
-        for (int64_t i = state->end - 1; i >= state->begin; --i) {
+        for (int64_t i = state.end - 1; i >= state.begin; --i) {
             torch::Tensor xPrev;
-            torch::Tensor xIn;
-            torch::Tensor f;
-            torch::Tensor gIn;
-            const bool kept = i == state->end - 1 && state->lastOutput.defined();
-            if (kept) {
+            BranchGraph graph;
+            if (i == state.end - 1 && state.lastOutput.defined()) {
                 // The forward kept this branch's graph and its exact input: no recompute, no x reconstruction.
-                xIn = std::move(state->lastInput);
-                f = std::move(state->lastOutput);
-                xPrev = xIn.detach();
-                RECORD_USER_SCOPE("dr2::branch_backward");
-                torch::autograd::backward({ f }, { gx });
-                gIn = xIn.grad();
+                graph = takeKeptGraph(state);
+                xPrev = graph.input.detach();
             } else {
                 {
                     RECORD_USER_SCOPE("dr2::reconstruct_x");
-                    xPrev = own ? y.div_(beta) : y.div(beta); // eq. 2, first half; y_i is not needed after it
+                    xPrev = own ? y.div_(state.beta) : y.div(state.beta); // eq. 2, first half; y_i is not needed after it
                 }
-                const size_t local = static_cast<size_t>(i - state->begin);
-                std::unique_ptr<RngFork> fork;
-                if (local < state->rng.size()) {
-                    fork = std::make_unique<RngFork>(state->generator);
-                    state->rng[local].restore();
-                }
-                BufferSnapshot buffers(*stack.branchModule(i));
-                torch::AutoGradMode enableGrad(true);
-                xIn = xPrev.detach().requires_grad_(true);
-                {
-                    RECORD_USER_SCOPE("dr2::recompute");
-                    f = stack.runBranch(i, xIn);
-                }
-                if (f.requires_grad()) {
-                    RECORD_USER_SCOPE("dr2::branch_backward");
-                    // Re-entrant backward through this one branch: parameter gradients accumulate in .grad.
-                    torch::autograd::backward({ f }, { gx });
-                    gIn = xIn.grad();
-                }
+                graph = recomputeBranch(state, i, xPrev);
             }
+            torch::Tensor gIn = branchBackward(graph, gx);
             RECORD_USER_SCOPE("dr2::reconstruct_y");
             // eq. 2, second half, y_{i-1} = (x_i − F_i) − α·x_{i-1}, in place in a buffer that is free now: the branch
             // output when nobody else holds it (its graph is spent), else our own x_i; same operations, same bits.
-            xIn.reset();
+            graph.input.reset();
+            torch::Tensor f = std::move(graph.output);
             torch::Tensor yPrev;
             if (f.storage().use_count() == 1 && !f.is_alias_of(xPrev) && !f.is_alias_of(x)) {
                 torch::Tensor buffer = f.detach();
                 f.reset();
-                yPrev = at::sub_out(buffer, x, buffer).sub_(xPrev, alpha);
+                yPrev = at::sub_out(buffer, x, buffer).sub_(xPrev, state.alpha);
             } else {
                 // x_i is ours after the first iteration (after a kept branch too: the forward's temporary x_{end-1},
                 // unless the segment has one branch and the loop ends here).
                 const bool inPlace = own && !f.is_alias_of(x);
-                yPrev = inPlace ? x.sub_(f.detach()).sub_(xPrev, alpha) : x.sub(f.detach()).sub_(xPrev, alpha);
+                yPrev = inPlace ? x.sub_(f.detach()).sub_(xPrev, state.alpha)
+                                : x.sub(f.detach()).sub_(xPrev, state.alpha);
                 f.reset();
             }
-            // gIn is the leaf gradient of this recompute, owned here: accumulate into it.
-            torch::Tensor gxPrev = gIn.defined() ? gIn.add_(gx, alpha) : gx.mul(alpha);
-            if (gy.defined())
-                gxPrev.add_(gy, beta);
-            gy = gx;
-            gx = std::move(gxPrev);
+            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
             x = std::move(xPrev);
             y = std::move(yPrev);
             own = true;
         }
-        return { gx, gy, torch::Tensor(), torch::Tensor() };
+    }
+
+    /// The recompute runs one branch ahead on a helper thread (RecomputeAhead) while this thread back-propagates.
+    static void backwardOverlapped(SegmentState& state, torch::Tensor x, torch::Tensor y, torch::Tensor& gx,
+        torch::Tensor& gy)
+    {
+        int64_t top = state.end - 1;
+        BranchGraph kept;
+        bool yOwned = false;
+        if (state.lastOutput.defined()) {
+            // The kept branch needs no recompute; the pair below it follows from the forward's own values, so the
+            // helper can start on the next branch before this one back-propagates. x_end is a saved output: out of
+            // place.
+            kept = takeKeptGraph(state);
+            torch::Tensor xPrev = kept.input.detach();
+            {
+                RECORD_USER_SCOPE("dr2::reconstruct_y");
+                y = x.sub(kept.output.detach()).sub_(xPrev, state.alpha);
+            }
+            x = std::move(xPrev);
+            yOwned = true;
+            --top;
+        }
+        // Two GEMM-heavy threads side by side: OpenBLAS's own pool would make them share cores instead of one each.
+        SingleThreadedBlas blas;
+        RecomputeAhead ahead(state, std::move(x), std::move(y), top, yOwned);
+        if (kept.output.defined()) {
+            torch::Tensor gIn = branchBackward(kept, gx);
+            kept = BranchGraph();
+            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
+        }
+        for (int64_t i = top; i >= state.begin; --i) {
+            torch::Tensor gIn;
+            {
+                BranchGraph graph = ahead.take();
+                gIn = branchBackward(graph, gx);
+            } // the graph goes before the next one is taken: at most two are alive
+            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
+        }
     }
 };
 
@@ -377,6 +628,11 @@ void Dr2StackImpl::setCoefficients(double alpha, double beta)
             + ", β=" + std::to_string(beta));
     m_options.alpha = alpha;
     m_options.beta = beta;
+}
+
+void Dr2StackImpl::setRecomputeOverlap(RecomputeOverlap overlap)
+{
+    m_options.overlap = overlap;
 }
 
 void Dr2StackImpl::setMode(ExecMode mode)
@@ -501,6 +757,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
     const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
     const torch::Tensor& anchor = anchorOn(input.device());
     const AutocastState autocast = AutocastState::current();
+    const bool overlap = overlapsRecompute(m_options.overlap, input.device());
 
     torch::Tensor x = input;
     torch::Tensor y = firstDual(input);
@@ -513,6 +770,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
         state->alpha = m_options.alpha;
         state->beta = m_options.beta;
         state->keepLastGraph = state->end == size();
+        state->overlap = overlap;
         state->autocast = autocast;
         auto outputs = ReversibleSegment::apply(x, y, anchor, std::move(state));
         x = outputs[0];

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 
 // LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
@@ -229,6 +230,47 @@ int64_t PeakScope::peakAboveBaseline() const
     if (m_account)
         return m_account->peak.load();
     return m_meter.peakBytes() - m_baseline;
+}
+
+MemoryCharge MemoryCharge::current()
+{
+    MemoryCharge charge;
+    charge.m_account = t_account;
+    MemoryAccount::retain(charge.m_account);
+    return charge;
+}
+
+MemoryCharge::MemoryCharge(const MemoryCharge& other)
+    : m_account(other.m_account)
+{
+    MemoryAccount::retain(m_account);
+}
+
+MemoryCharge& MemoryCharge::operator=(const MemoryCharge& other)
+{
+    if (this != &other) {
+        MemoryAccount::retain(other.m_account);
+        MemoryAccount::release(m_account);
+        m_account = other.m_account;
+    }
+    return *this;
+}
+
+MemoryCharge::~MemoryCharge()
+{
+    MemoryAccount::release(m_account);
+}
+
+MemoryChargeScope::MemoryChargeScope(MemoryCharge charge)
+    : m_charge(std::move(charge))
+    , m_previous(t_account)
+{
+    t_account = m_charge.m_account;
+}
+
+MemoryChargeScope::~MemoryChargeScope()
+{
+    t_account = m_previous;
 }
 
 } // namespace dr2

@@ -66,4 +66,35 @@ private:
     MemoryAccount* m_previous = nullptr; // the account current on this thread before the scope
 };
 
+/// The CPU account current on this thread (the innermost PeakScope's), carried to a helper thread that works on
+/// that scope's behalf, so that its allocations count toward the scope's peak (MemoryChargeScope there). Holds a
+/// reference: the account stays valid even if the scope ends first. Empty when no CPU scope is current.
+class MemoryCharge {
+public:
+    /// The account current on the calling thread.
+    static MemoryCharge current();
+    MemoryCharge() = default;
+    MemoryCharge(const MemoryCharge& other);
+    MemoryCharge& operator=(const MemoryCharge& other);
+    ~MemoryCharge();
+
+private:
+    friend class MemoryChargeScope;
+    MemoryAccount* m_account = nullptr;
+};
+
+/// Charges the calling thread's CPU allocations to `charge` until the scope ends (then the previous account is
+/// current again). Must be destroyed on the thread that created it.
+class MemoryChargeScope {
+public:
+    explicit MemoryChargeScope(MemoryCharge charge);
+    ~MemoryChargeScope();
+    MemoryChargeScope(const MemoryChargeScope&) = delete;
+    MemoryChargeScope& operator=(const MemoryChargeScope&) = delete;
+
+private:
+    MemoryCharge m_charge;
+    MemoryAccount* m_previous = nullptr;
+};
+
 } // namespace dr2

@@ -1,5 +1,6 @@
 // Equivalence, reconstruction and determinism of the Dr2Stack execution modes.
 #include "core/dr2_stack.h"
+#include "core/host_runtime.h"
 #include "core/backbones/vit/vit.h"
 #include "core/backbones/vit/vit_branches.h"
 
@@ -7,6 +8,11 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace dr2 {
 namespace {
@@ -96,6 +102,124 @@ TEST(Dr2Stack, BackwardRecomputeLeavesTheRandomStreamAlone)
     stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/5);
     const torch::Tensor afterReversible = torch::rand({ 8 });
     EXPECT_TRUE(afterStored.equal(afterReversible));
+}
+
+TEST(Dr2Stack, OverlappedRecomputeGivesBitIdenticalGradients)
+{
+    // 8 branches with dropout and drop path: one segment (the kept last branch, then six recomputed on the helper),
+    // segments of 3, 3, 2 (the lowest without a kept branch, one of two branches) and of 1 (nothing to overlap).
+    ViT model = makeViT(/*depth=*/4, /*imageSize=*/64, /*seed=*/0, /*dropout=*/0.1, /*dropPath=*/0.1);
+    model->stack().setCoefficients(0.5, 0.5);
+    auto [images, labels] = makeBatch(model, 4);
+    for (int64_t every : { int64_t { 8 }, int64_t { 3 }, int64_t { 1 } }) {
+        model->stack().setSegmentEvery(every);
+        model->stack().setRecomputeOverlap(RecomputeOverlap::Off);
+        const auto sequential = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/42);
+        model->stack().setRecomputeOverlap(RecomputeOverlap::On);
+        for (int repeat = 0; repeat < 2; ++repeat) {
+            const auto overlapped = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/42);
+            ASSERT_EQ(overlapped.params.size(), sequential.params.size());
+            for (size_t p = 0; p < sequential.params.size(); ++p)
+                EXPECT_TRUE(overlapped.params[p].equal(sequential.params[p]))
+                    << "segments of " << every << ", parameter " << p << ", repeat " << repeat;
+            EXPECT_TRUE(overlapped.input.equal(sequential.input)) << "segments of " << every;
+        }
+    }
+    // And the sequential result is the reversible gradient (not two equal wrong answers): at (0.5, 0.5) over 8
+    // branches in float32 the reconstruction leaves 2.5e-5 relative.
+    model->stack().setSegmentEvery(8);
+    const auto stored = stepGrads(model, ExecMode::Stored, images, labels, /*seed=*/42);
+    const auto overlapped = stepGrads(model, ExecMode::Reversible, images, labels, /*seed=*/42);
+    EXPECT_LE(relativeL2(overlapped.params, stored.params), 1e-4);
+}
+
+/// x ↦ tanh(W x) that throws from its `failAt`-th call on (0-based), to fail a recompute on the helper thread.
+class FailingBranchImpl : public torch::nn::Module {
+public:
+    explicit FailingBranchImpl(int64_t width)
+        : linear(register_module("linear", torch::nn::Linear(width, width)))
+    {
+    }
+    torch::Tensor forward(const torch::Tensor& x)
+    {
+        if (failAt >= 0 && calls++ >= failAt)
+            throw std::runtime_error("branch failed on purpose");
+        return torch::tanh(linear->forward(x));
+    }
+    torch::nn::Linear linear;
+    int64_t calls = 0;
+    int64_t failAt = -1;
+};
+TORCH_MODULE(FailingBranch);
+
+TEST(Dr2Stack, AFailingRecomputeOnTheHelperThreadReachesTheCaller)
+{
+    torch::manual_seed(0);
+    std::vector<FailingBranch> branches;
+    std::vector<torch::nn::AnyModule> modules;
+    for (int i = 0; i < 4; ++i) {
+        branches.emplace_back(8);
+        modules.emplace_back(branches.back());
+    }
+    Dr2StackOptions options;
+    options.alpha = 0.5;
+    options.beta = 0.5;
+    options.mode = ExecMode::Reversible;
+    options.overlap = RecomputeOverlap::On;
+    auto stack = std::make_shared<Dr2StackImpl>(modules, options);
+    const torch::Tensor input = torch::randn({ 3, 8 });
+
+    // Forward: one call per branch. Backward: branch 3 is kept, branches 2, 1, 0 are recomputed on the helper;
+    // branch 1's recompute (its second call) throws there.
+    branches[1]->failAt = 1;
+    torch::Tensor out = stack->forward(input.clone().requires_grad_(true));
+    try {
+        out.sum().backward();
+        FAIL() << "the helper's exception did not reach the caller";
+    } catch (const std::exception& error) {
+        EXPECT_NE(std::string(error.what()).find("branch failed on purpose"), std::string::npos) << error.what();
+    }
+    // Nothing is left waiting: the stack trains again, with or without the helper, to the sequential result.
+    branches[1]->failAt = -1;
+    std::vector<torch::Tensor> grads[2];
+    for (int overlap = 0; overlap < 2; ++overlap) {
+        stack->setRecomputeOverlap(overlap ? RecomputeOverlap::On : RecomputeOverlap::Off);
+        stack->zero_grad(/*set_to_none=*/true);
+        stack->forward(input.clone().requires_grad_(true)).sum().backward();
+        for (auto& p : stack->parameters())
+            grads[overlap].push_back(p.grad().clone());
+    }
+    for (size_t p = 0; p < grads[0].size(); ++p)
+        EXPECT_TRUE(grads[1][p].equal(grads[0][p])) << "parameter " << p;
+}
+
+TEST(Dr2Stack, RecomputeOverlapResolvesPerDeviceAndThreads)
+{
+    const c10::Device cpu(c10::kCPU);
+    EXPECT_FALSE(overlapsRecompute(RecomputeOverlap::Off, cpu));
+    EXPECT_TRUE(overlapsRecompute(RecomputeOverlap::On, cpu));
+    EXPECT_FALSE(overlapsRecompute(RecomputeOverlap::On, c10::Device(c10::kCUDA, 0)));
+    const int threads = at::get_num_threads();
+    const unsigned cores = std::thread::hardware_concurrency();
+    const int blas = openBlasThreads();
+    EXPECT_EQ(overlapsRecompute(RecomputeOverlap::Auto, cpu),
+        cores > 0 && 2u * static_cast<unsigned>(threads) <= cores && blas == 1)
+        << threads << " intra-op threads, " << cores << " hardware threads, " << blas << " BLAS threads";
+    {
+        // A single-threaded BLAS (what SingleThreadedBlas makes it, where it is OpenBLAS) with one intra-op thread on
+        // two cores or more: Auto overlaps.
+        SingleThreadedBlas single;
+        at::set_num_threads(1);
+        if (SingleThreadedBlas::available() && cores >= 2) {
+            EXPECT_EQ(openBlasThreads(), 1);
+            EXPECT_TRUE(overlapsRecompute(RecomputeOverlap::Auto, cpu));
+        }
+        at::set_num_threads(threads);
+    }
+    EXPECT_EQ(openBlasThreads(), blas) << "the scope puts the BLAS thread count back";
+    for (auto overlap : { RecomputeOverlap::Off, RecomputeOverlap::On, RecomputeOverlap::Auto })
+        EXPECT_EQ(parseRecomputeOverlap(toString(overlap)), overlap);
+    EXPECT_THROW(parseRecomputeOverlap("yes"), std::invalid_argument);
 }
 
 TEST(Dr2Stack, CheckpointedGradientsEqualPlainWithDropoutAndDropPath)
@@ -231,7 +355,7 @@ TORCH_MODULE(NormBranch);
 
 TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
 {
-    auto runningMeans = [](ExecMode mode) {
+    auto runningMeans = [](ExecMode mode, RecomputeOverlap overlap = RecomputeOverlap::Off) {
         torch::manual_seed(3);
         std::vector<torch::nn::AnyModule> branches;
         std::vector<NormBranch> norms;
@@ -242,6 +366,7 @@ TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
         Dr2Stack stack(std::move(branches), Dr2StackOptions { 0.5, 0.5, FirstSkip::Scaled, ExecMode::Stored, {} });
         stack->train();
         stack->setMode(mode);
+        stack->setRecomputeOverlap(overlap);
         const torch::Tensor x = torch::randn({ 16, 8 }) * 3 + 1;
         stack->forward(x).sum().backward();
         std::vector<torch::Tensor> stats;
@@ -257,6 +382,11 @@ TEST(Dr2Stack, RunningStatisticsAreUpdatedOncePerStep)
     for (size_t i = 0; i < stored.size(); ++i)
         EXPECT_TRUE(torch::allclose(reversible[i].to(torch::kFloat64), stored[i].to(torch::kFloat64), 1e-5, 1e-6))
             << "buffer " << i << ": " << reversible[i] << " vs " << stored[i];
+    // The overlapped backward recomputes on a helper thread and puts each branch's statistics back after its
+    // backward on this one (BatchNorm's backward reads the buffers it saved): the same statistics, bit for bit.
+    const auto overlapped = runningMeans(ExecMode::Reversible, RecomputeOverlap::On);
+    for (size_t i = 0; i < reversible.size(); ++i)
+        EXPECT_TRUE(overlapped[i].equal(reversible[i])) << "buffer " << i << ": " << overlapped[i] << " vs " << reversible[i];
     // Checkpointing recomputes the plain network from the same input: the statistics must equal Plain's exactly.
     const auto plain = runningMeans(ExecMode::Plain);
     const auto checkpointed = runningMeans(ExecMode::Checkpointed);

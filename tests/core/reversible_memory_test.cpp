@@ -13,10 +13,12 @@ namespace dr2 {
 namespace {
 
 /// Peak tensor bytes of one training step above what is held before it (parameters, gradients, batch).
-int64_t stepPeak(int64_t depth, ExecMode mode, double alpha = 0.3, double beta = 0.7, int64_t segmentEvery = 0)
+int64_t stepPeak(int64_t depth, ExecMode mode, double alpha = 0.3, double beta = 0.7, int64_t segmentEvery = 0,
+    RecomputeOverlap overlap = RecomputeOverlap::Off)
 {
     ViT model = test::makeViT(depth, /*imageSize=*/224);
     model->stack().setMode(mode);
+    model->stack().setRecomputeOverlap(overlap);
     model->stack().setCoefficients(alpha, beta);
     if (segmentEvery)
         model->stack().setSegmentEvery(segmentEvery);
@@ -42,6 +44,25 @@ TEST(ReversibleMemory, PeakDoesNotGrowWithDepth)
     EXPECT_GT(static_cast<double>(plain24), 2.0 * static_cast<double>(plain6))
         << "plain: depth 6 " << plain6 << " B, depth 24 " << plain24 << " B";
     EXPECT_LT(reversible24, plain24 / 4);
+}
+
+TEST(ReversibleMemory, OverlappedRecomputeHoldsOneMoreBranchAndStaysFlatInDepth)
+{
+    const int64_t sequential6 = stepPeak(6, ExecMode::Reversible);
+    const int64_t overlapped6 = stepPeak(6, ExecMode::Reversible, 0.3, 0.7, 0, RecomputeOverlap::On);
+    const int64_t overlapped24 = stepPeak(24, ExecMode::Reversible, 0.3, 0.7, 0, RecomputeOverlap::On);
+    RecordProperty("sequential6", std::to_string(sequential6));
+    RecordProperty("overlapped6", std::to_string(overlapped6));
+    RecordProperty("overlapped24", std::to_string(overlapped24));
+    // The helper thread's recompute is charged to the step (were it not, the overlapped peak would come out lower),
+    // and it holds at most one branch's graph more: an MLP branch at batch 4 keeps about 4 tensors of
+    // [4, 197, 768] (LayerNorm in/out at 192 wide, fc1 out, GELU out) — bounded here by 6 of them.
+    const int64_t hiddenBytes = int64_t { 4 } * 197 * 768 * static_cast<int64_t>(sizeof(float));
+    EXPECT_GE(overlapped6, sequential6);
+    EXPECT_LE(overlapped6 - sequential6, 6 * hiddenBytes)
+        << "sequential " << sequential6 << " B, overlapped " << overlapped6 << " B";
+    EXPECT_LT(static_cast<double>(overlapped24), 1.10 * static_cast<double>(overlapped6))
+        << "overlapped: depth 6 " << overlapped6 << " B, depth 24 " << overlapped24 << " B";
 }
 
 TEST(ReversibleMemory, SegmentsCutTheErrorAndCostOnlyTheirBoundaryPairs)

@@ -211,8 +211,8 @@ torch::Tensor branchBackward(const BranchGraph& graph, const torch::Tensor& gx)
 }
 
 /// eq. 1's gradients one branch down: g_{x_{i-1}} = ∂F_i/∂x_{i-1}·g_{x_i} + α·g_{x_i} + β·g_{y_i} and
-/// g_{y_{i-1}} = g_{x_i}. `gIn` is the branch's leaf gradient, owned by the caller: it is accumulated into.
-void gradientsBelow(torch::Tensor gIn, double alpha, double beta, torch::Tensor& gx, torch::Tensor& gy)
+/// g_{y_{i-1}} = g_{x_i}. `gIn` is the branch's leaf gradient, owned by the caller: it is accumulated into in place.
+void gradientsBelow(const torch::Tensor& gIn, double alpha, double beta, torch::Tensor& gx, torch::Tensor& gy)
 {
     torch::Tensor gxPrev = gIn.defined() ? gIn.add_(gx, alpha) : gx.mul(alpha);
     if (gy.defined())
@@ -467,7 +467,7 @@ private:
                                 : x.sub(f.detach()).sub_(xPrev, state.alpha);
                 f.reset();
             }
-            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
+            gradientsBelow(gIn, state.alpha, state.beta, gx, gy);
             x = std::move(xPrev);
             y = std::move(yPrev);
             own = true;
@@ -501,7 +501,7 @@ private:
         if (kept.output.defined()) {
             torch::Tensor gIn = branchBackward(kept, gx);
             kept = BranchGraph();
-            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
+            gradientsBelow(gIn, state.alpha, state.beta, gx, gy);
         }
         for (int64_t i = top; i >= state.begin; --i) {
             torch::Tensor gIn;
@@ -509,7 +509,7 @@ private:
                 BranchGraph graph = ahead.take();
                 gIn = branchBackward(graph, gx);
             } // the graph goes before the next one is taken: at most two are alive
-            gradientsBelow(std::move(gIn), state.alpha, state.beta, gx, gy);
+            gradientsBelow(gIn, state.alpha, state.beta, gx, gy);
         }
     }
 };

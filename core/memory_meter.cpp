@@ -10,7 +10,6 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
-#include <utility>
 
 
 // LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
@@ -261,8 +260,8 @@ MemoryCharge::~MemoryCharge()
     MemoryAccount::release(m_account);
 }
 
-MemoryChargeScope::MemoryChargeScope(MemoryCharge charge)
-    : m_charge(std::move(charge))
+MemoryChargeScope::MemoryChargeScope(const MemoryCharge& charge)
+    : m_charge(charge)
     , m_previous(t_account)
 {
     t_account = m_charge.m_account;

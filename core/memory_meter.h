@@ -87,7 +87,7 @@ private:
 /// current again). Must be destroyed on the thread that created it.
 class MemoryChargeScope {
 public:
-    explicit MemoryChargeScope(MemoryCharge charge);
+    explicit MemoryChargeScope(const MemoryCharge& charge);
     ~MemoryChargeScope();
     MemoryChargeScope(const MemoryChargeScope&) = delete;
     MemoryChargeScope& operator=(const MemoryChargeScope&) = delete;

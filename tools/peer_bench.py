@@ -272,7 +272,7 @@ def peer_round(args, model, images, labels):
 def ours_round(args):
     """One run of `dr2net-cli bench --json` with the same settings; median step seconds per mode."""
     command = [args.cli, "bench", "--json", "--model", "vit-ti", "--depths", str(args.depth),
-               "--modes", "plain,reversible", "--batch", str(args.batch), "--image", str(args.image),
+               "--modes", "plain,reversible,reversible-overlap", "--batch", str(args.batch), "--image", str(args.image),
                "--patch", str(args.patch), "--classes", str(args.classes), "--threads", str(args.threads),
                "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--seed", str(args.seed),
                "--alpha", repr(args.alpha), "--beta", repr(args.beta)]
@@ -280,6 +280,8 @@ def ours_round(args):
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     by_mode = {row["mode"]: row for row in rows}
     return {"plain": by_mode["plain"]["median_step_s"], "reversible": by_mode["reversible"]["median_step_s"],
+            "overlap": by_mode["reversible-overlap"]["median_step_s"],
+            "overlap_used": by_mode["reversible-overlap"]["recompute_overlap"],
             "plain_min": by_mode["plain"]["min_step_s"], "reversible_min": by_mode["reversible"]["min_step_s"],
             "threads": by_mode["plain"]["threads"], "command": " ".join(command)}
 
@@ -298,19 +300,22 @@ def cpu_seconds():
 def make_row(label, ours, peer, other_cpu_s, wall_s):
     """A table row from our and the peer's seconds, with the CPU time other processes used during the round."""
     return {"round": label, "other_cpu_s": other_cpu_s, "wall_s": wall_s, "ours_plain_s": ours["plain"], "peer_plain_s": peer["plain"],
-            "ours_rev_s": ours["reversible"], "peer_rev_s": peer["reversible"],
+            "ours_rev_s": ours["reversible"], "peer_rev_s": peer["reversible"], "ours_revov_s": ours["overlap"],
             "plain_ours_over_peer": ours["plain"] / peer["plain"],
             "rev_ours_over_peer": ours["reversible"] / peer["reversible"],
+            "revov_ours_over_peer": ours["overlap"] / peer["reversible"],
             "ours_rev_over_plain": ours["reversible"] / ours["plain"],
+            "ours_revov_over_plain": ours["overlap"] / ours["plain"],
             "peer_rev_over_plain": peer["reversible"] / peer["plain"]}
 
 
 def print_table(rows):
     """Prints the paired rows as an aligned text table."""
-    columns = ["round", "other_cpu_s", "wall_s", "ours_plain_s", "peer_plain_s", "ours_rev_s", "peer_rev_s", "plain_ours_over_peer",
-               "rev_ours_over_peer", "ours_rev_over_plain", "peer_rev_over_plain"]
-    titles = ["round", "other cpu", "wall", "ours plain", "peer plain", "ours rev", "peer rev", "plain o/p", "rev o/p", "ours rev/plain",
-              "peer rev/plain"]
+    columns = ["round", "other_cpu_s", "wall_s", "ours_plain_s", "peer_plain_s", "ours_rev_s", "ours_revov_s", "peer_rev_s",
+               "plain_ours_over_peer", "rev_ours_over_peer", "revov_ours_over_peer", "ours_rev_over_plain",
+               "ours_revov_over_plain", "peer_rev_over_plain"]
+    titles = ["round", "other cpu", "wall", "ours plain", "peer plain", "ours rev", "ours rev-ov", "peer rev", "plain o/p",
+              "rev o/p", "rev-ov o/p", "ours rev/plain", "ours rev-ov/plain", "peer rev/plain"]
     cells = [titles] + [[str(r[c]) if c == "round" else f"{r[c]:.3f}" for c in columns] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     for row in cells:
@@ -335,7 +340,8 @@ def run_paired(args):
         busy1, own1 = cpu_seconds()
         row = make_row(r + 1, ours, peer, max(0.0, (busy1 - busy0) - (own1 - own0)), time.perf_counter() - start)
         rows.append(row)
-        print(f"round {r + 1}/{args.rounds}: ours plain {ours['plain']:.3f} s, rev {ours['reversible']:.3f} s; "
+        print(f"round {r + 1}/{args.rounds}: ours plain {ours['plain']:.3f} s, rev {ours['reversible']:.3f} s, "
+              f"rev-ov {ours['overlap']:.3f} s; "
               f"peer plain {peer['plain']:.3f} s, rev {peer['reversible']:.3f} s", file=sys.stderr, flush=True)
     median = {"round": "median"}
     for key in rows[0]:
@@ -349,7 +355,8 @@ def run_paired(args):
           f"alpha {args.alpha:g} beta {args.beta:g}, {args.threads} intra-op thread(s), "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {args.repeats} repeats per mode, "
-          f"median step seconds per round")
+          f"median step seconds per round; rev-ov: ours with the recompute overlapped on a second thread "
+          f"({'used' if ours['overlap_used'] else 'NOT used: no spare core'})")
     print_table(rows + [median, spread])
     if args.json:
         meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "settings": settings(args),

@@ -75,6 +75,7 @@ std::unique_ptr<CoefficientSchedule> applyStrategy(Backbone& backbone, const Tra
     }
     if (isReversible(config.strategy) && config.segments.every > 0)
         backbone.setSegmentEvery(config.segments.every);
+    backbone.setRecomputeOverlap(parseRecomputeOverlap(config.recomputeOverlap));
     return schedule;
 }
 

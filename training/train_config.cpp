@@ -257,6 +257,11 @@ std::vector<ConfigField> makeConfigFields()
         valueField("device", at(&C::device), { kRun, "Device", "cpu, cuda or cuda:N" }, "cuda:1"),
         valueField("threads", at(&C::threads), { kRun, "Threads (0: default)", "intra-op threads; 0 keeps LibTorch's" },
             2, atLeast(0)),
+        choiceField("recompute_overlap", at(&C::recomputeOverlap),
+            { kRun, "Recompute overlap",
+                "reversible backward: recompute branch i-1 on a second thread while branch i back-propagates (same "
+                "gradients, one more branch in memory); auto: on CPU when a core is free and the BLAS runs one thread" },
+            [] { return std::vector<std::string> { "auto", "on", "off" }; }, "off"),
         valueField("world_size", at(&C::worldSize),
             { kRun, "Ranks (0: as launched)",
                 "data-parallel processes, started by dr2net-cli train --nproc N or a launcher setting WORLD_SIZE; "

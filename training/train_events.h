@@ -46,6 +46,7 @@ struct RunStartedEvent {
     std::string checkpointDir; ///< where resumable checkpoints go (config checkpoint.dir), empty: none
     std::string device; ///< describeDevice() line
     int threads = 1;
+    bool recomputeOverlap = false; ///< the reversible backward recomputes on a second thread (config recompute_overlap)
     int worldSize = 1; ///< data-parallel ranks training together (1: one process)
     int64_t parameters = 0;
     int64_t trainableParameters = 0;

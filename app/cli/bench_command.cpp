@@ -5,6 +5,7 @@
 
 #include "core/autocast.h"
 #include "core/device.h"
+#include "core/host_runtime.h"
 #include "core/step_profile.h"
 #include "training/network.h"
 
@@ -25,7 +26,7 @@ struct BenchArgs {
     ModelArgs model;
     std::string depths = "6,12,24";
     std::string images; ///< comma-separated image sides (empty: --image alone)
-    std::string modes = "plain,stored,checkpointed,reversible";
+    std::string modes = "plain,stored,checkpointed,reversible,reversible-overlap";
     int repeats = 5;
     int warmup = 1;
     double alpha = 1.0;
@@ -33,6 +34,27 @@ struct BenchArgs {
     std::string autocast = "fp32"; ///< bf16/fp16: every mode also runs under this autocast, beside its fp32 row
     bool json = false;
 };
+
+/// A row kind of the bench: an execution mode, and for reversible whether the backward overlaps its recompute.
+struct BenchMode {
+    std::string name; ///< as --modes and the output spell it
+    ExecMode exec = ExecMode::Plain;
+    RecomputeOverlap overlap = RecomputeOverlap::Off;
+};
+
+/// The execution modes by their names, and "reversible-overlap": reversible with the recompute of branch i−1 on a
+/// helper thread during the backward of branch i (RecomputeOverlap::On; "reversible" is the sequential backward).
+BenchMode parseBenchMode(const std::string& name)
+{
+    if (name == "reversible-overlap")
+        return { name, ExecMode::Reversible, RecomputeOverlap::On };
+    try {
+        return { name, parseExecMode(name), RecomputeOverlap::Off };
+    } catch (const std::invalid_argument&) {
+        throw std::invalid_argument(
+            "mode '" + name + "': expected plain, stored, checkpointed, reversible or reversible-overlap");
+    }
+}
 
 /// The precisions a bench runs each mode in: fp32 always (the reference), then --autocast when it is not fp32.
 std::vector<Precision> benchPrecisions(const BenchArgs& args, const c10::Device& device)
@@ -47,11 +69,13 @@ std::vector<Precision> benchPrecisions(const BenchArgs& args, const c10::Device&
 /// One measured step of `network` in `mode`, its forward and loss under `precision`; the backward runs after the
 /// autocast scope has ended, as a training step does (the recompute re-enters the forward's state by itself).
 /// Returns the profile and the number of segments the stacks ran with.
-std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& setup, ExecMode mode,
+std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& setup, const BenchMode& benchMode,
     Precision precision, const BenchArgs& args, const c10::Device& device)
 {
+    const ExecMode mode = benchMode.exec;
     Backbone& backbone = network.backbone();
     backbone.setMode(mode);
+    backbone.setRecomputeOverlap(benchMode.overlap);
     // Checkpointing with one segment would recompute the whole stack at once and save nothing: without
     // --segment-every it runs with the default √N-branch segments per stage (as the checkpointed strategy
     // does), and the other modes keep the stacks' own segments.
@@ -113,15 +137,14 @@ void runBench(const BenchArgs& args)
 {
     const c10::Device device = setUpRuntime(args.model);
     const auto depths = splitList<int64_t>(args.depths, "--depths", parsePositive);
-    const auto modes
-        = splitList<ExecMode>(args.modes, "--modes", [](const std::string& s) { return parseExecMode(s); });
+    const auto modes = splitList<BenchMode>(args.modes, "--modes", parseBenchMode);
     const std::vector<Precision> precisions = benchPrecisions(args, device);
     if (args.repeats <= 0)
         throw std::invalid_argument("--repeats: expected > 0, found " + std::to_string(args.repeats));
 
     if (!args.json)
         std::cerr << "bench: " << describeDevice(device) << ", " << torch::get_num_threads()
-                  << " intra-op threads\n";
+                  << " intra-op threads; " << tuneHostAllocator().description << "\n";
 
     const std::vector<int64_t> images = args.images.empty()
         ? std::vector<int64_t> { args.model.imageSize }
@@ -155,12 +178,12 @@ void runBench(const BenchArgs& args)
             }
         }
 
-        for (ExecMode mode : modes) {
+        for (const BenchMode& mode : modes) {
             nlohmann::json fp32Row;
             for (Precision precision : precisions) {
                 if (!args.json)
                     std::cerr << "bench: " << backbone.inputShape().height << "², depth " << depth << ", "
-                              << toString(mode) << ", " << toString(precision) << " ..." << std::endl;
+                              << mode.name << ", " << toString(precision) << " ..." << std::endl;
                 const auto [profile, segments] = measureMode(network, setup, mode, precision, args, device);
                 nlohmann::json row = {
                     { "model", args.model.model },
@@ -169,7 +192,8 @@ void runBench(const BenchArgs& args)
                     { "family", description.family },
                     { "branches", backbone.branchCount() },
                     { "stages", description.stages.size() },
-                    { "mode", toString(mode) },
+                    { "mode", mode.name },
+                    { "recompute_overlap", mode.exec == ExecMode::Reversible && overlapsRecompute(mode.overlap, device) },
                     { "precision", toString(precision) },
                     { "batch", args.model.batch },
                     { "image", backbone.inputShape().height },
@@ -187,7 +211,7 @@ void runBench(const BenchArgs& args)
                 };
                 // Ratios against plain at the same precision, and (for autocast rows) against this mode in fp32.
                 const std::tuple<int64_t, int64_t, Precision> point { image, depth, precision };
-                if (mode == ExecMode::Plain)
+                if (mode.exec == ExecMode::Plain)
                     plainAt[point] = row;
                 else if (auto it = plainAt.find(point); it != plainAt.end())
                     addRatios(row, it->second, "plain");
@@ -242,7 +266,8 @@ void addBenchCommand(CLI::App& app)
     command->add_option("--depths", args->depths, "comma-separated backbone depths (ViT layers; Swin blocks over all stages, scaled in the preset's proportions)")
         ->capture_default_str();
     command->add_option("--modes", args->modes, "comma-separated: plain, stored, checkpointed (without --segment-every: segments of about √N branches per "
-                          "stage), reversible")->capture_default_str();
+                          "stage), reversible, reversible-overlap (reversible, the recompute of branch i-1 on a second "
+                          "thread during the backward of branch i; CPU)")->capture_default_str();
     command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();
     command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();
     command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();

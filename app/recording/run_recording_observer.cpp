@@ -214,8 +214,8 @@ void RunRecordingObserver::onStarted(const RunStartedEvent& event)
     line << (event.startIteration > 0 ? "resumed at iteration " + std::to_string(event.startIteration) : "started")
          << ": " << event.modelSummary << "; " << event.parameters << " parameters (" << event.trainableParameters
          << " trainable), " << event.branches << " branches; " << event.totalIterations << " iterations ("
-         << event.iterationsPerEpoch << " per epoch); " << event.device << ", " << event.threads
-         << " threads; dr2net " << DR2_VERSION;
+         << event.iterationsPerEpoch << " per epoch); " << event.device << ", " << event.threads << " threads"
+         << (event.recomputeOverlap ? ", recompute overlapped on a second thread" : "") << "; dr2net " << DR2_VERSION;
     json path = json::array();
     for (const auto& [iteration, c] : event.plannedPath)
         path.push_back({ iteration, c.alpha, c.beta });

@@ -24,10 +24,6 @@ bool environmentTunesMalloc()
     return tunables && std::strstr(tunables, "glibc.malloc.");
 }
 
-} // namespace
-
-namespace {
-
 HostAllocatorTuning applyAllocatorTuning()
 {
     HostAllocatorTuning tuning;

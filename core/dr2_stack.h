@@ -29,8 +29,9 @@ enum class FirstSkip {
 /// Whether a reversible backward recomputes branch i−1 on a helper thread while branch i back-propagates (the
 /// two-stream idea of PaReprop, Zhao et al. 2023, on CPU threads). Gradients are bit-identical either way; the
 /// overlap holds one more branch's recompute graph at the peak and keeps two cores busy, each with one BLAS thread.
-/// Measured (ViT-Ti, 12 layers, 224², batch 8, 2 cores): with a single-threaded BLAS the reversible step takes 23 %
-/// less time; against OpenBLAS's own two-thread GEMMs it gains about 3 %, for 57 % more peak memory.
+/// Measured (ViT-Ti, 12 layers, 224², batch 8, 2 cores): with a single-threaded BLAS the reversible step takes 23–26 %
+/// less time (as fast as plain); against OpenBLAS's own two-thread GEMMs it gains nothing measurable (−2 … +3 % over
+/// several runs), for 57 % more peak memory above what is held.
 enum class RecomputeOverlap {
     Off, ///< recompute and backward alternate on the calling thread (the least memory)
     On, ///< overlap on CPU whenever a segment has two branches or more (CUDA: off, one stream)

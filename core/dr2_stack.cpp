@@ -210,6 +210,13 @@ torch::Tensor branchBackward(const BranchGraph& graph, const torch::Tensor& gx)
     return graph.input.grad();
 }
 
+/// eq. 2's second half out of place, y_{i-1} = (x_i − F_i) − α·x_{i-1}: for when x_i may still be read (a live
+/// graph's input, a saved output).
+torch::Tensor dualBelow(const torch::Tensor& x, const torch::Tensor& f, const torch::Tensor& xPrev, double alpha)
+{
+    return x.sub(f.detach()).sub_(xPrev, alpha);
+}
+
 /// eq. 1's gradients one branch down: g_{x_{i-1}} = ∂F_i/∂x_{i-1}·g_{x_i} + α·g_{x_i} + β·g_{y_i} and
 /// g_{y_{i-1}} = g_{x_i}. `gIn` is the branch's leaf gradient, owned by the caller: it is accumulated into in place.
 void gradientsBelow(const torch::Tensor& gIn, double alpha, double beta, torch::Tensor& gx, torch::Tensor& gy)
@@ -305,7 +312,7 @@ private:
                 {
                     // x_i is the input of branch i+1's graph, which may be back-propagating now: out of place.
                     RECORD_USER_SCOPE("dr2::reconstruct_y");
-                    yPrev = x.sub(graph.output.detach()).sub_(xPrev, m_state.alpha);
+                    yPrev = dualBelow(x, graph.output, xPrev, m_state.alpha);
                 }
                 {
                     std::lock_guard<std::mutex> lock(m_mutex);
@@ -464,7 +471,7 @@ private:
                 // unless the segment has one branch and the loop ends here).
                 const bool inPlace = own && !f.is_alias_of(x);
                 yPrev = inPlace ? x.sub_(f.detach()).sub_(xPrev, state.alpha)
-                                : x.sub(f.detach()).sub_(xPrev, state.alpha);
+                                : dualBelow(x, f, xPrev, state.alpha);
                 f.reset();
             }
             gradientsBelow(gIn, state.alpha, state.beta, gx, gy);
@@ -489,7 +496,7 @@ private:
             torch::Tensor xPrev = kept.input.detach();
             {
                 RECORD_USER_SCOPE("dr2::reconstruct_y");
-                y = x.sub(kept.output.detach()).sub_(xPrev, state.alpha);
+                y = dualBelow(x, kept.output, xPrev, state.alpha);
             }
             x = std::move(xPrev);
             yOwned = true;
@@ -635,6 +642,11 @@ void Dr2StackImpl::setRecomputeOverlap(RecomputeOverlap overlap)
     m_options.overlap = overlap;
 }
 
+bool Dr2StackImpl::overlapsBackward(const c10::Device& device) const
+{
+    return m_options.mode == ExecMode::Reversible && overlapsRecompute(m_options.overlap, device);
+}
+
 void Dr2StackImpl::setMode(ExecMode mode)
 {
     m_options.mode = mode;
@@ -757,7 +769,7 @@ torch::Tensor Dr2StackImpl::forwardReversible(const torch::Tensor& input)
     const std::shared_ptr<Dr2StackImpl> self = sharedSelf();
     const torch::Tensor& anchor = anchorOn(input.device());
     const AutocastState autocast = AutocastState::current();
-    const bool overlap = overlapsRecompute(m_options.overlap, input.device());
+    const bool overlap = overlapsBackward(input.device());
 
     torch::Tensor x = input;
     torch::Tensor y = firstDual(input);

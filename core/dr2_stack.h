@@ -106,6 +106,9 @@ public:
     ExecMode mode() const { return m_options.mode; }
     FirstSkip firstSkip() const { return m_options.firstSkip; }
     RecomputeOverlap recomputeOverlap() const { return m_options.overlap; }
+    /// Whether a backward of this stack on `device` would recompute on a helper thread now (reversible mode and
+    /// overlapsRecompute(recomputeOverlap(), device)).
+    bool overlapsBackward(const c10::Device& device) const;
     const Dr2StackOptions& options() const { return m_options; }
     /// Segment lengths in effect (never empty: one segment means {size()}).
     std::vector<int64_t> segmentLengths() const;

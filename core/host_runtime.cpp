@@ -87,11 +87,6 @@ int g_blasThreadsBefore = 0; // OpenBLAS's thread count when the first of them s
 
 } // namespace
 
-bool SingleThreadedBlas::available()
-{
-    return OpenBlas::instance().set != nullptr;
-}
-
 int openBlasThreads()
 {
     const OpenBlas& blas = OpenBlas::instance();

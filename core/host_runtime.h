@@ -37,12 +37,9 @@ public:
     ~SingleThreadedBlas();
     SingleThreadedBlas(const SingleThreadedBlas&) = delete;
     SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
-    /// True when the process's BLAS is OpenBLAS and its thread count can be set.
-    static bool available();
 };
 
-/// OpenBLAS's GEMM threads now, or 0 when the process's BLAS is not OpenBLAS (or does not say).
+/// OpenBLAS's GEMM threads now, or 0 when the process's BLAS is not OpenBLAS (then SingleThreadedBlas does nothing).
 int openBlasThreads();
 
 } // namespace dr2

@@ -473,8 +473,8 @@ void Trainer::announce(const Session& session, const State& state)
     started.checkpointDir = m_config.checkpoint.dir;
     started.device = describeDevice(m_device);
     started.threads = torch::get_num_threads();
-    started.recomputeOverlap = isReversible(m_config.strategy)
-        && overlapsRecompute(parseRecomputeOverlap(m_config.recomputeOverlap), m_device);
+    const std::vector<Dr2StackImpl*> stacks = backbone.stacks();
+    started.recomputeOverlap = !stacks.empty() && stacks.front()->overlapsBackward(m_device);
     started.worldSize = m_group.worldSize;
     started.parameters = countParameters(*m_model, false);
     started.trainableParameters = countParameters(*m_model, true);

@@ -193,7 +193,7 @@ void runBench(const BenchArgs& args)
                     { "branches", backbone.branchCount() },
                     { "stages", description.stages.size() },
                     { "mode", mode.name },
-                    { "recompute_overlap", mode.exec == ExecMode::Reversible && overlapsRecompute(mode.overlap, device) },
+                    { "recompute_overlap", backbone.stacks().front()->overlapsBackward(device) },
                     { "precision", toString(precision) },
                     { "batch", args.model.batch },
                     { "image", backbone.inputShape().height },

@@ -5,6 +5,7 @@
 #include "core/memory_meter.h"
 #include "core/random_stream.h"
 #include "core/rng_state.h"
+#include "core/weight_gradients.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <numeric>
@@ -99,11 +101,12 @@ bool overlapsRecompute(RecomputeOverlap overlap, const c10::Device& device)
         return false;
     if (overlap == RecomputeOverlap::On)
         return true;
-    // The helper runs with as many intra-op threads as this one: it pays only if they do not share cores, and only
-    // clearly if the BLAS is not already spreading the GEMMs (86 % of a step) over those cores itself.
+    // The helper runs with as many intra-op threads as this one: it pays only if the two do not share cores with
+    // each other or with the job's other processes on this machine (data parallel).
     const unsigned cores = std::thread::hardware_concurrency();
-    const bool freeCore = cores > 0 && 2 * static_cast<unsigned>(std::max(1, at::get_num_threads())) <= cores;
-    return freeCore && openBlasThreads() == 1;
+    const auto threads = static_cast<unsigned>(std::max(1, at::get_num_threads()));
+    const auto processes = static_cast<unsigned>(processesOnThisMachine());
+    return cores > 0 && 2 * threads * processes <= cores;
 }
 
 int64_t defaultCheckpointSegment(int64_t branches)
@@ -238,6 +241,14 @@ void gradientsBelow(const torch::Tensor& gIn, double alpha, double beta, torch::
 /// sequential loop holds). It runs the sequential loop's operations on the same values, out of place where that
 /// loop reuses a buffer a live graph may still read, so the gradients are bit-identical.
 ///
+/// The helper also balances the two threads' work: it builds its branches' linear layers with deferred weight
+/// gradients (core/weight_gradients.h), so the calling thread's backward computes only what the chain of gradients
+/// down the segment waits for (∂L/∂x) and queues each layer's weight-gradient GEMM here. Whichever thread would
+/// otherwise wait runs queued jobs: the helper while its recomputed branch has not been taken, the caller while
+/// the next branch is not ready and at the end (finish()). A job holds the layer's output gradient and input until
+/// it runs; before taking a branch the caller runs what is left of the jobs older than its last branch, so at most
+/// two branches' jobs wait and the peak stays flat in depth.
+///
 /// The helper runs in the calling thread's state: LibTorch's thread-local state (profiler, dispatch keys), the
 /// forward's autocast state and generator, and its allocations count toward the caller's memory scope.
 class RecomputeAhead {
@@ -251,6 +262,7 @@ public:
         , m_top(top)
         , m_yOwned(yOwned)
         , m_charge(MemoryCharge::current())
+        , m_sink(std::make_shared<Sink>(*this))
         , m_thread([this] { run(); })
     {
     }
@@ -272,9 +284,17 @@ public:
     BranchGraph take()
     {
         std::unique_lock<std::mutex> lock(m_mutex);
-        m_changed.wait(lock, [this] { return m_ready.has_value() || m_error; });
+        // The jobs left from the branch just back-propagated run now, on this thread if the helper is busy: that
+        // bounds the queue (and the gradients and inputs its jobs hold) to one branch whatever the threads' pace.
+        while (runJob(lock)) {
+        }
+        while (!m_ready && !m_error) {
+            if (!runJob(lock))
+                m_changed.wait(lock);
+        }
         if (!m_ready)
             std::rethrow_exception(m_error);
+        ++m_taken;
         BranchGraph graph = std::move(*m_ready);
         m_ready.reset();
         lock.unlock();
@@ -282,7 +302,71 @@ public:
         return graph;
     }
 
+    /// Runs the weight-gradient jobs still queued and waits for those the helper is running: afterwards every
+    /// parameter gradient of the segment is in .grad. Rethrows what a job threw.
+    void finish()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        for (;;) {
+            if (runJob(lock))
+                continue;
+            if (m_running == 0)
+                break;
+            m_changed.wait(lock);
+        }
+        if (m_jobError)
+            std::rethrow_exception(m_jobError);
+    }
+
 private:
+    /// The deferred linear layers' sink: queues their jobs with the RecomputeAhead (held weakly by the nodes, so a
+    /// graph that outlives it computes its weight gradients in place).
+    class Sink : public WeightGradientSink {
+    public:
+        explicit Sink(RecomputeAhead& owner)
+            : m_owner(owner)
+        {
+        }
+        void defer(WeightGradientJob job) override
+        {
+            {
+                std::lock_guard<std::mutex> lock(m_owner.m_mutex);
+                m_owner.m_jobs.push_back({ std::move(job), m_owner.m_taken });
+            }
+            m_owner.m_changed.notify_all();
+        }
+
+    private:
+        RecomputeAhead& m_owner;
+    };
+
+    /// Runs the oldest queued job on this thread, unlocking `lock` meanwhile; false when none is queued. The GEMMs
+    /// of different jobs run in parallel, their accumulation into .grad one at a time.
+    bool runJob(std::unique_lock<std::mutex>& lock)
+    {
+        if (m_jobs.empty())
+            return false;
+        WeightGradientJob job = std::move(m_jobs.front().job);
+        m_jobs.pop_front();
+        ++m_running;
+        lock.unlock();
+        std::exception_ptr error;
+        try {
+            WeightGradientJob::Result result = job.compute();
+            std::lock_guard<std::mutex> accumulating(m_accumulateMutex);
+            job.accumulate(std::move(result));
+        } catch (...) {
+            error = std::current_exception();
+        }
+        job = WeightGradientJob(); // its tensors go before the lock is taken again
+        lock.lock();
+        --m_running;
+        if (error && !m_jobError)
+            m_jobError = error;
+        m_changed.notify_all();
+        return true;
+    }
+
     void run()
     {
         try {
@@ -295,10 +379,15 @@ private:
             torch::Tensor x = std::move(m_x);
             torch::Tensor y = std::move(m_y);
             bool yOwned = m_yOwned;
+            DeferWeightGradients deferring(m_sink);
             for (int64_t i = m_top; i >= m_state.begin; --i) {
                 {
+                    // Until the caller takes the last branch, run its weight-gradient jobs.
                     std::unique_lock<std::mutex> lock(m_mutex);
-                    m_changed.wait(lock, [this] { return !m_ready.has_value() || m_cancelled; });
+                    while (m_ready && !m_cancelled) {
+                        if (!runJob(lock))
+                            m_changed.wait(lock);
+                    }
                     if (m_cancelled)
                         return;
                 }
@@ -323,6 +412,12 @@ private:
                 y = std::move(yPrev);
                 yOwned = true;
             }
+            // Every branch is recomputed: help with the weight gradients until the backward is over.
+            std::unique_lock<std::mutex> lock(m_mutex);
+            while (!m_cancelled) {
+                if (!runJob(lock))
+                    m_changed.wait(lock);
+            }
         } catch (...) {
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
@@ -344,6 +439,16 @@ private:
     std::optional<BranchGraph> m_ready; // recomputed, not yet taken
     std::exception_ptr m_error;
     bool m_cancelled = false;
+    struct QueuedJob {
+        WeightGradientJob job;
+        int64_t branch; // m_taken when queued: the jobs of the k-th graph taken carry k
+    };
+    std::deque<QueuedJob> m_jobs; // deferred weight gradients, oldest first
+    int64_t m_taken = 0; // graphs the caller has taken
+    int m_running = 0; // jobs being computed now, on either thread
+    std::exception_ptr m_jobError;
+    std::mutex m_accumulateMutex; // one .grad update at a time
+    std::shared_ptr<Sink> m_sink;
     std::thread m_thread; // last: starts once everything above is initialised
 };
 
@@ -518,6 +623,7 @@ private:
             } // the graph goes before the next one is taken: at most two are alive
             gradientsBelow(gIn, state.alpha, state.beta, gx, gy);
         }
+        ahead.finish();
     }
 };
 

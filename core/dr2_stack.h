@@ -35,8 +35,8 @@ enum class FirstSkip {
 enum class RecomputeOverlap {
     Off, ///< recompute and backward alternate on the calling thread (the least memory)
     On, ///< overlap on CPU whenever a segment has two branches or more (CUDA: off, one stream)
-    /// On where it measured a clear win: CPU, the intra-op threads leave a core free (2 × threads ≤ hardware
-    /// threads), and the BLAS runs one thread (OPENBLAS_NUM_THREADS=1), so the second core would otherwise idle
+    /// On where the second thread has a core of its own: CPU, and 2 × intra-op threads × the job's processes on
+    /// this machine (LOCAL_WORLD_SIZE, data parallel) ≤ hardware threads
     Auto,
 };
 

@@ -93,6 +93,16 @@ int openBlasThreads()
     return blas.get ? blas.get() : 0;
 }
 
+int processesOnThisMachine()
+{
+    const char* value = std::getenv("LOCAL_WORLD_SIZE");
+    if (value == nullptr || *value == '\0')
+        return 1;
+    char* end = nullptr;
+    const long count = std::strtol(value, &end, 10);
+    return *end == '\0' && count >= 1 && count <= 4096 ? static_cast<int>(count) : 1;
+}
+
 SingleThreadedBlas::SingleThreadedBlas()
 {
     const OpenBlas& blas = OpenBlas::instance();

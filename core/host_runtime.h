@@ -42,4 +42,8 @@ public:
 /// OpenBLAS's GEMM threads now, or 0 when the process's BLAS is not OpenBLAS (then SingleThreadedBlas does nothing).
 int openBlasThreads();
 
+/// How many processes of one job share this machine's cores: LOCAL_WORLD_SIZE (set by torchrun and by
+/// `dr2net-cli train --nproc`) when it holds an integer from 1 to 4096, else 1.
+int processesOnThisMachine();
+
 } // namespace dr2

@@ -87,7 +87,8 @@ int launchLocalWorkers(const LocalLaunch& launch)
         SelfProcess process;
         process.arguments = launch.arguments;
         process.environment = { { "RANK", std::to_string(rank) }, { "LOCAL_RANK", std::to_string(rank) },
-            { "WORLD_SIZE", std::to_string(launch.workers) }, { "MASTER_ADDR", "127.0.0.1" },
+            { "WORLD_SIZE", std::to_string(launch.workers) }, { "LOCAL_WORLD_SIZE", std::to_string(launch.workers) },
+            { "MASTER_ADDR", "127.0.0.1" },
             { "MASTER_PORT", std::to_string(port) } };
         process.what = "--nproc: rank " + std::to_string(rank);
         workers.push_back({ rank, startSelf(process), std::nullopt });

@@ -17,9 +17,9 @@ struct LocalLaunch {
 };
 
 /// torchrun's job on one machine: picks a free port on the loopback interface, starts `workers` copies of this
-/// program with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set, forwards Ctrl-C / SIGTERM to all of
-/// them, and waits. A worker that dies is named on stderr in one line; the others are killed if they outlive the
-/// grace period. Returns 0 when every worker finished with 0, else rank 0's non-zero exit code or the first failing
+/// program with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT set, forwards Ctrl-C /
+/// SIGTERM to all of them, and waits. A worker that dies is named on stderr in one line; the others are killed if
+/// they outlive the grace period. Returns 0 when every worker finished with 0, else rank 0's non-zero exit code or the first failing
 /// worker's (128 + signal for a killed one).
 int launchLocalWorkers(const LocalLaunch& launch);
 

@@ -1,6 +1,7 @@
 #include "core/backbones/transformer_branches.h"
 
 #include "core/random_stream.h"
+#include "core/weight_gradients.h"
 
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/init.h>
@@ -88,9 +89,9 @@ MlpBranchImpl::MlpBranchImpl(const BranchOptions& options)
 
 torch::Tensor MlpBranchImpl::forward(const torch::Tensor& x)
 {
-    torch::Tensor h = F::gelu(fc1(norm(x)));
+    torch::Tensor h = F::gelu(linearLayer(fc1, norm(x)));
     h = branchDropout(h, m_options.dropout, is_training());
-    h = branchDropout(fc2(h), m_options.dropout, is_training());
+    h = branchDropout(linearLayer(fc2, h), m_options.dropout, is_training());
     return scaleAndDropPath(h, gamma, m_options.dropPath, is_training());
 }
 

@@ -9,6 +9,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ATen/record_function.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -133,6 +139,37 @@ TEST(Dr2Stack, OverlappedRecomputeGivesBitIdenticalGradients)
     EXPECT_LE(relativeL2(overlapped.params, stored.params), 1e-4);
 }
 
+std::atomic<int> g_weightGradientJobs { 0 };
+
+std::unique_ptr<at::ObserverContext> countWeightGradientJobs(const at::RecordFunction& fn)
+{
+    if (std::string(fn.name()) == "dr2::weight_gradients")
+        ++g_weightGradientJobs;
+    return nullptr;
+}
+
+TEST(Dr2Stack, OverlappedBackwardDefersTheRecomputedLinearLayersWeightGradients)
+{
+    // 8 branches in one segment: the kept last branch back-propagates as autograd built it in the forward, the other
+    // seven (attention and MLP alternating, two linear layers each) are recomputed on the helper with deferred weight
+    // gradients: 14 jobs (each opens one dr2::weight_gradients scope), none in the sequential backward.
+    ViT model = makeViT(/*depth=*/4, /*imageSize=*/32);
+    model->stack().setCoefficients(0.5, 0.5);
+    auto [images, labels] = makeBatch(model, 2);
+    const at::CallbackHandle handle = at::addGlobalCallback(
+        at::RecordFunctionCallback(countWeightGradientJobs).scopes({ at::RecordScope::USER_SCOPE }));
+    int jobs[2] = { 0, 0 };
+    for (int overlap = 0; overlap < 2; ++overlap) {
+        model->stack().setRecomputeOverlap(overlap ? RecomputeOverlap::On : RecomputeOverlap::Off);
+        g_weightGradientJobs = 0;
+        stepGrads(model, ExecMode::Reversible, images, labels);
+        jobs[overlap] = g_weightGradientJobs;
+    }
+    at::removeCallback(handle);
+    EXPECT_EQ(jobs[0], 0);
+    EXPECT_EQ(jobs[1], 14);
+}
+
 /// x ↦ tanh(W x) that throws from its `failAt`-th call on (0-based), to fail a recompute on the helper thread.
 class FailingBranchImpl : public torch::nn::Module {
 public:
@@ -202,19 +239,31 @@ TEST(Dr2Stack, RecomputeOverlapResolvesPerDeviceAndThreads)
     const int threads = at::get_num_threads();
     const unsigned cores = std::thread::hardware_concurrency();
     const int blas = openBlasThreads();
-    EXPECT_EQ(overlapsRecompute(RecomputeOverlap::Auto, cpu),
-        cores > 0 && 2u * static_cast<unsigned>(threads) <= cores && blas == 1)
-        << threads << " intra-op threads, " << cores << " hardware threads, " << blas << " BLAS threads";
     {
-        // A single-threaded BLAS (what SingleThreadedBlas makes it, where it is OpenBLAS) with one intra-op thread on
-        // two cores or more: Auto overlaps.
-        SingleThreadedBlas single;
+        // One intra-op thread: Auto overlaps with two cores or more, unless the job's other processes on this machine
+        // (LOCAL_WORLD_SIZE) take the second core; a malformed count counts as one process.
         at::set_num_threads(1);
-        if (blas > 0 && cores >= 2) {
-            EXPECT_EQ(openBlasThreads(), 1);
-            EXPECT_TRUE(overlapsRecompute(RecomputeOverlap::Auto, cpu));
-        }
+        const char* raw = std::getenv("LOCAL_WORLD_SIZE");
+        const std::optional<std::string> before = raw ? std::optional<std::string>(raw) : std::nullopt;
+        ::unsetenv("LOCAL_WORLD_SIZE");
+        EXPECT_EQ(overlapsRecompute(RecomputeOverlap::Auto, cpu), cores >= 2) << cores << " hardware threads";
+        ::setenv("LOCAL_WORLD_SIZE", std::to_string(std::max(1u, cores)).c_str(), 1);
+        EXPECT_FALSE(overlapsRecompute(RecomputeOverlap::Auto, cpu)) << "one process per core leaves none free";
+        ::setenv("LOCAL_WORLD_SIZE", "2x", 1);
+        EXPECT_EQ(processesOnThisMachine(), 1);
+        if (before)
+            ::setenv("LOCAL_WORLD_SIZE", before->c_str(), 1);
+        else
+            ::unsetenv("LOCAL_WORLD_SIZE");
         at::set_num_threads(threads);
+    }
+    EXPECT_EQ(overlapsRecompute(RecomputeOverlap::Auto, cpu),
+        cores > 0 && 2u * static_cast<unsigned>(threads) * static_cast<unsigned>(processesOnThisMachine()) <= cores)
+        << threads << " intra-op threads, " << cores << " hardware threads";
+    {
+        SingleThreadedBlas single;
+        if (blas > 0)
+            EXPECT_EQ(openBlasThreads(), 1);
     }
     EXPECT_EQ(openBlasThreads(), blas) << "the scope puts the BLAS thread count back";
     for (auto overlap : { RecomputeOverlap::Off, RecomputeOverlap::On, RecomputeOverlap::Auto })

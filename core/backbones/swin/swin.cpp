@@ -1,6 +1,7 @@
 #include "core/backbones/swin/swin.h"
 
 #include "core/tensor_names.h"
+#include "core/weight_gradients.h"
 
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/upsampling.h>
@@ -319,7 +320,7 @@ torch::Tensor WindowAttentionBranchImpl::forward(const torch::Tensor& x)
     torch::Tensor windows = partitionWindows(h, w); // [B·nW, N, C]
     const int64_t count = windows.size(0);
 
-    torch::Tensor qkvOut = qkv(windows).reshape({ count, tokens, 3, heads, headDim }).permute({ 2, 0, 3, 1, 4 });
+    torch::Tensor qkvOut = linearLayer(qkv, windows).reshape({ count, tokens, 3, heads, headDim }).permute({ 2, 0, 3, 1, 4 });
     torch::Tensor q = qkvOut[0] * (1.0 / std::sqrt(static_cast<double>(headDim)));
     torch::Tensor attn = torch::matmul(q, qkvOut[1].transpose(-2, -1)); // [B·nW, heads, N, N]
     // The first N×N entries of the configured window's index: all of it unless the window shrank (Video Swin).
@@ -334,7 +335,7 @@ torch::Tensor WindowAttentionBranchImpl::forward(const torch::Tensor& x)
     }
     attn = branchDropout(torch::softmax(attn, -1), m_options.attnDropout, is_training());
     torch::Tensor out = torch::matmul(attn, qkvOut[2]).transpose(1, 2).reshape({ count, tokens, dim });
-    out = branchDropout(proj(out), m_options.dropout, is_training());
+    out = branchDropout(linearLayer(proj, out), m_options.dropout, is_training());
 
     out = reverseWindows(out, w, layout.padded, batch);
     if (layout.shifted())

@@ -1,5 +1,7 @@
 #include "core/backbones/vit/vit_branches.h"
 
+#include "core/weight_gradients.h"
+
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/init.h>
 
@@ -34,7 +36,7 @@ torch::Tensor AttentionBranchImpl::forward(const torch::Tensor& x)
     const int64_t headDim = dim / heads;
 
     // [B, N, 3·D] → [3, B, heads, N, headDim]
-    torch::Tensor qkvOut = qkv(norm(x)).reshape({ batch, tokens, 3, heads, headDim }).permute({ 2, 0, 3, 1, 4 });
+    torch::Tensor qkvOut = linearLayer(qkv, norm(x)).reshape({ batch, tokens, 3, heads, headDim }).permute({ 2, 0, 3, 1, 4 });
     torch::Tensor q = qkvOut[0];
     torch::Tensor k = qkvOut[1];
     torch::Tensor v = qkvOut[2];
@@ -42,7 +44,7 @@ torch::Tensor AttentionBranchImpl::forward(const torch::Tensor& x)
     attn = torch::softmax(attn, -1);
     attn = branchDropout(attn, m_options.attnDropout, is_training());
     torch::Tensor out = torch::matmul(attn, v).transpose(1, 2).reshape({ batch, tokens, dim });
-    out = proj(out);
+    out = linearLayer(proj, out);
     out = branchDropout(out, m_options.dropout, is_training());
     return scaleAndDropPath(out, gamma, m_options.dropPath, is_training());
 }

@@ -102,11 +102,14 @@ bool overlapsRecompute(RecomputeOverlap overlap, const c10::Device& device)
     if (overlap == RecomputeOverlap::On)
         return true;
     // The helper runs with as many intra-op threads as this one: it pays only if the two do not share cores with
-    // each other or with the job's other processes on this machine (data parallel).
+    // each other or with the job's other processes on this machine (data parallel). With OpenBLAS's own pool the
+    // GEMMs already use the cores: there the overlap still wins 9-15 % (weight gradients on the helper), but for
+    // one more branch of memory and a peak that varies between runs with the threads' pace, so Auto leaves it off
+    // and keeps the large win: a one-thread BLAS, where the second core would otherwise idle (25-40 %).
     const unsigned cores = std::thread::hardware_concurrency();
     const auto threads = static_cast<unsigned>(std::max(1, at::get_num_threads()));
     const auto processes = static_cast<unsigned>(processesOnThisMachine());
-    return cores > 0 && 2 * threads * processes <= cores;
+    return cores > 0 && 2 * threads * processes <= cores && openBlasThreads() == 1;
 }
 
 int64_t defaultCheckpointSegment(int64_t branches)
@@ -246,8 +249,8 @@ void gradientsBelow(const torch::Tensor& gIn, double alpha, double beta, torch::
 /// down the segment waits for (∂L/∂x) and queues each layer's weight-gradient GEMM here. Whichever thread would
 /// otherwise wait runs queued jobs: the helper while its recomputed branch has not been taken, the caller while
 /// the next branch is not ready and at the end (finish()). A job holds the layer's output gradient and input until
-/// it runs; before taking a branch the caller runs what is left of the jobs older than its last branch, so at most
-/// two branches' jobs wait and the peak stays flat in depth.
+/// it runs; before taking the next branch the caller runs the jobs still queued, so at most one branch's jobs wait
+/// and the peak stays flat in depth.
 ///
 /// The helper runs in the calling thread's state: LibTorch's thread-local state (profiler, dispatch keys), the
 /// forward's autocast state and generator, and its allocations count toward the caller's memory scope.
@@ -294,7 +297,6 @@ public:
         }
         if (!m_ready)
             std::rethrow_exception(m_error);
-        ++m_taken;
         BranchGraph graph = std::move(*m_ready);
         m_ready.reset();
         lock.unlock();
@@ -331,7 +333,7 @@ private:
         {
             {
                 std::lock_guard<std::mutex> lock(m_owner.m_mutex);
-                m_owner.m_jobs.push_back({ std::move(job), m_owner.m_taken });
+                m_owner.m_jobs.push_back(std::move(job));
             }
             m_owner.m_changed.notify_all();
         }
@@ -346,7 +348,7 @@ private:
     {
         if (m_jobs.empty())
             return false;
-        WeightGradientJob job = std::move(m_jobs.front().job);
+        WeightGradientJob job = std::move(m_jobs.front());
         m_jobs.pop_front();
         ++m_running;
         lock.unlock();
@@ -354,7 +356,7 @@ private:
         try {
             WeightGradientJob::Result result = job.compute();
             std::lock_guard<std::mutex> accumulating(m_accumulateMutex);
-            job.accumulate(std::move(result));
+            job.accumulate(result);
         } catch (...) {
             error = std::current_exception();
         }
@@ -382,7 +384,7 @@ private:
             DeferWeightGradients deferring(m_sink);
             for (int64_t i = m_top; i >= m_state.begin; --i) {
                 {
-                    // Until the caller takes the last branch, run its weight-gradient jobs.
+                    // While the branch recomputed last waits to be taken, run queued weight-gradient jobs.
                     std::unique_lock<std::mutex> lock(m_mutex);
                     while (m_ready && !m_cancelled) {
                         if (!runJob(lock))
@@ -439,12 +441,7 @@ private:
     std::optional<BranchGraph> m_ready; // recomputed, not yet taken
     std::exception_ptr m_error;
     bool m_cancelled = false;
-    struct QueuedJob {
-        WeightGradientJob job;
-        int64_t branch; // m_taken when queued: the jobs of the k-th graph taken carry k
-    };
-    std::deque<QueuedJob> m_jobs; // deferred weight gradients, oldest first
-    int64_t m_taken = 0; // graphs the caller has taken
+    std::deque<WeightGradientJob> m_jobs; // deferred weight gradients, oldest first
     int m_running = 0; // jobs being computed now, on either thread
     std::exception_ptr m_jobError;
     std::mutex m_accumulateMutex; // one .grad update at a time

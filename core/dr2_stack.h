@@ -35,8 +35,9 @@ enum class FirstSkip {
 enum class RecomputeOverlap {
     Off, ///< recompute and backward alternate on the calling thread (the least memory)
     On, ///< overlap on CPU whenever a segment has two branches or more (CUDA: off, one stream)
-    /// On where the second thread has a core of its own: CPU, and 2 × intra-op threads × the job's processes on
-    /// this machine (LOCAL_WORLD_SIZE, data parallel) ≤ hardware threads
+    /// On where it is a large win: CPU, the second thread has a core of its own (2 × intra-op threads × the job's
+    /// processes on this machine, LOCAL_WORLD_SIZE, ≤ hardware threads) and the BLAS runs one thread
+    /// (OPENBLAS_NUM_THREADS=1), so that core would otherwise idle
     Auto,
 };
 

@@ -6,6 +6,7 @@
 #include <ATen/record_function.h>
 #include <torch/autograd.h>
 #include <torch/custom_class.h>
+#include <torch/nn/functional/linear.h>
 
 #include <utility>
 
@@ -37,7 +38,7 @@ public:
     {
         ctx->save_for_backward({ x, weight, bias });
         ctx->saved_data["sink"] = at::IValue::make_capsule(std::move(sink));
-        return at::linear(x, weight, bias);
+        return torch::nn::functional::linear(x, weight, bias); // LinearImpl::forward's computation
     }
 
     static variable_list backward(AutogradContext* ctx, variable_list grads)
@@ -49,7 +50,7 @@ public:
         const torch::Tensor& x = saved[0];
         const torch::Tensor& weight = saved[1];
         const torch::Tensor& bias = saved[2];
-        // The layer as addmm on flattened rows, as at::linear computes a 2-D or contiguous 3-D input: the same
+        // The layer as a product of flattened rows, as F::linear's addmm or matmul computes it: the same
         // GEMMs in the same layout as autograd's addmm backward (mm_mat1_backward / mm_mat2_backward), so the
         // gradients are the same numbers.
         torch::Tensor g2 = g.reshape({ -1, g.size(-1) });
@@ -77,20 +78,20 @@ WeightGradientJob::Result WeightGradientJob::compute() const
     return result;
 }
 
-void WeightGradientJob::accumulate(Result result) const
+void WeightGradientJob::accumulate(const Result& result) const
 {
     torch::NoGradGuard noGrad;
-    auto add = [](const torch::Tensor& parameter, torch::Tensor grad) {
+    auto add = [](const torch::Tensor& parameter, const torch::Tensor& grad) {
         if (!grad.defined())
             return;
         torch::Tensor& slot = parameter.mutable_grad();
         if (slot.defined())
             slot.add_(grad);
         else
-            slot = std::move(grad);
+            slot = grad.detach(); // not a view (sum_to's bias gradient is one): optimizers detach_() .grad in place
     };
-    add(weight, std::move(result.weight));
-    add(bias, std::move(result.bias));
+    add(weight, result.weight);
+    add(bias, result.bias);
 }
 
 DeferWeightGradients::DeferWeightGradients(std::weak_ptr<WeightGradientSink> sink)
@@ -109,7 +110,7 @@ torch::Tensor linearLayer(const torch::nn::Linear& layer, const torch::Tensor& x
     const bool defer = !t_sink.expired() && torch::GradMode::is_enabled() && weight.requires_grad()
         && !AutocastState::current().any();
     if (!defer)
-        return at::linear(x, weight, layer->bias); // what LinearImpl::forward computes
+        return torch::nn::functional::linear(x, weight, layer->bias); // what LinearImpl::forward computes
     return DeferredLinear::apply(x, weight, layer->bias, c10::make_intrusive<SinkHandle>(t_sink));
 }
 

@@ -28,11 +28,11 @@ struct WeightGradientJob {
         torch::Tensor weight;
         torch::Tensor bias; ///< undefined when the layer has no bias that requires grad
     };
-    /// The two gradients, computed as autograd's addmm backward computes them (the same GEMM, the same sum).
+    /// The two gradients, computed as autograd's backward of F::linear computes them (the same GEMM, the same sum).
     Result compute() const;
     /// Adds `result` to weight.grad and bias.grad the way autograd's AccumulateGrad does (the first gradient is
     /// stored, later ones added in place). Not thread-safe for the same parameters: a sink serialises it.
-    void accumulate(Result result) const;
+    void accumulate(const Result& result) const;
 };
 
 /// Where a deferred linear layer's backward hands its weight gradient. Implementations must compute and accumulate
@@ -59,7 +59,7 @@ private:
 
 /// `layer`'s forward on x [..., in]. Inside a DeferWeightGradients scope, with grad mode on, a weight that requires
 /// grad and no autocast (whose casts would have to be replayed in the backward), the weight gradient is deferred;
-/// the value is at::linear's either way.
+/// the value is the layer's own forward's (F::linear) either way.
 torch::Tensor linearLayer(const torch::nn::Linear& layer, const torch::Tensor& x);
 
 } // namespace dr2

@@ -259,8 +259,9 @@ std::vector<ConfigField> makeConfigFields()
             2, atLeast(0)),
         choiceField("recompute_overlap", at(&C::recomputeOverlap),
             { kRun, "Recompute overlap",
-                "reversible backward: recompute branch i-1 on a second thread while branch i back-propagates (same "
-                "gradients, one more branch in memory); auto: on CPU when a core is free and the BLAS runs one thread" },
+                "reversible backward: recompute branch i-1 and compute the weight gradients on a second thread while "
+                "branch i back-propagates (same gradients; one more branch in memory, a peak that varies a little "
+                "between runs); auto: on CPU when a core is free and the BLAS runs one thread" },
             [] { return std::vector<std::string> { "auto", "on", "off" }; }, "off"),
         valueField("world_size", at(&C::worldSize),
             { kRun, "Ranks (0: as launched)",

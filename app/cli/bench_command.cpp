@@ -6,6 +6,7 @@
 #include "core/autocast.h"
 #include "core/device.h"
 #include "core/host_runtime.h"
+#include "core/scope_times.h"
 #include "core/step_profile.h"
 #include "training/network.h"
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -33,6 +35,7 @@ struct BenchArgs {
     double beta = 0.1;
     std::string autocast = "fp32"; ///< bf16/fp16: every mode also runs under this autocast, beside its fp32 row
     bool json = false;
+    bool profile = false; ///< one more step per row under ScopeTimes: where its time goes
 };
 
 /// A row kind of the bench: an execution mode, and for reversible whether the backward overlaps its recompute.
@@ -68,9 +71,11 @@ std::vector<Precision> benchPrecisions(const BenchArgs& args, const c10::Device&
 
 /// One measured step of `network` in `mode`, its forward and loss under `precision`; the backward runs after the
 /// autocast scope has ended, as a training step does (the recompute re-enters the forward's state by itself).
-/// Returns the profile and the number of segments the stacks ran with.
+/// Returns the profile and the number of segments the stacks ran with. With `scopes`, one more step runs
+/// afterwards under ScopeTimes and its table lands there, with that step's time.
 std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& setup, const BenchMode& benchMode,
-    Precision precision, const BenchArgs& args, const c10::Device& device)
+    Precision precision, const BenchArgs& args, const c10::Device& device,
+    std::pair<ScopeTimes::Table, double>* scopes = nullptr)
 {
     const ExecMode mode = benchMode.exec;
     Backbone& backbone = network.backbone();
@@ -91,6 +96,14 @@ std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& se
         return network.task().probeLoss(network.forward(setup.input), setup.target);
     };
     const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
+    if (scopes) {
+        // The measured steps have allocated the gradients; this one only adds to them.
+        ScopeTimes times;
+        const auto start = std::chrono::steady_clock::now();
+        loss().backward();
+        const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+        *scopes = { times.table(), seconds.count() };
+    }
     int64_t segments = 0;
     for (size_t s = 0; s < stacks.size(); ++s) {
         segments += static_cast<int64_t>(stacks[s]->segmentLengths().size());
@@ -122,6 +135,28 @@ std::vector<T> splitList(const std::string& text, const std::string& what, Parse
     if (values.empty())
         throw std::invalid_argument(what + ": empty list");
     return values;
+}
+
+/// A profiled step as JSON rows: every dr2:: scope and the GEMMs (aten::mm, addmm, bmm: where a transformer step
+/// spends most of its time) per thread, with their share of the step.
+nlohmann::json profileRows(const ScopeTimes::Table& table, double stepSeconds)
+{
+    std::map<std::pair<std::string, bool>, ScopeTimes::Total> kept;
+    for (const auto& [key, total] : table) {
+        const auto& [name, caller] = key;
+        const bool gemm = name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm";
+        if (name.rfind("dr2::", 0) != 0 && !gemm)
+            continue;
+        ScopeTimes::Total& into = kept[{ gemm ? "GEMM (aten::mm, addmm, bmm)" : name, caller }];
+        into.calls += total.calls;
+        into.seconds += total.seconds;
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& [key, total] : kept)
+        rows.push_back({ { "scope", key.first }, { "thread", key.second ? "caller" : "helper" },
+            { "calls", total.calls }, { "seconds", total.seconds },
+            { "share_of_step", stepSeconds > 0.0 ? total.seconds / stepSeconds : 0.0 } });
+    return rows;
 }
 
 int64_t parsePositive(const std::string& item)
@@ -184,7 +219,9 @@ void runBench(const BenchArgs& args)
                 if (!args.json)
                     std::cerr << "bench: " << backbone.inputShape().height << "², depth " << depth << ", "
                               << mode.name << ", " << toString(precision) << " ..." << std::endl;
-                const auto [profile, segments] = measureMode(network, setup, mode, precision, args, device);
+                std::pair<ScopeTimes::Table, double> scopes;
+                const auto [profile, segments]
+                    = measureMode(network, setup, mode, precision, args, device, args.profile ? &scopes : nullptr);
                 nlohmann::json row = {
                     { "model", args.model.model },
                     { "task", args.model.task },
@@ -209,6 +246,10 @@ void runBench(const BenchArgs& args)
                     { "held_bytes", profile.heldBytes },
                     { "peak_above_held_bytes", profile.peakAboveHeldBytes },
                 };
+                if (args.profile) {
+                    row["profile_step_s"] = scopes.second;
+                    row["profile"] = profileRows(scopes.first, scopes.second);
+                }
                 // Ratios against plain at the same precision, and (for autocast rows) against this mode in fp32.
                 const std::tuple<int64_t, int64_t, Precision> point { image, depth, precision };
                 if (mode.exec == ExecMode::Plain)
@@ -249,6 +290,22 @@ void runBench(const BenchArgs& args)
               << ", beta " << args.beta << ", " << args.repeats << " repeats, " << rows.front()["threads"]
               << " threads\n";
     table.print(std::cout);
+    if (!args.profile)
+        return;
+    TextTable scopes({ "image", "depth", "mode", "precision", "thread", "scope", "calls", "total", "of step" });
+    for (const auto& row : rows) {
+        for (const auto& scope : row["profile"]) {
+            scopes.addRow({ std::to_string(row["image"].get<int64_t>()) + "²", std::to_string(row["depth"].get<int64_t>()),
+                row["mode"].get<std::string>(), row["precision"].get<std::string>(), scope["thread"].get<std::string>(),
+                scope["scope"].get<std::string>(), std::to_string(scope["calls"].get<int64_t>()),
+                formatNumber(scope["seconds"].get<double>(), 3) + " s",
+                formatNumber(100.0 * scope["share_of_step"].get<double>(), 3) + " %" });
+        }
+    }
+    std::cout << "\nprofile: one more step per row under LibTorch's RecordFunction (inclusive wall times; nested "
+                 "scopes each count their whole time; helper: Dr2Stack's second thread; of step: of that step's "
+                 "wall time, so the two threads' shares can add up to more than 100 %)\n";
+    scopes.print(std::cout);
 }
 
 } // namespace
@@ -266,8 +323,8 @@ void addBenchCommand(CLI::App& app)
     command->add_option("--depths", args->depths, "comma-separated backbone depths (ViT layers; Swin blocks over all stages, scaled in the preset's proportions)")
         ->capture_default_str();
     command->add_option("--modes", args->modes, "comma-separated: plain, stored, checkpointed (without --segment-every: segments of about √N branches per "
-                          "stage), reversible, reversible-overlap (reversible, the recompute of branch i-1 on a second "
-                          "thread during the backward of branch i; CPU)")->capture_default_str();
+                          "stage), reversible, reversible-overlap (reversible, the recompute of branch i-1 and the weight "
+                          "gradients on a second thread during the backward of branch i; CPU)")->capture_default_str();
     command->add_option("--repeats", args->repeats, "measured steps per row (median reported)")->capture_default_str();
     command->add_option("--warmup", args->warmup, "unmeasured steps before measuring")->capture_default_str();
     command->add_option("--alpha", args->alpha, "alpha for stored and reversible modes (plain and checkpointed ignore it)")->capture_default_str();
@@ -276,6 +333,9 @@ void addBenchCommand(CLI::App& app)
         "bf16 or fp16 (CUDA): also run every mode under this autocast, with its memory and time against fp32")
         ->capture_default_str();
     command->add_flag("--json", args->json, "one JSON object per row on stdout");
+    command->add_flag("--profile", args->profile,
+        "after each row, one more step timed per scope (the dr2:: scopes of the reversible backward and the GEMMs, "
+        "per thread), printed as a second table (JSON: each row's \"profile\")");
     command->callback([args] { runBench(*args); });
 }
 

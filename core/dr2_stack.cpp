@@ -103,7 +103,7 @@ bool overlapsRecompute(RecomputeOverlap overlap, const c10::Device& device)
         return true;
     // The helper runs with as many intra-op threads as this one: it pays only if the two do not share cores with
     // each other or with the job's other processes on this machine (data parallel). With OpenBLAS's own pool the
-    // GEMMs already use the cores: there the overlap still wins 9-15 % (weight gradients on the helper), but for
+    // GEMMs already use the cores: there the overlap still wins 9-21 % (weight gradients on the helper), but for
     // one more branch of memory and a peak that varies between runs with the threads' pace, so Auto leaves it off
     // and keeps the large win: a one-thread BLAS, where the second core would otherwise idle (25-40 %).
     const unsigned cores = std::thread::hardware_concurrency();

@@ -355,7 +355,7 @@ def run_paired(args):
           f"alpha {args.alpha:g} beta {args.beta:g}, {args.threads} intra-op thread(s), "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {args.repeats} repeats per mode, "
-          f"median step seconds per round; rev-ov: ours with the recompute overlapped on a second thread "
+          f"median step seconds per round; rev-ov: ours with the backward split over two threads (recompute, weight gradients) "
           f"({'used' if ours['overlap_used'] else 'NOT used: no spare core'})")
     print_table(rows + [median, spread])
     if args.json:

@@ -234,7 +234,8 @@ void gradientsBelow(const torch::Tensor& gIn, double alpha, double beta, torch::
     gx = std::move(gxPrev);
 }
 
-/// The recompute half of a reversible backward, run one branch ahead on a helper thread (RecomputeOverlap).
+/// The recompute half of a reversible backward, run one branch ahead on a helper thread, and the weight gradients,
+/// run by whichever thread is free (RecomputeOverlap).
 ///
 /// The helper walks eq. 2 down the segment from branch `top`: x_{i-1} = y_i/β, F_i(x_{i-1}) recomputed with its
 /// graph, y_{i-1} = x_i − F_i − α·x_{i-1}, and hands each branch's graph to the calling thread, which

@@ -50,9 +50,9 @@ public:
         const torch::Tensor& x = saved[0];
         const torch::Tensor& weight = saved[1];
         const torch::Tensor& bias = saved[2];
-        // The layer as a product of flattened rows, as F::linear's addmm or matmul computes it: the same
-        // GEMMs in the same layout as autograd's addmm backward (mm_mat1_backward / mm_mat2_backward), so the
-        // gradients are the same numbers.
+        // The layer as a product of flattened rows, as F::linear's addmm or matmul computes it: the same GEMMs in
+        // the same layout as autograd's backward of those (mm_mat1_backward / mm_mat2_backward, sum_to for the
+        // bias), so the gradients are the same numbers (Dr2Stack and WeightGradients tests compare them bit for bit).
         torch::Tensor g2 = g.reshape({ -1, g.size(-1) });
         torch::Tensor gx = x.requires_grad() ? g2.mm(weight).view(x.sizes()) : torch::Tensor();
         WeightGradientJob job { g2, x.reshape({ -1, x.size(-1) }), weight, bias };

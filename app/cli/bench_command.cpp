@@ -98,9 +98,11 @@ std::pair<StepProfile, int64_t> measureMode(NetworkImpl& network, ProbeSetup& se
     const StepProfile profile = profileTrainingStep(network, loss, device, args.warmup, args.repeats);
     if (scopes) {
         // The measured steps have allocated the gradients; this one only adds to them.
+        synchronize(device);
         ScopeTimes times;
         const auto start = std::chrono::steady_clock::now();
         loss().backward();
+        synchronize(device);
         const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
         *scopes = { times.table(), seconds.count() };
     }
@@ -303,7 +305,8 @@ void runBench(const BenchArgs& args)
         }
     }
     std::cout << "\nprofile: one more step per row under LibTorch's RecordFunction (inclusive wall times; nested "
-                 "scopes each count their whole time; helper: Dr2Stack's second thread; of step: of that step's "
+                 "scopes each count their whole time; helper: Dr2Stack's second thread or an intra-op worker; on CUDA the "
+                 "host time of asynchronous kernels; of step: of that step's "
                  "wall time, so the two threads' shares can add up to more than 100 %)\n";
     scopes.print(std::cout);
 }

@@ -105,7 +105,7 @@ bool overlapsRecompute(RecomputeOverlap overlap, const c10::Device& device)
     // each other or with the job's other processes on this machine (data parallel). With OpenBLAS's own pool the
     // GEMMs already use the cores: there the overlap still wins 9-21 % (weight gradients on the helper), but for
     // one more branch of memory and a peak that varies between runs with the threads' pace, so Auto leaves it off
-    // and keeps the large win: a one-thread BLAS, where the second core would otherwise idle (25-40 %).
+    // and keeps the large win: a one-thread BLAS, where the second core would otherwise idle (33-35 %).
     const unsigned cores = std::thread::hardware_concurrency();
     const auto threads = static_cast<unsigned>(std::max(1, at::get_num_threads()));
     const auto processes = static_cast<unsigned>(processesOnThisMachine());
@@ -290,12 +290,8 @@ public:
         std::unique_lock<std::mutex> lock(m_mutex);
         // The jobs left from the branch just back-propagated run now, on this thread if the helper is busy: that
         // bounds the queue (and the gradients and inputs its jobs hold) to one branch whatever the threads' pace.
-        while (runJob(lock)) {
-        }
-        while (!m_ready && !m_error) {
-            if (!runJob(lock))
-                m_changed.wait(lock);
-        }
+        workUntil(lock, [this] { return m_jobs.empty(); });
+        workUntil(lock, [this] { return m_ready.has_value() || m_error; });
         if (!m_ready)
             std::rethrow_exception(m_error);
         BranchGraph graph = std::move(*m_ready);
@@ -310,13 +306,7 @@ public:
     void finish()
     {
         std::unique_lock<std::mutex> lock(m_mutex);
-        for (;;) {
-            if (runJob(lock))
-                continue;
-            if (m_running == 0)
-                break;
-            m_changed.wait(lock);
-        }
+        workUntil(lock, [this] { return m_jobs.empty() && m_running == 0; });
         if (m_jobError)
             std::rethrow_exception(m_jobError);
     }
@@ -370,6 +360,16 @@ private:
         return true;
     }
 
+    /// Runs queued jobs on this thread, or waits when there are none, until `done()` holds (checked under `lock`).
+    template <typename Done>
+    void workUntil(std::unique_lock<std::mutex>& lock, Done done)
+    {
+        while (!done()) {
+            if (!runJob(lock))
+                m_changed.wait(lock);
+        }
+    }
+
     void run()
     {
         try {
@@ -387,10 +387,7 @@ private:
                 {
                     // While the branch recomputed last waits to be taken, run queued weight-gradient jobs.
                     std::unique_lock<std::mutex> lock(m_mutex);
-                    while (m_ready && !m_cancelled) {
-                        if (!runJob(lock))
-                            m_changed.wait(lock);
-                    }
+                    workUntil(lock, [this] { return !m_ready.has_value() || m_cancelled; });
                     if (m_cancelled)
                         return;
                 }
@@ -417,10 +414,7 @@ private:
             }
             // Every branch is recomputed: help with the weight gradients until the backward is over.
             std::unique_lock<std::mutex> lock(m_mutex);
-            while (!m_cancelled) {
-                if (!runJob(lock))
-                    m_changed.wait(lock);
-            }
+            workUntil(lock, [this] { return m_cancelled; });
         } catch (...) {
             {
                 std::lock_guard<std::mutex> lock(m_mutex);

@@ -41,7 +41,8 @@ struct TrainConfig {
     uint64_t seed = 0;
     std::string device = "cpu";
     int threads = 0; ///< intra-op threads; 0 keeps LibTorch's default
-    /// Reversible backward: "auto" (recompute on a second thread where a core is free), "on" or "off"
+    /// Reversible backward split over a second thread (RecomputeOverlap): "auto" (where a core is free and the BLAS
+    /// runs one thread), "on" or "off"
     std::string recomputeOverlap = "auto";
     /// Data-parallel ranks (0: as launched). The launcher decides (`--nproc`, WORLD_SIZE); the Trainer records the
     /// actual number here, so a run's config says how many processes trained it, and refuses another non-zero one.

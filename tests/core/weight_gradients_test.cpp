@@ -46,6 +46,11 @@ struct Fixture {
         gradOutput = torch::randn({ 3, 5, 24 });
         reference = backwardThrough(layer, input, gradOutput, [&](const torch::Tensor& x) { return layer(x); });
     }
+    /// The same step through linearLayer() (deferred or not, depending on the scope in effect).
+    Gradients throughLinearLayer()
+    {
+        return backwardThrough(layer, input, gradOutput, [this](const torch::Tensor& x) { return linearLayer(layer, x); });
+    }
     torch::nn::Linear layer { nullptr };
     torch::Tensor input;
     torch::Tensor gradOutput;
@@ -59,7 +64,7 @@ TEST(WeightGradients, ADeferredLayerReturnsTheInputGradientAndHandsOverTheWeight
     Gradients deferred;
     {
         DeferWeightGradients scope(sink);
-        deferred = backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+        deferred = f.throughLinearLayer();
     }
     ASSERT_EQ(sink->jobs.size(), 1u);
     EXPECT_TRUE(deferred.input.equal(f.reference.input)) << "the input gradient is autograd's, bit for bit";
@@ -82,7 +87,7 @@ TEST(WeightGradients, ADeferredLayerReturnsTheInputGradientAndHandsOverTheWeight
 TEST(WeightGradients, OutsideAScopeWithoutGradOrForAFrozenWeightNothingIsDeferred)
 {
     Fixture f;
-    const Gradients ordinary = backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+    const Gradients ordinary = f.throughLinearLayer();
     EXPECT_TRUE(ordinary.weight.equal(f.reference.weight));
 
     auto sink = std::make_shared<KeepingSink>();
@@ -93,7 +98,7 @@ TEST(WeightGradients, OutsideAScopeWithoutGradOrForAFrozenWeightNothingIsDeferre
     }
     f.layer->weight.requires_grad_(false);
     f.layer->bias.requires_grad_(false);
-    const Gradients frozen = backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+    const Gradients frozen = f.throughLinearLayer();
     EXPECT_TRUE(frozen.input.equal(f.reference.input));
     f.layer->weight.requires_grad_(true);
     f.layer->bias.requires_grad_(true);
@@ -135,12 +140,12 @@ TEST(WeightGradients, ScopesNestAndEndWithTheirThread)
         DeferWeightGradients a(outer);
         {
             DeferWeightGradients b(inner);
-            backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+            f.throughLinearLayer();
         }
-        backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+        f.throughLinearLayer();
         // Another thread has no scope: its layers are ordinary.
         std::thread other([&] {
-            const Gradients g = backwardThrough(f.layer, f.input, f.gradOutput, [&](const torch::Tensor& x) { return linearLayer(f.layer, x); });
+            const Gradients g = f.throughLinearLayer();
             EXPECT_TRUE(g.weight.defined());
         });
         other.join();
